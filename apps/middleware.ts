@@ -1,0 +1,36 @@
+import type { ServiceDefinition } from './types';
+import { serviceHost } from './types';
+import { EXECUTOR_QUEUES } from './executors';
+
+/**
+ * The Go middleware. Subscribes (as a queue group) to cola.go, cola.javascript and cola.c,
+ * records each job as Pending in the user's KV bucket and creates one executor pod per job
+ * in the executor namespace from the PodTemplate of the job's language.
+ * Image contract: serves GET /healthz (process up) and /readyz (NATS connected) on 8080.
+ */
+export const middleware: ServiceDefinition = {
+  name: 'middleware',
+  component: 'job-dispatcher',
+  description: 'Consumes the job queues and launches executor pods through the Kubernetes API.',
+  ports: [{ name: 'http', containerPort: 8080 }],
+  probes: {
+    readiness: { path: '/readyz', port: 'http', periodSeconds: 10, failureThreshold: 3 },
+    liveness: { path: '/healthz', port: 'http', periodSeconds: 20, failureThreshold: 3 },
+  },
+  defaultResources: {
+    requests: { cpu: '50m', memory: '64Mi' },
+    limits: { cpu: '250m', memory: '128Mi' },
+  },
+  runAsUser: 65532,
+  writablePaths: [],
+  needsApiToken: true,
+  args: () => [],
+  env: (env) => [
+    { name: 'NATS_URL', value: `nats://${serviceHost(env, 'nats')}:4222` },
+    { name: 'NATS_QUEUES', value: EXECUTOR_QUEUES.join(',') },
+    { name: 'NATS_QUEUE_GROUP', value: 'middleware' },
+    { name: 'EXECUTOR_NAMESPACE', value: env.namespaces.executor },
+    { name: 'EXECUTOR_TEMPLATE_PREFIX', value: 'executor-' },
+    { name: 'EXECUTOR_MAX_CONCURRENT', value: String(env.executors.maxConcurrentJobs) },
+  ],
+};

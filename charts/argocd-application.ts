@@ -1,0 +1,75 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+
+/** Props of {@link ArgoCdApplication}. */
+export interface ArgoCdApplicationProps {
+  /** Application name. */
+  readonly name: string;
+  /** Namespace Argo CD runs in. */
+  readonly argocdNamespace: string;
+  /** AppProject the application belongs to. */
+  readonly project: string;
+  /** Repository URL. */
+  readonly repoURL: string;
+  /** Branch, tag or commit. */
+  readonly targetRevision: string;
+  /** Folder in the repository holding the rendered YAML. */
+  readonly path: string;
+  /** Destination cluster (server URL or registered name) and default namespace. */
+  readonly destination: { readonly server?: string; readonly name?: string; readonly namespace: string };
+  /** Let automated sync delete what left git. */
+  readonly prune: boolean;
+  /** Let automated sync revert drift made in the cluster. */
+  readonly selfHeal: boolean;
+  /**
+   * Sync the folder's subfolders too.
+   * @default true
+   */
+  readonly recurse?: boolean;
+  /** Labels for the Application. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * An Argo CD Application that keeps one folder of this repository applied: automated sync,
+ * retry with exponential backoff, and the resources finalizer so deleting the Application
+ * deletes what it deployed.
+ */
+export class ArgoCdApplication extends Construct {
+  constructor(scope: Construct, id: string, props: ArgoCdApplicationProps) {
+    super(scope, id);
+    const { destination } = props;
+    if ((destination.server === undefined) === (destination.name === undefined)) {
+      throw new Error(`Application ${props.name}: destination needs exactly one of server or name`);
+    }
+    if (props.path.startsWith('/') || props.path.includes('..')) {
+      throw new Error(`Application ${props.name}: path '${props.path}' must be relative to the repository root`);
+    }
+    new ApiObject(this, 'application', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      metadata: {
+        name: props.name,
+        namespace: props.argocdNamespace,
+        labels: { ...props.labels },
+        finalizers: ['resources-finalizer.argocd.argoproj.io'],
+      },
+      spec: {
+        project: props.project,
+        source: {
+          repoURL: props.repoURL,
+          targetRevision: props.targetRevision,
+          path: props.path,
+          directory: { recurse: props.recurse ?? true },
+        },
+        destination: { ...destination },
+        revisionHistoryLimit: 10,
+        syncPolicy: {
+          automated: { prune: props.prune, selfHeal: props.selfHeal },
+          syncOptions: ['CreateNamespace=false', 'PrunePropagationPolicy=foreground', 'PruneLast=true'],
+          retry: { limit: 5, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } },
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,135 @@
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-28';
+import type { EnvironmentConfig, ServiceConfig } from '../src/config';
+import { imageString } from '../src/config';
+import type { ServiceDefinition } from '../apps/types';
+import * as k8s from '../imports/k8s';
+import {
+  containerPorts,
+  containerResources,
+  envVars,
+  httpProbe,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  selectorLabels,
+  spreadConstraints,
+  standardLabels,
+  writableVolumes,
+} from './pod-spec';
+
+/** Props of {@link StatelessService}. */
+export interface StatelessServiceProps {
+  /** What the service is: ports, probes, defaults (from apps/). */
+  readonly definition: ServiceDefinition;
+  /** The environment being rendered. */
+  readonly env: EnvironmentConfig;
+  /** The environment's settings for this service (image, replicas, resources). */
+  readonly config: ServiceConfig;
+  /**
+   * Namespace of the workload.
+   * @default - env.namespaces.app
+   */
+  readonly namespace?: string;
+}
+
+/**
+ * A stateless service: ServiceAccount, Deployment, a ClusterIP Service for the ports that
+ * declare a servicePort, and a PodDisruptionBudget once it has more than one replica.
+ * Every pod is restricted, sized, probed, pinned and spread.
+ */
+export class StatelessService extends Construct {
+  /** Labels that select this service's pods. */
+  public readonly selector: Readonly<Record<string, string>>;
+  /** Name of the pods' ServiceAccount. */
+  public readonly serviceAccountName: string;
+  /** Namespace the service runs in. */
+  public readonly namespace: string;
+
+  constructor(scope: Construct, id: string, props: StatelessServiceProps) {
+    super(scope, id);
+    const { definition: def, env, config } = props;
+    if (!Number.isInteger(config.replicas) || config.replicas < 1) {
+      throw new Error(`${def.name}: replicas (${config.replicas}) must be a whole number of at least 1`);
+    }
+    this.namespace = props.namespace ?? env.namespaces.app;
+    this.selector = selectorLabels(def.name, env);
+    this.serviceAccountName = def.name;
+    const labels = standardLabels(def.name, def.component, env, config.image);
+    const metadata = { name: def.name, namespace: this.namespace, labels };
+
+    new kplus.ServiceAccount(this, 'service-account', { metadata, automountToken: false });
+
+    const volumes = writableVolumes(def.writablePaths);
+    const resources = config.resources ?? def.defaultResources;
+    const container: k8s.Container = {
+      name: def.name,
+      image: imageString(config.image),
+      imagePullPolicy: 'IfNotPresent',
+      ...(def.args(env).length > 0 ? { args: [...def.args(env)] } : {}),
+      ...(def.env(env).length > 0 ? { env: envVars(def.env(env)) } : {}),
+      ports: containerPorts(def.ports, def.name),
+      resources: containerResources(resources),
+      securityContext: restrictedContainerSecurityContext(),
+      readinessProbe: httpProbe(def.probes.readiness, def.ports, def.name),
+      livenessProbe: httpProbe(def.probes.liveness, def.ports, def.name),
+      ...(def.probes.startup ? { startupProbe: httpProbe(def.probes.startup, def.ports, def.name) } : {}),
+      ...(volumes.mounts.length > 0 ? { volumeMounts: volumes.mounts } : {}),
+    };
+
+    new k8s.KubeDeployment(this, 'deployment', {
+      metadata,
+      spec: {
+        replicas: config.replicas,
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: { ...this.selector } },
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: {
+            maxSurge: k8s.IntOrString.fromNumber(1),
+            maxUnavailable: k8s.IntOrString.fromNumber(config.replicas > 1 ? 1 : 0),
+          },
+        },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: this.serviceAccountName,
+            automountServiceAccountToken: def.needsApiToken,
+            enableServiceLinks: false,
+            securityContext: restrictedPodSecurityContext(def.runAsUser),
+            terminationGracePeriodSeconds: 30,
+            topologySpreadConstraints: spreadConstraints(env, this.selector, ['pod-template-hash']),
+            containers: [container],
+            ...(volumes.volumes.length > 0 ? { volumes: volumes.volumes } : {}),
+          },
+        },
+      },
+    });
+
+    const servicePorts = def.ports.filter((p) => p.servicePort !== undefined);
+    if (servicePorts.length > 0) {
+      new k8s.KubeService(this, 'service', {
+        metadata,
+        spec: {
+          type: 'ClusterIP',
+          selector: { ...this.selector },
+          ports: servicePorts.map((p) => ({
+            name: p.name,
+            port: p.servicePort ?? p.containerPort,
+            targetPort: k8s.IntOrString.fromString(p.name),
+            protocol: 'TCP',
+          })),
+        },
+      });
+    }
+
+    if (config.replicas > 1) {
+      new k8s.KubePodDisruptionBudget(this, 'pdb', {
+        metadata,
+        spec: {
+          maxUnavailable: k8s.IntOrString.fromNumber(1),
+          selector: { matchLabels: { ...this.selector } },
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * Loads `environments/<env>.yaml`, validates it against `environments/schema.json`
+ * and the cross-field rules below, and returns a typed, defaulted configuration.
+ *
+ * Every problem is reported as `<file>:<line>: <field path>: <what is wrong>. <fix>`.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { parseCpu, parseMemory } from './quantity';
+
+export type ServiceName = 'oauth2-proxy' | 'frontend' | 'middleware' | 'nats';
+export const SERVICE_NAMES: readonly ServiceName[] = ['oauth2-proxy', 'frontend', 'middleware', 'nats'];
+export type ExecutorLanguage = 'go' | 'javascript' | 'c';
+export const EXECUTOR_LANGUAGES: readonly ExecutorLanguage[] = ['go', 'javascript', 'c'];
+
+export interface ImageRef {
+  readonly repository: string;
+  readonly tag?: string;
+  readonly digest?: string;
+}
+
+export interface CpuMemory {
+  readonly cpu: string;
+  readonly memory: string;
+}
+
+export interface Resources {
+  readonly requests: CpuMemory;
+  readonly limits: CpuMemory;
+}
+
+export interface ServiceConfig {
+  readonly image: ImageRef;
+  readonly replicas: number;
+  readonly resources?: Resources;
+}
+
+export interface NatsConfig extends ServiceConfig {
+  readonly storage: { readonly size: string; readonly storageClassName?: string };
+}
+
+/** The environment file after validation, with defaults applied. */
+export interface EnvironmentConfig {
+  readonly name: string;
+  readonly description?: string;
+  readonly kubernetesVersion: '1.28' | '1.30' | '1.33';
+  readonly hostname: string;
+  readonly publicPort?: number;
+  readonly tls: boolean;
+  readonly namespaces: { readonly app: string; readonly executor: string };
+  readonly cluster: {
+    readonly nodes: number;
+    readonly zones: readonly string[];
+    readonly nodeAllocatable: CpuMemory;
+  };
+  readonly spread: { readonly whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway'; readonly maxSkew: number };
+  readonly services: {
+    readonly 'oauth2-proxy': ServiceConfig;
+    readonly frontend: ServiceConfig;
+    readonly middleware: ServiceConfig;
+    readonly nats: NatsConfig;
+  };
+  readonly executors: {
+    readonly maxConcurrentJobs: number;
+    readonly cpu: string;
+    readonly memory: string;
+    readonly workspaceSize: string;
+    readonly deadlineSeconds: number;
+    readonly images: Readonly<Record<ExecutorLanguage, ImageRef>>;
+  };
+  readonly secrets: { readonly oauth2Proxy: string };
+  readonly argocd: {
+    readonly namespace: string;
+    readonly repoURL: string;
+    readonly targetRevision: string;
+    readonly destination: { readonly server?: string; readonly name?: string };
+    readonly prune: boolean;
+    readonly selfHeal: boolean;
+  };
+  /** Path of the source file, relative to the repository root. */
+  readonly sourceFile: string;
+}
+
+/** One problem in one environment file. */
+export interface ConfigProblem {
+  readonly file: string;
+  readonly line?: number;
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Thrown when one or more environment files are invalid; `message` lists every problem. */
+export class ConfigError extends Error {
+  public readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  return `${where}: ${p.path || '(top level)'}: ${p.message}`;
+}
+
+let validator: ValidateFunction | undefined;
+function schemaValidator(root: string): ValidateFunction {
+  if (!validator) {
+    const schema = JSON.parse(readFileSync(join(root, 'environments', 'schema.json'), 'utf8')) as object;
+    validator = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema);
+  }
+  return validator;
+}
+
+/** Names of all environments: every `environments/*.yaml`, sorted. */
+export function listEnvironments(root: string): string[] {
+  return readdirSync(join(root, 'environments'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort();
+}
+
+/** Reads and validates one environment file. Throws ConfigError naming every problem. */
+export function loadEnvironment(root: string, name: string): EnvironmentConfig {
+  const file = join(root, 'environments', `${name}.yaml`);
+  const rel = relative(root, file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    const known = listEnvironments(root).join(', ');
+    throw new ConfigError([
+      { file: rel, path: '', message: `no such environment '${name}'. Known environments: ${known}.` },
+    ]);
+  }
+  return parseEnvironment(text, rel, name, root);
+}
+
+/** Validates environment YAML text. `file` is only used in messages. */
+export function parseEnvironment(text: string, file: string, expectedName: string, root: string): EnvironmentConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({
+        file,
+        line: e.linePos?.[0]?.line,
+        path: '',
+        message: `invalid YAML: ${e.message.split('\n')[0]}. Fix the syntax (duplicate keys are not allowed).`,
+      })),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  const validate = schemaValidator(root);
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? [])
+      .filter((e) => !isImageBranchError(e))
+      .map((e) => schemaProblem(e, file, doc, lineCounter));
+    throw new ConfigError(dedupe(problems));
+  }
+  const input = raw as InputEnvironment;
+  const config = applyDefaults(input, file);
+  const problems = crossFieldProblems(config, expectedName).map((p) => ({
+    file,
+    line: lineOf(doc, lineCounter, p.path),
+    path: p.path,
+    message: p.message,
+  }));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type InputEnvironment = Mutable<Omit<EnvironmentConfig, 'sourceFile' | 'tls' | 'spread' | 'argocd' | 'executors'>> & {
+  tls?: boolean;
+  spread: { whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway'; maxSkew?: number };
+  executors: Omit<EnvironmentConfig['executors'], 'workspaceSize'> & { workspaceSize?: string };
+  argocd: Omit<EnvironmentConfig['argocd'], 'namespace' | 'prune' | 'selfHeal'> & {
+    namespace?: string;
+    prune?: boolean;
+    selfHeal?: boolean;
+  };
+};
+
+function applyDefaults(input: InputEnvironment, file: string): EnvironmentConfig {
+  return {
+    ...input,
+    tls: input.tls ?? true,
+    spread: { whenUnsatisfiable: input.spread.whenUnsatisfiable, maxSkew: input.spread.maxSkew ?? 1 },
+    executors: { ...input.executors, workspaceSize: input.executors.workspaceSize ?? '256Mi' },
+    argocd: {
+      ...input.argocd,
+      namespace: input.argocd.namespace ?? 'argocd',
+      prune: input.argocd.prune ?? true,
+      selfHeal: input.argocd.selfHeal ?? true,
+    },
+    sourceFile: file,
+  };
+}
+
+interface PathProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Rules a JSON Schema cannot express: combinations that would render but not work. */
+export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): PathProblem[] {
+  const out: PathProblem[] = [];
+  if (c.name !== expectedName) {
+    out.push({ path: 'name', message: `'${c.name}' must equal the file name '${expectedName}'. Rename one of them.` });
+  }
+  if (c.namespaces.app === c.namespaces.executor) {
+    out.push({
+      path: 'namespaces.executor',
+      message: `'${c.namespaces.executor}' must differ from namespaces.app: executors run user code and need their own namespace.`,
+    });
+  }
+  const zones = c.cluster.zones.length;
+  if (zones > c.cluster.nodes) {
+    out.push({
+      path: 'cluster.zones',
+      message: `${zones} zones need at least ${zones} nodes, but cluster.nodes is ${c.cluster.nodes}. Add nodes or remove zones.`,
+    });
+  }
+  const hard = c.spread.whenUnsatisfiable === 'DoNotSchedule';
+  for (const name of SERVICE_NAMES) {
+    const svc = c.services[name];
+    if (hard && zones > 1 && svc.replicas > 1 && svc.replicas < zones) {
+      out.push({
+        path: `services.${name}.replicas`,
+        message:
+          `${svc.replicas} replicas cannot spread over the ${zones} zones of cluster.zones with spread.whenUnsatisfiable ` +
+          `DoNotSchedule (a zone loss would leave the service unevenly placed). Use at least ${zones}, or 1.`,
+      });
+    }
+    const r = svc.resources;
+    if (r) {
+      for (const k of ['cpu', 'memory'] as const) {
+        const req = k === 'cpu' ? parseCpu(r.requests.cpu) : parseMemory(r.requests.memory);
+        const lim = k === 'cpu' ? parseCpu(r.limits.cpu) : parseMemory(r.limits.memory);
+        if (req > lim) {
+          out.push({
+            path: `services.${name}.resources.requests.${k}`,
+            message: `request ${r.requests[k]} is larger than limit ${r.limits[k]}. Lower the request or raise the limit.`,
+          });
+        }
+      }
+    }
+  }
+  const nats = c.services.nats.replicas;
+  if (nats > 1 && nats % 2 === 0) {
+    out.push({
+      path: 'services.nats.replicas',
+      message: `${nats} is even; a JetStream cluster needs an odd number of servers for a RAFT quorum. Use ${nats - 1} or ${nats + 1}.`,
+    });
+  }
+  if (hard && nats > c.cluster.nodes) {
+    out.push({
+      path: 'services.nats.replicas',
+      message: `${nats} NATS servers cannot each get their own node on a ${c.cluster.nodes}-node cluster with DoNotSchedule. Use at most ${c.cluster.nodes}.`,
+    });
+  }
+  const alloc = { cpu: parseCpu(c.cluster.nodeAllocatable.cpu), memory: parseMemory(c.cluster.nodeAllocatable.memory) };
+  if (parseCpu(c.executors.cpu) > alloc.cpu || parseMemory(c.executors.memory) > alloc.memory) {
+    out.push({
+      path: 'executors.cpu',
+      message: `one job (${c.executors.cpu} CPU, ${c.executors.memory}) does not fit a node (${c.cluster.nodeAllocatable.cpu} CPU, ${c.cluster.nodeAllocatable.memory}). Lower executors.cpu/memory.`,
+    });
+  }
+  if (parseMemory(c.executors.workspaceSize) > parseMemory(c.executors.memory)) {
+    out.push({
+      path: 'executors.workspaceSize',
+      message: `${c.executors.workspaceSize} exceeds the job memory limit ${c.executors.memory} (emptyDir counts against it). Lower it.`,
+    });
+  }
+  return out;
+}
+
+/** The per-branch errors of the image's tag-or-digest anyOf; the anyOf error itself says it better. */
+function isImageBranchError(e: ErrorObject): boolean {
+  return e.schemaPath.startsWith('#/definitions/image/anyOf/');
+}
+
+function schemaProblem(e: ErrorObject, file: string, doc: Document, lc: LineCounter): ConfigProblem {
+  const segments = e.instancePath.split('/').slice(1).map(unescapePointer);
+  const path = segments.join('.');
+  const params = e.params as Record<string, unknown>;
+  const schema = e.parentSchema as { enum?: unknown[]; description?: string } | undefined;
+  const at = (p: string): number | undefined => lineOf(doc, lc, p);
+  switch (e.keyword) {
+    case 'additionalProperty':
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {}).join(', ');
+      const full = path ? `${path}.${key}` : key;
+      return { file, line: at(full), path: full, message: `unknown key '${key}'. Allowed keys here: ${allowed}.` };
+    }
+    case 'required': {
+      const missing = String(params.missingProperty);
+      return { file, line: at(path), path: path ? `${path}.${missing}` : missing, message: `is required but missing. Add it.` };
+    }
+    case 'anyOf':
+    case 'if':
+      break;
+    case 'enum':
+      return {
+        file,
+        line: at(path),
+        path,
+        message: `${JSON.stringify(valueAt(doc, segments))} is not allowed. Allowed values: ${(schema?.enum ?? []).map((v) => JSON.stringify(v)).join(', ')}.`,
+      };
+    case 'type':
+      return {
+        file,
+        line: at(path),
+        path,
+        message: `${JSON.stringify(valueAt(doc, segments))} has the wrong type; it must be ${String(params.type)}.`,
+      };
+    case 'minimum':
+    case 'maximum':
+      return {
+        file,
+        line: at(path),
+        path,
+        message: `${JSON.stringify(valueAt(doc, segments))} must be ${e.keyword === 'minimum' ? '>=' : '<='} ${String(params.limit)}.`,
+      };
+    case 'pattern': {
+      const hint = describePattern(segments, schema?.description);
+      return {
+        file,
+        line: at(path),
+        path,
+        message: `${JSON.stringify(valueAt(doc, segments))} is not valid${hint ? `: ${hint}` : ` (must match ${String(params.pattern)})`}.`,
+      };
+    }
+    default:
+      break;
+  }
+  if (e.schemaPath.startsWith('#/definitions/image')) {
+    return { file, line: at(path), path, message: 'needs a tag (not "latest") or a digest (sha256:…). Add image.tag or image.digest.' };
+  }
+  return { file, line: at(path), path, message: `${e.message ?? 'is invalid'}.` };
+}
+
+function describePattern(segments: readonly string[], description: string | undefined): string | undefined {
+  const last = segments[segments.length - 1];
+  if (last === 'tag') return 'a tag is 1-128 letters, digits, "_", "." or "-", and may not be "latest" (pin a version)';
+  if (last === 'digest') return 'a digest looks like sha256:<64 hex digits>';
+  if (last === 'cpu') return 'CPU is millicores like "250m" or cores like "1" or "0.5"';
+  if (last === 'memory' || last === 'size' || last === 'workspaceSize') return 'memory is a whole number with Ki, Mi, Gi or Ti, like "512Mi"';
+  if (last === 'repository') return 'write the full registry host and path in lower case, e.g. docker.io/library/nats';
+  return description;
+}
+
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+function valueAt(doc: Document, segments: readonly string[]): unknown {
+  const v: unknown = doc.getIn(segments);
+  return isNode(v) ? v.toJSON() : v;
+}
+
+/** 1-based line of the node at a dotted path, or of its nearest existing parent. */
+function lineOf(doc: Document, lc: LineCounter, dotted: string): number | undefined {
+  const segs = dotted ? dotted.split('.') : [];
+  for (let n = segs.length; n >= 0; n--) {
+    const node = doc.getIn(segs.slice(0, n), true);
+    if (isNode(node) && node.range) return lc.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = formatProblem(p);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** The image reference as a container image string: repo:tag, repo@digest or repo:tag@digest. */
+export function imageString(img: ImageRef): string {
+  return `${img.repository}${img.tag ? `:${img.tag}` : ''}${img.digest ? `@${img.digest}` : ''}`;
+}
