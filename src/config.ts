@@ -110,7 +110,7 @@ let validator: ValidateFunction | undefined;
 function schemaValidator(root: string): ValidateFunction {
   if (!validator) {
     const schema = JSON.parse(readFileSync(join(root, 'environments', 'schema.json'), 'utf8')) as object;
-    validator = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema);
+    validator = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema);
   }
   return validator;
 }
@@ -142,7 +142,7 @@ export function loadEnvironment(root: string, name: string): EnvironmentConfig {
 /** Validates environment YAML text. `file` is only used in messages. */
 export function parseEnvironment(text: string, file: string, expectedName: string, root: string): EnvironmentConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => ({

@@ -1,0 +1,204 @@
+/**
+ * The command line: bad input names the file, the field and the fix, exits non-zero and
+ * leaves dist/ and argocd/ exactly as they were; good input replaces whole folders.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { parseArgs, synth, UsageError } from '../src/cli';
+import { listFiles } from '../src/output';
+import { ROOT } from './support/committed';
+
+let root: string;
+
+/** A throwaway copy of the inputs and committed outputs. */
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'synth-cli-'));
+  for (const dir of ['environments', 'dist', 'argocd']) cpSync(join(ROOT, dir), join(root, dir), { recursive: true });
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+/** Every output file and its content, to prove nothing moved. */
+function snapshot(): Map<string, string> {
+  const files = [...listFiles(root, 'dist'), ...listFiles(root, 'argocd')];
+  return new Map(files.map((f) => [f, readFileSync(join(root, f), 'utf8')]));
+}
+
+function editEnv(name: string, edit: (doc: ReturnType<typeof parseDocument>) => void): void {
+  const file = join(root, 'environments', `${name}.yaml`);
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  edit(doc);
+  writeFileSync(file, doc.toString());
+}
+
+describe('synth: bad environment files', () => {
+  const cases: { name: string; env: string; edit: (d: ReturnType<typeof parseDocument>) => void; expected: RegExp[] }[] = [
+    {
+      name: 'unknown key',
+      env: 'prod',
+      edit: (d) => d.setIn(['services', 'frontend', 'replica'], 3),
+      expected: [/environments\/prod\.yaml:\d+: services\.frontend\.replica: unknown key 'replica'/, /Allowed keys here: image, replicas, resources/],
+    },
+    {
+      name: 'wrong type',
+      env: 'staging',
+      edit: (d) => d.setIn(['services', 'middleware', 'replicas'], 'two'),
+      expected: [/environments\/staging\.yaml:\d+: services\.middleware\.replicas: "two" has the wrong type; it must be integer/],
+    },
+    {
+      name: 'negative replicas',
+      env: 'dev',
+      edit: (d) => d.setIn(['services', 'nats', 'replicas'], -1),
+      expected: [/environments\/dev\.yaml:\d+: services\.nats\.replicas: -1 must be >= 1/],
+    },
+    {
+      name: 'missing image tag',
+      env: 'prod',
+      edit: (d) => d.deleteIn(['services', 'oauth2-proxy', 'image', 'tag']),
+      expected: [/environments\/prod\.yaml:\d+: services\.oauth2-proxy\.image: needs a tag \(not "latest"\) or a digest/],
+    },
+    {
+      name: 'latest tag',
+      env: 'prod',
+      edit: (d) => d.setIn(['executors', 'images', 'c', 'tag'], 'latest'),
+      expected: [/executors\.images\.c\.tag: "latest" is not valid: .*may not be "latest"/],
+    },
+    {
+      name: 'replicas that cannot spread',
+      env: 'prod',
+      edit: (d) => d.setIn(['services', 'frontend', 'replicas'], 2),
+      expected: [/environments\/prod\.yaml:\d+: services\.frontend\.replicas: 2 replicas cannot spread over the 3 zones.*Use at least 3/],
+    },
+    {
+      name: 'unknown environment field value',
+      env: 'staging',
+      edit: (d) => d.setIn(['spread', 'whenUnsatisfiable'], 'Sometimes'),
+      expected: [/spread\.whenUnsatisfiable: "Sometimes" is not allowed\. Allowed values: "DoNotSchedule", "ScheduleAnyway"/],
+    },
+  ];
+
+  for (const c of cases) {
+    it(`fails on ${c.name}, names file and field, and leaves dist/ and argocd/ untouched`, () => {
+      const before = snapshot();
+      editEnv(c.env, c.edit);
+      const result = synth(root, { envs: [], check: false });
+      const text = result.lines.join('\n');
+      expect(result.exitCode).toBe(2);
+      for (const re of c.expected) expect(text).toMatch(re);
+      expect(text).toMatch(/nothing was written/);
+      expect(snapshot()).toEqual(before);
+    });
+  }
+
+  it('reports problems in several files at once', () => {
+    editEnv('dev', (d) => d.setIn(['bogus'], true));
+    editEnv('prod', (d) => d.setIn(['services', 'nats', 'replicas'], 4));
+    const text = synth(root, { envs: [], check: false }).lines.join('\n');
+    expect(text).toMatch(/environments\/dev\.yaml:\d+: bogus: unknown key/);
+    expect(text).toMatch(/environments\/prod\.yaml:\d+: services\.nats\.replicas: 4 is even/);
+  });
+
+  it('fails on duplicate keys and names the line', () => {
+    const file = join(root, 'environments', 'dev.yaml');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}name: dev\n`);
+    const result = synth(root, { envs: ['dev'], check: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.lines.join('\n')).toMatch(/environments\/dev\.yaml:\d+: \(top level\): invalid YAML: Map keys must be unique/);
+  });
+
+  it('fails on an unknown --env', () => {
+    const result = synth(root, { envs: ['qa'], check: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.lines.join('\n')).toMatch(/no such environment 'qa'\. Known environments: dev, prod, staging/);
+  });
+});
+
+describe('synth: writing', () => {
+  it('replaces an environment folder as a whole, removing stale files', () => {
+    writeFileSync(join(root, 'dist/prod/frontend/configmap-old.yaml'), 'stale: true\n');
+    writeFileSync(join(root, 'dist/dev/frontend/configmap-old.yaml'), 'stale: true\n');
+    const result = synth(root, { envs: ['prod'], check: false });
+    expect(result.exitCode).toBe(0);
+    expect(existsSync(join(root, 'dist/prod/frontend/configmap-old.yaml'))).toBe(false);
+    // --env prod owns only prod's folders.
+    expect(existsSync(join(root, 'dist/dev/frontend/configmap-old.yaml'))).toBe(true);
+    expect(result.lines.join('\n')).toMatch(/^prod +\d+ objects, \d+ files: 0 added, 0 changed, 1 removed/m);
+  });
+
+  it('removes the output of an environment whose file is gone, on a full run', () => {
+    rmSync(join(root, 'environments', 'staging.yaml'));
+    const result = synth(root, { envs: [], check: false });
+    expect(result.exitCode).toBe(0);
+    expect(existsSync(join(root, 'dist/staging'))).toBe(false);
+    expect(existsSync(join(root, 'argocd/staging'))).toBe(false);
+    expect(result.lines.join('\n')).toMatch(/removed stale dist\/staging\//);
+  });
+
+  it('restores a hand-edited file and says so', () => {
+    const file = join(root, 'dist/staging/nats/statefulset-nats.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('replicas: 1', 'replicas: 5'));
+    const result = synth(root, { envs: [], check: false });
+    expect(result.lines.join('\n')).toMatch(/^staging +\d+ objects, \d+ files: 0 added, 1 changed, 0 removed/m);
+    expect(readFileSync(file, 'utf8')).toBe(readFileSync(join(ROOT, 'dist/staging/nats/statefulset-nats.yaml'), 'utf8'));
+  });
+});
+
+describe('synth --check', () => {
+  it('passes on the committed output', () => {
+    expect(synth(root, { envs: [], check: true }).exitCode).toBe(0);
+  });
+
+  it('exits 1, lists what would change, and writes nothing', () => {
+    const edited = join(root, 'argocd/prod/application-coderun-prod.yaml');
+    writeFileSync(edited, readFileSync(edited, 'utf8').replace('selfHeal: true', 'selfHeal: false'));
+    const extra = join(root, 'dist/dev/nats/secret-leaked.yaml');
+    writeFileSync(extra, 'kind: Secret\n');
+    const before = snapshot();
+    const result = synth(root, { envs: [], check: true });
+    expect(result.exitCode).toBe(1);
+    const text = result.lines.join('\n');
+    expect(text).toContain('changed: argocd/prod/application-coderun-prod.yaml');
+    expect(text).toContain('removed: dist/dev/nats/secret-leaked.yaml');
+    expect(snapshot()).toEqual(before);
+  });
+});
+
+describe('argument parsing', () => {
+  it('accepts --env (repeated), --env=, and --check', () => {
+    expect(parseArgs(['--env', 'dev', '--env=prod', '--check'])).toEqual({ envs: ['dev', 'prod'], check: true });
+  });
+  it('fails on unknown arguments and on --env without a value', () => {
+    expect(() => parseArgs(['--force'])).toThrow(UsageError);
+    expect(() => parseArgs(['--env'])).toThrow(/--env needs an environment name/);
+  });
+});
+
+describe('npm run synth entry point (subprocess)', () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'src/run.cjs'), 'cli', ...args], { cwd: ROOT, encoding: 'utf8' });
+
+  it('--check exits 0 on the committed tree', () => {
+    const r = run('--check');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('exits 2 with a usage message on a bad argument', () => {
+    const r = run('--frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown argument '--frobnicate'/);
+  });
+
+  it('exits 2 naming the file on an unknown environment', () => {
+    const r = run('--env', 'qa', '--check');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/environments\/qa\.yaml/);
+  });
+
+  it('is usable without npm (node only)', () => {
+    expect(() => execFileSync(process.execPath, [join(ROOT, 'src/run.cjs'), 'cli', '--check'], { cwd: ROOT })).not.toThrow();
+  });
+});

@@ -1,0 +1,34 @@
+/**
+ * Every rule over every environment's committed dist/: what ships passes, and every
+ * exception in exceptions.ts is still needed.
+ */
+import { describe, expect, it } from 'vitest';
+import { EXCEPTIONS, type PolicyException } from './exceptions';
+import { committedByEnv } from './fixtures';
+import { formatViolations, RULES, runRule } from './rules';
+
+describe('committed manifests pass every policy rule', () => {
+  const envs = [...committedByEnv().values()];
+  const used = new Set<PolicyException>();
+
+  it('covers dev, staging and prod', () => {
+    expect(envs.map((e) => e.env.name).sort()).toEqual(['dev', 'prod', 'staging']);
+  });
+
+  for (const { env, objects } of envs) {
+    for (const rule of RULES) {
+      it(`${env.name}: ${rule.id}`, () => {
+        const result = runRule(rule, objects, env);
+        result.used.forEach((e) => used.add(e));
+        expect(formatViolations(result.violations)).toBe('');
+      });
+    }
+  }
+
+  it('uses every exception (no stale entries) and gives each a reason', () => {
+    for (const { env, objects } of envs) for (const rule of RULES) runRule(rule, objects, env).used.forEach((e) => used.add(e));
+    const stale = EXCEPTIONS.filter((e) => !used.has(e)).map((e) => `${e.rule} ${e.kind}/${e.name}`);
+    expect(stale).toEqual([]);
+    for (const e of EXCEPTIONS) expect(e.reason.length).toBeGreaterThan(40);
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * The one reviewed place where a committed manifest may break a policy rule.
+ * Every entry names the rule, the object, and why the exception is right.
+ * A test fails if an entry no longer matches anything, so this list cannot rot.
+ */
+export interface PolicyException {
+  /** Rule id from test/policy/rules.ts. */
+  readonly rule: string;
+  /** Environment, or '*' for all. */
+  readonly env: string;
+  readonly kind: string;
+  /** Object name; a trailing '*' matches a prefix. */
+  readonly name: string;
+  readonly reason: string;
+}
+
+export const EXCEPTIONS: readonly PolicyException[] = [
+  {
+    rule: 'spread-hard-in-prod',
+    env: 'prod',
+    kind: 'PodTemplate',
+    name: 'executor-*',
+    reason:
+      'Executor pods are one-shot jobs. Their spread is best effort (ScheduleAnyway) so that a job never waits ' +
+      'for balance while a node has room; the ResourceQuota, not the spread, bounds them.',
+  },
+  {
+    rule: 'probes',
+    env: '*',
+    kind: 'PodTemplate',
+    name: 'executor-*',
+    reason:
+      'Executors run to completion (restartPolicy Never, activeDeadlineSeconds). They serve nothing to probe; ' +
+      'the deadline ends a hung job.',
+  },
+];

@@ -1,0 +1,46 @@
+/** Committed objects per environment, loaded once per test file, and helpers to break them. */
+import type { EnvironmentConfig } from '../../src/config';
+import { loadCommitted, type K8sObject } from '../support/committed';
+
+export interface EnvObjects {
+  readonly env: EnvironmentConfig;
+  /** Objects under dist/<env>/ (the platform, not Argo CD). */
+  readonly objects: readonly K8sObject[];
+}
+
+let cache: Map<string, EnvObjects> | undefined;
+
+/** The committed platform objects of every environment, keyed by environment name. */
+export function committedByEnv(): Map<string, EnvObjects> {
+  if (cache) return cache;
+  cache = new Map();
+  for (const d of loadCommitted()) {
+    if (!d.file.startsWith('dist/')) continue;
+    const entry = cache.get(d.env.name) ?? { env: d.env, objects: [] };
+    cache.set(d.env.name, { env: entry.env, objects: [...entry.objects, d.object] });
+  }
+  return cache;
+}
+
+/** The committed objects of one environment. */
+export function committed(envName: string): EnvObjects {
+  const e = committedByEnv().get(envName);
+  if (!e) throw new Error(`no committed output for environment ${envName}`);
+  return e;
+}
+
+/** A deep copy of the one committed object of this kind and name. */
+export function pick(envName: string, kind: string, name: string): K8sObject {
+  const o = committed(envName).objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind} ${name} in dist/${envName}`);
+  return structuredClone(o);
+}
+
+/** Replace one object (same kind and name) in a copy of the environment's objects. */
+export function withReplaced(envName: string, replacement: K8sObject): K8sObject[] {
+  return committed(envName).objects.map((o) =>
+    o.kind === replacement.kind && o.metadata.name === replacement.metadata.name && o.metadata.namespace === replacement.metadata.namespace
+      ? replacement
+      : o,
+  );
+}

@@ -1,0 +1,63 @@
+/**
+ * Reads what ships: every YAML document committed under dist/ and argocd/, parsed strictly
+ * (duplicate keys and syntax errors fail), with the environment each belongs to.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../../src/config';
+import { listFiles } from '../../src/output';
+
+export const ROOT = resolve(__dirname, '..', '..');
+
+/** A Kubernetes object as committed. */
+export interface K8sObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+  };
+  readonly [key: string]: unknown;
+}
+
+/** One committed document and where it came from. */
+export interface CommittedDoc {
+  /** Path relative to the repository root. */
+  readonly file: string;
+  readonly env: EnvironmentConfig;
+  readonly object: K8sObject;
+}
+
+/** Parses YAML text into documents; throws naming the file on any error, duplicate keys included. */
+export function parseYamlDocuments(text: string, file: string): K8sObject[] {
+  return parseAllDocuments(text, { uniqueKeys: true }).map((doc, i) => {
+    if (doc.errors.length > 0) throw new Error(`${file} (document ${i + 1}): ${doc.errors[0]?.message ?? 'invalid'}`);
+    const value: unknown = doc.toJS();
+    if (typeof value !== 'object' || value === null) throw new Error(`${file}: document ${i + 1} is not an object`);
+    return value as K8sObject;
+  });
+}
+
+/** Every committed document of every environment, from dist/<env>/ and argocd/<env>/. */
+export function loadCommitted(root = ROOT): CommittedDoc[] {
+  const out: CommittedDoc[] = [];
+  for (const name of listEnvironments(root)) {
+    const env = loadEnvironment(root, name);
+    for (const dir of [`dist/${name}`, `argocd/${name}`]) {
+      for (const file of listFiles(root, dir)) {
+        for (const object of parseYamlDocuments(readFileSync(join(root, file), 'utf8'), file)) {
+          out.push({ file, env, object });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** `Kind namespace/name`, for messages. */
+export function objectId(o: K8sObject): string {
+  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+}
