@@ -17,7 +17,13 @@ export const nats = {
   probes: {
     startup: { path: '/healthz', port: 'monitor', periodSeconds: 5, failureThreshold: 90 },
     readiness: { path: '/healthz?js-server-only=true', port: 'monitor', periodSeconds: 10, failureThreshold: 3 },
-    liveness: { path: '/healthz?js-enabled-only=true', port: 'monitor', periodSeconds: 30, failureThreshold: 3, timeoutSeconds: 5 },
+    liveness: {
+      path: '/healthz?js-enabled-only=true',
+      port: 'monitor',
+      periodSeconds: 30,
+      failureThreshold: 3,
+      timeoutSeconds: 5,
+    },
   } satisfies Record<string, HttpProbeDefinition>,
   defaultResources: {
     requests: { cpu: '200m', memory: '512Mi' },

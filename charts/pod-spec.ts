@@ -70,11 +70,7 @@ export function containerResources(r: Resources): k8s.ResourceRequirements {
 }
 
 /** An HTTP probe on a named port; throws if the port is not declared. */
-export function httpProbe(
-  probe: HttpProbeDefinition,
-  ports: readonly PortDefinition[],
-  owner: string,
-): k8s.Probe {
+export function httpProbe(probe: HttpProbeDefinition, ports: readonly PortDefinition[], owner: string): k8s.Probe {
   if (!ports.some((p) => p.name === probe.port)) {
     throw new Error(
       `${owner}: probe ${probe.path} uses port '${probe.port}', which is not one of the declared ports (${ports.map((p) => p.name).join(', ')})`,
@@ -94,7 +90,9 @@ export function containerPorts(ports: readonly PortDefinition[], owner: string):
   const seen = new Set<string>();
   return ports.map((p) => {
     if (!/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(p.name) || !/[a-z]/.test(p.name)) {
-      throw new Error(`${owner}: port name '${p.name}' must be an IANA service name: 1-15 lower-case letters, digits or '-'`);
+      throw new Error(
+        `${owner}: port name '${p.name}' must be an IANA service name: 1-15 lower-case letters, digits or '-'`,
+      );
     }
     if (seen.has(p.name)) throw new Error(`${owner}: port name '${p.name}' is declared twice`);
     seen.add(p.name);

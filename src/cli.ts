@@ -103,7 +103,12 @@ export function synth(root: string, opts: SynthOptions): SynthResult {
     };
   }
 
-  if (dirty.length > 0) replaceFolders(root, dirty.map((d) => d.folder), wanted);
+  if (dirty.length > 0)
+    replaceFolders(
+      root,
+      dirty.map((d) => d.folder),
+      wanted,
+    );
   return { exitCode: 0, lines: summary(renders, diffs) };
 }
 
@@ -146,7 +151,9 @@ export function main(argv: readonly string[], root = resolve(__dirname, '..')): 
   try {
     const outdir = process.env.CDK8S_OUTDIR;
     if (outdir && resolve(outdir) !== join(root, 'dist')) {
-      throw new UsageError(`CDK8S_OUTDIR (${outdir}) must be the repository's dist/ folder; set output: dist in cdk8s.yaml`);
+      throw new UsageError(
+        `CDK8S_OUTDIR (${outdir}) must be the repository's dist/ folder; set output: dist in cdk8s.yaml`,
+      );
     }
     result = synth(root, parseArgs(argv));
   } catch (e) {

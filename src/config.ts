@@ -110,7 +110,13 @@ let validator: ValidateFunction | undefined;
 function schemaValidator(root: string): ValidateFunction {
   if (!validator) {
     const schema = JSON.parse(readFileSync(join(root, 'environments', 'schema.json'), 'utf8')) as object;
-    validator = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema);
+    validator = new Ajv({
+      allErrors: true,
+      verbose: true,
+      strict: true,
+      strictRequired: false,
+      allowUnionTypes: true,
+    }).compile(schema);
   }
   return validator;
 }
@@ -300,7 +306,12 @@ function schemaProblem(e: ErrorObject, file: string, doc: Document, lc: LineCoun
     }
     case 'required': {
       const missing = String(params.missingProperty);
-      return { file, line: at(path), path: path ? `${path}.${missing}` : missing, message: `is required but missing. Add it.` };
+      return {
+        file,
+        line: at(path),
+        path: path ? `${path}.${missing}` : missing,
+        message: `is required but missing. Add it.`,
+      };
     }
     case 'anyOf':
     case 'if':
@@ -340,7 +351,12 @@ function schemaProblem(e: ErrorObject, file: string, doc: Document, lc: LineCoun
       break;
   }
   if (e.schemaPath.startsWith('#/definitions/image')) {
-    return { file, line: at(path), path, message: 'needs a tag (not "latest") or a digest (sha256:…). Add image.tag or image.digest.' };
+    return {
+      file,
+      line: at(path),
+      path,
+      message: 'needs a tag (not "latest") or a digest (sha256:…). Add image.tag or image.digest.',
+    };
   }
   return { file, line: at(path), path, message: `${e.message ?? 'is invalid'}.` };
 }
@@ -350,7 +366,8 @@ function describePattern(segments: readonly string[], description: string | unde
   if (last === 'tag') return 'a tag is 1-128 letters, digits, "_", "." or "-", and may not be "latest" (pin a version)';
   if (last === 'digest') return 'a digest looks like sha256:<64 hex digits>';
   if (last === 'cpu') return 'CPU is millicores like "250m" or cores like "1" or "0.5"';
-  if (last === 'memory' || last === 'size' || last === 'workspaceSize') return 'memory is a whole number with Ki, Mi, Gi or Ti, like "512Mi"';
+  if (last === 'memory' || last === 'size' || last === 'workspaceSize')
+    return 'memory is a whole number with Ki, Mi, Gi or Ti, like "512Mi"';
   if (last === 'repository') return 'write the full registry host and path in lower case, e.g. docker.io/library/nats';
   return description;
 }

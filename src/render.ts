@@ -53,7 +53,12 @@ export const SYNC_WAVES: Readonly<Record<string, number>> = {
 };
 
 /** Kinds that are not namespaced, among those this repository renders. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'PriorityClass']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'PriorityClass',
+]);
 
 /** Builds the cdk8s app of one environment: one Chart per folder of dist/<env>/. */
 export function buildPlatform(env: EnvironmentConfig): App {
@@ -85,7 +90,8 @@ export function buildPlatform(env: EnvironmentConfig): App {
   const executors = chart('executors');
   const sandbox = new ExecutorSandbox(executors, 'sandbox', { env });
   for (const executor of EXECUTORS) {
-    if (!EXECUTOR_LANGUAGES.includes(executor.language)) throw new Error(`unknown executor language ${executor.language}`);
+    if (!EXECUTOR_LANGUAGES.includes(executor.language))
+      throw new Error(`unknown executor language ${executor.language}`);
     new ExecutorTemplate(executors, executor.language, {
       executor,
       env,
@@ -130,7 +136,8 @@ export function renderArgoCd(env: EnvironmentConfig, platform: readonly Manifest
     'app.kubernetes.io/part-of': PART_OF,
     'app.kubernetes.io/managed-by': 'cdk8s',
   };
-  const destination = a.destination.server !== undefined ? { server: a.destination.server } : { name: a.destination.name };
+  const destination =
+    a.destination.server !== undefined ? { server: a.destination.server } : { name: a.destination.name };
   const kinds = (clusterScoped: boolean): GroupKind[] => {
     const seen = new Map<string, GroupKind>();
     for (const o of platform) {

@@ -53,7 +53,9 @@ if (!upToDate()) {
     metafile: true,
     logLevel: 'warning',
   });
-  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/')).sort();
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((p) => !p.startsWith('node_modules/'))
+    .sort();
   writeFileSync(stampFile, JSON.stringify(stamp(inputs)));
 }
 

@@ -35,18 +35,28 @@ function editEnv(name: string, edit: (doc: ReturnType<typeof parseDocument>) => 
 }
 
 describe('synth: bad environment files', () => {
-  const cases: { name: string; env: string; edit: (d: ReturnType<typeof parseDocument>) => void; expected: RegExp[] }[] = [
+  const cases: {
+    name: string;
+    env: string;
+    edit: (d: ReturnType<typeof parseDocument>) => void;
+    expected: RegExp[];
+  }[] = [
     {
       name: 'unknown key',
       env: 'prod',
       edit: (d) => d.setIn(['services', 'frontend', 'replica'], 3),
-      expected: [/environments\/prod\.yaml:\d+: services\.frontend\.replica: unknown key 'replica'/, /Allowed keys here: image, replicas, resources/],
+      expected: [
+        /environments\/prod\.yaml:\d+: services\.frontend\.replica: unknown key 'replica'/,
+        /Allowed keys here: image, replicas, resources/,
+      ],
     },
     {
       name: 'wrong type',
       env: 'staging',
       edit: (d) => d.setIn(['services', 'middleware', 'replicas'], 'two'),
-      expected: [/environments\/staging\.yaml:\d+: services\.middleware\.replicas: "two" has the wrong type; it must be integer/],
+      expected: [
+        /environments\/staging\.yaml:\d+: services\.middleware\.replicas: "two" has the wrong type; it must be integer/,
+      ],
     },
     {
       name: 'negative replicas',
@@ -58,7 +68,9 @@ describe('synth: bad environment files', () => {
       name: 'missing image tag',
       env: 'prod',
       edit: (d) => d.deleteIn(['services', 'oauth2-proxy', 'image', 'tag']),
-      expected: [/environments\/prod\.yaml:\d+: services\.oauth2-proxy\.image: needs a tag \(not "latest"\) or a digest/],
+      expected: [
+        /environments\/prod\.yaml:\d+: services\.oauth2-proxy\.image: needs a tag \(not "latest"\) or a digest/,
+      ],
     },
     {
       name: 'latest tag',
@@ -70,13 +82,17 @@ describe('synth: bad environment files', () => {
       name: 'replicas that cannot spread',
       env: 'prod',
       edit: (d) => d.setIn(['services', 'frontend', 'replicas'], 2),
-      expected: [/environments\/prod\.yaml:\d+: services\.frontend\.replicas: 2 replicas cannot spread over the 3 zones.*Use at least 3/],
+      expected: [
+        /environments\/prod\.yaml:\d+: services\.frontend\.replicas: 2 replicas cannot spread over the 3 zones.*Use at least 3/,
+      ],
     },
     {
       name: 'unknown environment field value',
       env: 'staging',
       edit: (d) => d.setIn(['spread', 'whenUnsatisfiable'], 'Sometimes'),
-      expected: [/spread\.whenUnsatisfiable: "Sometimes" is not allowed\. Allowed values: "DoNotSchedule", "ScheduleAnyway"/],
+      expected: [
+        /spread\.whenUnsatisfiable: "Sometimes" is not allowed\. Allowed values: "DoNotSchedule", "ScheduleAnyway"/,
+      ],
     },
   ];
 
@@ -106,7 +122,9 @@ describe('synth: bad environment files', () => {
     writeFileSync(file, `${readFileSync(file, 'utf8')}name: dev\n`);
     const result = synth(root, { envs: ['dev'], check: false });
     expect(result.exitCode).toBe(2);
-    expect(result.lines.join('\n')).toMatch(/environments\/dev\.yaml:\d+: \(top level\): invalid YAML: Map keys must be unique/);
+    expect(result.lines.join('\n')).toMatch(
+      /environments\/dev\.yaml:\d+: \(top level\): invalid YAML: Map keys must be unique/,
+    );
   });
 
   it('fails on an unknown --env', () => {
@@ -142,7 +160,9 @@ describe('synth: writing', () => {
     writeFileSync(file, readFileSync(file, 'utf8').replace('replicas: 1', 'replicas: 5'));
     const result = synth(root, { envs: [], check: false });
     expect(result.lines.join('\n')).toMatch(/^staging +\d+ objects, \d+ files: 0 added, 1 changed, 0 removed/m);
-    expect(readFileSync(file, 'utf8')).toBe(readFileSync(join(ROOT, 'dist/staging/nats/statefulset-nats.yaml'), 'utf8'));
+    expect(readFileSync(file, 'utf8')).toBe(
+      readFileSync(join(ROOT, 'dist/staging/nats/statefulset-nats.yaml'), 'utf8'),
+    );
   });
 });
 
@@ -199,6 +219,8 @@ describe('npm run synth entry point (subprocess)', () => {
   });
 
   it('is usable without npm (node only)', () => {
-    expect(() => execFileSync(process.execPath, [join(ROOT, 'src/run.cjs'), 'cli', '--check'], { cwd: ROOT })).not.toThrow();
+    expect(() =>
+      execFileSync(process.execPath, [join(ROOT, 'src/run.cjs'), 'cli', '--check'], { cwd: ROOT }),
+    ).not.toThrow();
   });
 });

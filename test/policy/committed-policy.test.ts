@@ -26,7 +26,8 @@ describe('committed manifests pass every policy rule', () => {
   }
 
   it('uses every exception (no stale entries) and gives each a reason', () => {
-    for (const { env, objects } of envs) for (const rule of RULES) runRule(rule, objects, env).used.forEach((e) => used.add(e));
+    for (const { env, objects } of envs)
+      for (const rule of RULES) runRule(rule, objects, env).used.forEach((e) => used.add(e));
     const stale = EXCEPTIONS.filter((e) => !used.has(e)).map((e) => `${e.rule} ${e.kind}/${e.name}`);
     expect(stale).toEqual([]);
     for (const e of EXCEPTIONS) expect(e.reason.length).toBeGreaterThan(40);

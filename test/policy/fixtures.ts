@@ -39,7 +39,9 @@ export function pick(envName: string, kind: string, name: string): K8sObject {
 /** Replace one object (same kind and name) in a copy of the environment's objects. */
 export function withReplaced(envName: string, replacement: K8sObject): K8sObject[] {
   return committed(envName).objects.map((o) =>
-    o.kind === replacement.kind && o.metadata.name === replacement.metadata.name && o.metadata.namespace === replacement.metadata.namespace
+    o.kind === replacement.kind &&
+    o.metadata.name === replacement.metadata.name &&
+    o.metadata.namespace === replacement.metadata.namespace
       ? replacement
       : o,
   );

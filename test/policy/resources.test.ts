@@ -14,13 +14,17 @@ describe('rule resources', () => {
   it('fails when a limit is missing', () => {
     const d: any = pick('staging', 'Deployment', 'frontend');
     delete container(d).resources.limits.memory;
-    expect(formatViolations(runRule(resourcesRule, [d], env).violations)).toContain('container frontend has no memory limit');
+    expect(formatViolations(runRule(resourcesRule, [d], env).violations)).toContain(
+      'container frontend has no memory limit',
+    );
   });
 
   it('fails when a request is larger than its limit', () => {
     const d: any = pick('staging', 'StatefulSet', 'nats');
     container(d).resources.requests.cpu = '2';
-    expect(formatViolations(runRule(resourcesRule, [d], env).violations)).toContain('requests cpu 2, more than its limit 1');
+    expect(formatViolations(runRule(resourcesRule, [d], env).violations)).toContain(
+      'requests cpu 2, more than its limit 1',
+    );
   });
 
   it('checks init containers too', () => {
@@ -33,7 +37,9 @@ describe('rule resources', () => {
   it('checks executor pod templates', () => {
     const t: any = pick('staging', 'PodTemplate', 'executor-c');
     delete t.template.spec.containers[0].resources;
-    expect(formatViolations(runRule(resourcesRule, [t], env).violations)).toContain('container executor has no cpu limit');
+    expect(formatViolations(runRule(resourcesRule, [t], env).violations)).toContain(
+      'container executor has no cpu limit',
+    );
   });
 });
 

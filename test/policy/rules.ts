@@ -48,12 +48,6 @@ export function podTemplateOf(o: K8sObject): PodTemplateLike | undefined {
   return { labels: asStrRecord(asObj(template.metadata).labels), spec: asObj(template.spec) };
 }
 
-/** Replicas of a workload; undefined when an HPA owns the count. */
-function replicasOf(o: K8sObject): number | undefined {
-  const r = asObj(o.spec).replicas;
-  return typeof r === 'number' ? r : undefined;
-}
-
 function allContainers(spec: Json): Json[] {
   return [...asArr(spec.initContainers), ...asArr(spec.containers)];
 }
@@ -98,12 +92,22 @@ export const spreadRule: Rule = {
         for (const [k, v] of Object.entries(match)) {
           if (pod.labels[k] !== v) {
             out.push(
-              violation('spread', o, `constraint on ${String(c.topologyKey)} selects ${k}=${v}, which its own pods do not carry`),
+              violation(
+                'spread',
+                o,
+                `constraint on ${String(c.topologyKey)} selects ${k}=${v}, which its own pods do not carry`,
+              ),
             );
           }
         }
         if (typeof c.maxSkew !== 'number' || c.maxSkew < 1) {
-          out.push(violation('spread', o, `constraint on ${String(c.topologyKey)} has maxSkew ${String(c.maxSkew)}; it must be >= 1`));
+          out.push(
+            violation(
+              'spread',
+              o,
+              `constraint on ${String(c.topologyKey)} has maxSkew ${String(c.maxSkew)}; it must be >= 1`,
+            ),
+          );
         }
       }
     }
@@ -124,7 +128,11 @@ export const spreadHardInProdRule: Rule = {
       for (const c of asArr(pod.spec.topologySpreadConstraints)) {
         if (c.whenUnsatisfiable !== 'DoNotSchedule') {
           out.push(
-            violation('spread-hard-in-prod', o, `constraint on ${String(c.topologyKey)} uses ${String(c.whenUnsatisfiable)}, not DoNotSchedule`),
+            violation(
+              'spread-hard-in-prod',
+              o,
+              `constraint on ${String(c.topologyKey)} uses ${String(c.whenUnsatisfiable)}, not DoNotSchedule`,
+            ),
           );
         }
       }
@@ -148,14 +156,17 @@ export const rbacRule: Rule = {
   reason: 'The middleware creates pods that run untrusted code; its power must be exactly that and nothing more.',
   check(objects, env) {
     const out: Violation[] = [];
-    const roles = new Set(objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
+    const roles = new Set(
+      objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
+    );
     const clusterRoles = new Set(objects.filter((o) => o.kind === 'ClusterRole').map((o) => o.metadata.name));
     const accounts = new Set(
       objects.filter((o) => o.kind === 'ServiceAccount').map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
     );
     for (const o of objects) {
       if (o.kind === 'Role' || o.kind === 'ClusterRole') {
-        if (o.kind === 'ClusterRole') out.push(violation('rbac', o, 'ClusterRoles are not allowed; grant namespaced Roles'));
+        if (o.kind === 'ClusterRole')
+          out.push(violation('rbac', o, 'ClusterRoles are not allowed; grant namespaced Roles'));
         for (const [i, rule] of asArr(o.rules).entries()) {
           const groups = (rule.apiGroups as unknown[] | undefined)?.map(String) ?? [];
           const resources = (rule.resources as unknown[] | undefined)?.map(String) ?? [];
@@ -165,7 +176,8 @@ export const rbacRule: Rule = {
             ['resources', resources],
             ['verbs', verbs],
           ] as const) {
-            if (list.some((x) => x.includes('*'))) out.push(violation('rbac', o, `rules[${i}].${what} contains a wildcard`));
+            if (list.some((x) => x.includes('*')))
+              out.push(violation('rbac', o, `rules[${i}].${what} contains a wildcard`));
           }
           if (Array.isArray(rule.nonResourceURLs)) {
             out.push(violation('rbac', o, `rules[${i}] grants nonResourceURLs`));
@@ -174,11 +186,14 @@ export const rbacRule: Rule = {
             for (const r of resources) {
               const allowed = RBAC_ALLOW_LIST[`${g}/${r}`];
               if (!allowed) {
-                out.push(violation('rbac', o, `rules[${i}] grants ${g || 'core'}/${r}, which is not on the allow-list`));
+                out.push(
+                  violation('rbac', o, `rules[${i}] grants ${g || 'core'}/${r}, which is not on the allow-list`),
+                );
                 continue;
               }
               for (const v of verbs) {
-                if (!allowed.includes(v)) out.push(violation('rbac', o, `rules[${i}] grants '${v}' on ${r}; allowed: ${allowed.join(', ')}`));
+                if (!allowed.includes(v))
+                  out.push(violation('rbac', o, `rules[${i}] grants '${v}' on ${r}; allowed: ${allowed.join(', ')}`));
               }
             }
           }
@@ -189,20 +204,41 @@ export const rbacRule: Rule = {
       }
       if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
         const ref = asObj(o.roleRef);
-        if (o.kind === 'ClusterRoleBinding') out.push(violation('rbac', o, 'ClusterRoleBindings grant cluster-wide power; not allowed'));
+        if (o.kind === 'ClusterRoleBinding')
+          out.push(violation('rbac', o, 'ClusterRoleBindings grant cluster-wide power; not allowed'));
         if (ref.kind === 'Role' && !roles.has(`${o.metadata.namespace}/${String(ref.name)}`)) {
-          out.push(violation('rbac', o, `refers to Role ${String(ref.name)}, which is not rendered in ${o.metadata.namespace}`));
+          out.push(
+            violation(
+              'rbac',
+              o,
+              `refers to Role ${String(ref.name)}, which is not rendered in ${o.metadata.namespace}`,
+            ),
+          );
         }
         if (ref.kind === 'ClusterRole' && !clusterRoles.has(String(ref.name))) {
-          out.push(violation('rbac', o, `refers to ClusterRole ${String(ref.name)} (cluster-wide roles such as built-ins are not allowed)`));
+          out.push(
+            violation(
+              'rbac',
+              o,
+              `refers to ClusterRole ${String(ref.name)} (cluster-wide roles such as built-ins are not allowed)`,
+            ),
+          );
         }
         for (const s of asArr(o.subjects)) {
           if (s.kind !== 'ServiceAccount') {
-            out.push(violation('rbac', o, `binds ${String(s.kind)} ${String(s.name)}; only ServiceAccounts may be bound`));
+            out.push(
+              violation('rbac', o, `binds ${String(s.kind)} ${String(s.name)}; only ServiceAccounts may be bound`),
+            );
             continue;
           }
           if (!accounts.has(`${String(s.namespace)}/${String(s.name)}`)) {
-            out.push(violation('rbac', o, `binds ServiceAccount ${String(s.namespace)}/${String(s.name)}, which is not rendered`));
+            out.push(
+              violation(
+                'rbac',
+                o,
+                `binds ServiceAccount ${String(s.namespace)}/${String(s.name)}, which is not rendered`,
+              ),
+            );
           }
         }
       }
@@ -214,7 +250,8 @@ export const rbacRule: Rule = {
 /** Every container has CPU and memory requests and limits, each request no larger than its limit. */
 export const resourcesRule: Rule = {
   id: 'resources',
-  reason: 'Without requests the scheduler overcommits the small thesis nodes; without limits one pod can starve the rest.',
+  reason:
+    'Without requests the scheduler overcommits the small thesis nodes; without limits one pod can starve the rest.',
   check(objects) {
     const out: Violation[] = [];
     for (const o of objects) {
@@ -231,7 +268,9 @@ export const resourcesRule: Rule = {
           if (req[k] !== undefined && lim[k] !== undefined) {
             const parse = k === 'cpu' ? parseCpu : parseMemory;
             if (parse(req[k]) > parse(lim[k])) {
-              out.push(violation('resources', o, `container ${name} requests ${k} ${req[k]}, more than its limit ${lim[k]}`));
+              out.push(
+                violation('resources', o, `container ${name} requests ${k} ${req[k]}, more than its limit ${lim[k]}`),
+              );
             }
           }
         }
@@ -244,7 +283,8 @@ export const resourcesRule: Rule = {
 /** Long-running containers have readiness and liveness probes. */
 export const probesRule: Rule = {
   id: 'probes',
-  reason: 'Without readiness a Service sends traffic to pods that are not ready; without liveness a hung process never restarts.',
+  reason:
+    'Without readiness a Service sends traffic to pods that are not ready; without liveness a hung process never restarts.',
   check(objects) {
     const out: Violation[] = [];
     for (const o of objects) {
@@ -275,7 +315,13 @@ export const pinnedImagesRule: Rule = {
         const pinnedByDigest = /@sha256:[a-f0-9]{64}$/.test(image);
         const tag = lastSegment.includes(':') ? lastSegment.split(':').pop() : undefined;
         if (!pinnedByDigest && (tag === undefined || tag === 'latest')) {
-          out.push(violation('pinned-images', o, `container ${String(c.name)} image '${image}' is not pinned (tag other than latest, or digest)`));
+          out.push(
+            violation(
+              'pinned-images',
+              o,
+              `container ${String(c.name)} image '${image}' is not pinned (tag other than latest, or digest)`,
+            ),
+          );
         }
       }
     }

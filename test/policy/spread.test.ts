@@ -22,7 +22,9 @@ describe('rule spread', () => {
     const d: any = pick('staging', 'Deployment', 'middleware');
     spec(d).topologySpreadConstraints[0].labelSelector.matchLabels['app.kubernetes.io/name'] = 'frontend';
     const { violations } = runRule(spreadRule, [d], committed('staging').env);
-    expect(formatViolations(violations)).toContain('selects app.kubernetes.io/name=frontend, which its own pods do not carry');
+    expect(formatViolations(violations)).toContain(
+      'selects app.kubernetes.io/name=frontend, which its own pods do not carry',
+    );
   });
 
   it('fails when a constraint has an empty selector', () => {
@@ -61,7 +63,9 @@ describe('rule spread-hard-in-prod', () => {
     const d: any = pick('prod', 'Deployment', 'oauth2-proxy');
     spec(d).topologySpreadConstraints[1].whenUnsatisfiable = 'ScheduleAnyway';
     const { violations } = runRule(spreadHardInProdRule, [d], committed('prod').env);
-    expect(formatViolations(violations)).toContain('topology.kubernetes.io/zone uses ScheduleAnyway, not DoNotSchedule');
+    expect(formatViolations(violations)).toContain(
+      'topology.kubernetes.io/zone uses ScheduleAnyway, not DoNotSchedule',
+    );
   });
 
   it('does not apply outside prod', () => {

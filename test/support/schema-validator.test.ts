@@ -173,15 +173,13 @@ describe('SchemaValidator: built-in kinds', () => {
     expect(validator.validate(service(true as unknown as string), '1.33')).toEqual([
       { path: '/spec/ports/0/targetPort', message: 'must be string or integer (got boolean)' },
     ]);
-    expect(paths(validator.validate(service(80.5 as unknown as string), '1.33'))).toEqual([
-      '/spec/ports/0/targetPort',
-    ]);
+    expect(paths(validator.validate(service(80.5 as unknown as string), '1.33'))).toEqual(['/spec/ports/0/targetPort']);
   });
 
   it('accepts resource quantities as strings and numbers, rejects other types', () => {
-    expect(validator.validate(deployment({ resources: { requests: { cpu: '250m', memory: '128Mi' } } }), '1.33')).toEqual(
-      [],
-    );
+    expect(
+      validator.validate(deployment({ resources: { requests: { cpu: '250m', memory: '128Mi' } } }), '1.33'),
+    ).toEqual([]);
     expect(validator.validate(deployment({ resources: { limits: { cpu: 0.5, memory: 134217728 } } }), '1.33')).toEqual(
       [],
     );
@@ -190,7 +188,10 @@ describe('SchemaValidator: built-in kinds', () => {
     }
     const issues = validator.validate(deployment({ resources: { limits: { cpu: true } } }), '1.33');
     expect(issues).toEqual([
-      { path: '/spec/template/spec/containers/0/resources/limits/cpu', message: 'must be string or number (got boolean)' },
+      {
+        path: '/spec/template/spec/containers/0/resources/limits/cpu',
+        message: 'must be string or number (got boolean)',
+      },
     ]);
     // "128MB" is a classic mistake: not a valid Quantity suffix.
     const bad = validator.validate(deployment({ resources: { limits: { memory: '128MB' } } }), '1.33');
@@ -203,7 +204,13 @@ describe('SchemaValidator: built-in kinds', () => {
   });
 
   it('validates base64 Secret data and RFC3339 timestamps', () => {
-    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, type: 'Opaque', data: { k: 'aGVsbG8=' } };
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's' },
+      type: 'Opaque',
+      data: { k: 'aGVsbG8=' },
+    };
     expect(validator.validate(secret, '1.33')).toEqual([]);
     expect(paths(validator.validate({ ...secret, data: { k: 'not base64!' } }, '1.33'))).toEqual(['/data/k']);
     const event = {
