@@ -49,7 +49,7 @@ if (!upToDate()) {
     target: 'node20',
     format: 'cjs',
     packages: 'external',
-    sourcemap: 'inline',
+    sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
   });
