@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from './types';
-import { serviceHost } from './types';
+import { natsClientEnv } from './types';
 
 /**
  * The Next.js (App Router) frontend. Server actions publish jobs to NATS and read job state
@@ -25,10 +25,11 @@ export const frontend: ServiceDefinition = {
     { name: 'next-cache', mountPath: '/app/.next/cache', sizeLimit: '256Mi' },
     { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
   ],
+  usesNats: true,
   needsApiToken: false,
   args: () => [],
   env: (env) => [
-    { name: 'NATS_URL', value: `nats://${serviceHost(env, 'nats')}:4222` },
+    ...natsClientEnv(env, 'frontend', env.secrets.nats, 'frontend-password'),
     { name: 'HOSTNAME', value: '0.0.0.0' },
     { name: 'PORT', value: '3000' },
     { name: 'NEXT_TELEMETRY_DISABLED', value: '1' },

@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from './types';
-import { serviceHost } from './types';
+import { natsClientEnv } from './types';
 import { EXECUTOR_QUEUES } from './executors';
 
 /**
@@ -23,10 +23,11 @@ export const middleware: ServiceDefinition = {
   },
   runAsUser: 65532,
   writablePaths: [],
+  usesNats: true,
   needsApiToken: true,
   args: () => [],
   env: (env) => [
-    { name: 'NATS_URL', value: `nats://${serviceHost(env, 'nats')}:4222` },
+    ...natsClientEnv(env, 'middleware', env.secrets.nats, 'middleware-password'),
     { name: 'NATS_QUEUES', value: EXECUTOR_QUEUES.join(',') },
     { name: 'NATS_QUEUE_GROUP', value: 'middleware' },
     { name: 'EXECUTOR_NAMESPACE', value: env.namespaces.executor },

@@ -41,4 +41,71 @@ export const nats = {
   fileStoreRatio: 0.9,
   /** GOMEMLIMIT as a share of the memory limit. */
   goMemLimitRatio: 0.8,
+  /** prometheus-nats-exporter sidecar: scrapes the local monitor port, serves /metrics. */
+  exporterPorts: [{ name: 'metrics', containerPort: 7777 }] satisfies readonly PortDefinition[],
+  exporterProbe: { path: '/metrics', port: 'metrics', periodSeconds: 30, failureThreshold: 3, timeoutSeconds: 5 },
+  exporterResources: {
+    requests: { cpu: '10m', memory: '32Mi' },
+    limits: { cpu: '100m', memory: '64Mi' },
+  } satisfies Resources,
 } as const;
+
+/** Subject permissions of one NATS user: only what is listed is allowed. */
+export interface NatsUserDefinition {
+  readonly user: string;
+  /** Key of the password in the NATS credentials Secret. */
+  readonly passwordKey: string;
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  /** Why these subjects, for reviewers. */
+  readonly why: string;
+}
+
+/**
+ * Least-privilege users. KV bucket and object-store names are user ids, so they appear as `*`
+ * in the JetStream API subjects (KV_<user>, OBJ_<user>); nothing grants stream deletion,
+ * consumer deletion or another user's account.
+ */
+export const NATS_USERS: readonly NatsUserDefinition[] = [
+  {
+    user: 'frontend',
+    passwordKey: 'frontend-password',
+    why: 'publishes jobs to the language queues; reads job state (KV) and outputs (object store)',
+    publish: [
+      'cola.go',
+      'cola.javascript',
+      'cola.c',
+      '$JS.API.INFO',
+      '$JS.API.STREAM.INFO.KV_*',
+      '$JS.API.STREAM.INFO.OBJ_*',
+      '$JS.API.DIRECT.GET.KV_*.>',
+      '$JS.API.STREAM.MSG.GET.KV_*',
+      '$JS.API.STREAM.MSG.GET.OBJ_*',
+      '$JS.API.CONSUMER.CREATE.KV_*.>',
+      '$JS.API.CONSUMER.CREATE.OBJ_*.>',
+      '$JS.FC.>',
+    ],
+    subscribe: ['_INBOX.>'],
+  },
+  {
+    user: 'middleware',
+    passwordKey: 'middleware-password',
+    why: 'consumes the language queues as one queue group; creates per-user buckets and writes job state',
+    publish: [
+      '$KV.*.>',
+      '$JS.API.INFO',
+      '$JS.API.STREAM.CREATE.KV_*',
+      '$JS.API.STREAM.INFO.KV_*',
+      '$JS.API.STREAM.CREATE.OBJ_*',
+      '$JS.API.STREAM.INFO.OBJ_*',
+    ],
+    subscribe: ['cola.go', 'cola.javascript', 'cola.c', '_INBOX.>'],
+  },
+  {
+    user: 'executor',
+    passwordKey: 'executor-password',
+    why: 'publishes its job result only: the output object (chunks and metadata) and the job state',
+    publish: ['$O.*.C.>', '$O.*.M.>', '$KV.*.>', '$JS.API.STREAM.INFO.OBJ_*', '$JS.API.STREAM.INFO.KV_*'],
+    subscribe: ['_INBOX.>'],
+  },
+];

@@ -4,8 +4,9 @@ import { frontend } from './frontend';
 
 /**
  * oauth2-proxy with the Google provider: the platform's only entry point.
- * Official image (distroless, runs as 65532). Credentials come from a Secret created outside git
- * with the keys client-id, client-secret and cookie-secret.
+ * Official image (distroless, runs as 65532). Credentials come from a Secret that is never in git
+ * (keys client-id, client-secret, cookie-secret); every replica reads the same cookie secret, so a
+ * session cookie issued by one replica is valid on all of them.
  */
 export const oauth2Proxy: ServiceDefinition = {
   name: 'oauth2-proxy',
@@ -25,6 +26,7 @@ export const oauth2Proxy: ServiceDefinition = {
   },
   runAsUser: 65532,
   writablePaths: [],
+  usesNats: false,
   needsApiToken: false,
   args: (env) => [
     '--provider=google',
@@ -32,11 +34,15 @@ export const oauth2Proxy: ServiceDefinition = {
     '--metrics-address=0.0.0.0:44180',
     `--upstream=http://${serviceHost(env, frontend.name)}:80/`,
     `--redirect-url=${publicUrl(env)}/oauth2/callback`,
-    '--email-domain=*',
+    ...env.oauth2Proxy.emailDomains.map((d) => `--email-domain=${d}`),
     '--reverse-proxy=true',
+    ...env.entrypoint.trustedProxyCidrs.map((c) => `--trusted-proxy-ip=${c}`),
     `--cookie-secure=${String(env.tls)}`,
-    '--cookie-refresh=1h',
-    '--cookie-expire=24h',
+    '--cookie-httponly=true',
+    '--cookie-samesite=lax',
+    `--cookie-refresh=${env.oauth2Proxy.cookieRefresh}`,
+    `--cookie-expire=${env.oauth2Proxy.cookieExpire}`,
+    '--code-challenge-method=S256',
     '--skip-provider-button=true',
     '--silence-ping-logging=true',
   ],

@@ -58,6 +58,8 @@ export interface ServiceDefinition {
   readonly writablePaths: readonly WritablePath[];
   /** Whether the pod needs a Kubernetes API token (only the middleware does). */
   readonly needsApiToken: boolean;
+  /** Whether it connects to NATS (then it trusts the NATS CA when NATS TLS is on). */
+  readonly usesNats: boolean;
   readonly args: (env: EnvironmentConfig) => readonly string[];
   readonly env: (env: EnvironmentConfig) => readonly EnvVarDefinition[];
 }
@@ -72,4 +74,20 @@ export function publicUrl(env: EnvironmentConfig): string {
   const scheme = env.tls ? 'https' : 'http';
   const port = env.publicPort === undefined ? '' : `:${env.publicPort}`;
   return `${scheme}://${env.hostname}${port}`;
+}
+
+/** NATS client settings for a platform user whose password is key `passwordKey` of Secret `secretName`. */
+export function natsClientEnv(
+  env: EnvironmentConfig,
+  user: string,
+  secretName: string,
+  passwordKey: string,
+): EnvVarDefinition[] {
+  const scheme = env.services.nats.tls ? 'tls' : 'nats';
+  return [
+    { name: 'NATS_URL', value: `${scheme}://${serviceHost(env, 'nats')}:4222` },
+    { name: 'NATS_USER', value: user },
+    { name: 'NATS_PASSWORD', secretName, secretKey: passwordKey },
+    ...(env.services.nats.tls ? [{ name: 'NATS_CA_FILE', value: '/etc/nats-ca/ca.crt' }] : []),
+  ];
 }

@@ -28,6 +28,11 @@ export interface ArgoCdApplicationProps {
   readonly recurse?: boolean;
   /** Labels for the Application. */
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Argo CD notifications subscriptions: trigger (e.g. on-sync-failed) to service to recipient.
+   * @default - no subscriptions
+   */
+  readonly notifications?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /**
@@ -45,6 +50,12 @@ export class ArgoCdApplication extends Construct {
     if (props.path.startsWith('/') || props.path.includes('..')) {
       throw new Error(`Application ${props.name}: path '${props.path}' must be relative to the repository root`);
     }
+    const annotations: Record<string, string> = {};
+    for (const [trigger, services] of Object.entries(props.notifications ?? {})) {
+      for (const [service, recipient] of Object.entries(services)) {
+        annotations[`notifications.argoproj.io/subscribe.${trigger}.${service}`] = recipient;
+      }
+    }
     new ApiObject(this, 'application', {
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'Application',
@@ -52,6 +63,7 @@ export class ArgoCdApplication extends Construct {
         name: props.name,
         namespace: props.argocdNamespace,
         labels: { ...props.labels },
+        ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
         finalizers: ['resources-finalizer.argocd.argoproj.io'],
       },
       spec: {

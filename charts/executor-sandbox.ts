@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
 import type { EnvironmentConfig } from '../src/config';
@@ -19,7 +20,8 @@ export interface ExecutorSandboxProps {
 /**
  * The limits of the executor namespace: a ServiceAccount without token or bindings for the
  * executor pods, a ResourceQuota that admits at most `maxConcurrentJobs` jobs, and a
- * LimitRange that gives any container the per-job size and refuses anything larger.
+ * LimitRange that gives any container the per-job size and refuses anything larger, and (with
+ * NATS TLS) a certificate whose Secret gives executors the CA to trust.
  */
 export class ExecutorSandbox extends Construct {
   /** ServiceAccount executor pods run as. */
@@ -56,6 +58,26 @@ export class ExecutorSandbox extends Construct {
         },
       },
     });
+
+    const tls = env.services.nats.tls;
+    if (tls) {
+      // Executors cannot read Secrets of the app namespace; a certificate from the same issuer
+      // gives this namespace its own copy of the CA (ca.crt) that signed the NATS server.
+      new ApiObject(this, 'nats-ca', {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name: 'nats-ca', namespace, labels },
+        spec: {
+          secretName: 'nats-ca',
+          commonName: 'executor',
+          duration: '2160h',
+          renewBefore: '360h',
+          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+          usages: ['client auth'],
+          issuerRef: { group: 'cert-manager.io', kind: tls.issuer.kind, name: tls.issuer.name },
+        },
+      });
+    }
 
     const size = { cpu: k8s.Quantity.fromString(x.cpu), memory: k8s.Quantity.fromString(x.memory) };
     new k8s.KubeLimitRange(this, 'limits', {

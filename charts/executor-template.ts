@@ -3,9 +3,10 @@ import type { EnvironmentConfig, ImageRef } from '../src/config';
 import { imageString } from '../src/config';
 import type { ExecutorDefinition } from '../apps/executors';
 import { EXECUTOR_TMP_SIZE, EXECUTOR_USER } from '../apps/executors';
-import { serviceHost } from '../apps/types';
+import { natsClientEnv } from '../apps/types';
 import * as k8s from '../imports/k8s';
 import {
+  envVars,
   PART_OF,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
@@ -26,6 +27,16 @@ export interface ExecutorTemplateProps {
   readonly image: ImageRef;
   /** ServiceAccount the pods run as (it has no token and no bindings). */
   readonly serviceAccountName: string;
+  /**
+   * PriorityClass of the pods.
+   * @default - no priority class
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Secret in the executor namespace holding ca.crt for NATS TLS (used when NATS TLS is on).
+   * @default 'nats-ca'
+   */
+  readonly natsCaSecretName?: string;
 }
 
 /**
@@ -56,6 +67,8 @@ export class ExecutorTemplate extends Construct {
       'app.kubernetes.io/instance': `${PART_OF}-${env.name}`,
     };
     const softSpread = { ...env, spread: { ...env.spread, whenUnsatisfiable: 'ScheduleAnyway' as const } };
+    const tls = env.services.nats.tls !== undefined;
+    const caSecret = props.natsCaSecretName ?? 'nats-ca';
     const size = { cpu: k8s.Quantity.fromString(x.cpu), memory: k8s.Quantity.fromString(x.memory) };
 
     new k8s.KubePodTemplate(this, 'template', {
@@ -65,6 +78,7 @@ export class ExecutorTemplate extends Construct {
         spec: {
           restartPolicy: 'Never',
           serviceAccountName: props.serviceAccountName,
+          ...(props.priorityClassName ? { priorityClassName: props.priorityClassName } : {}),
           activeDeadlineSeconds: x.deadlineSeconds,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -77,7 +91,7 @@ export class ExecutorTemplate extends Construct {
               image: imageString(image),
               imagePullPolicy: 'IfNotPresent',
               env: [
-                { name: 'NATS_URL', value: `nats://${serviceHost(env, 'nats')}:4222` },
+                ...envVars(natsClientEnv(env, 'executor', env.secrets.natsExecutor, 'password')),
                 { name: 'LANGUAGE', value: executor.language },
                 { name: 'WORKSPACE', value: '/workspace' },
               ],
@@ -86,12 +100,16 @@ export class ExecutorTemplate extends Construct {
               volumeMounts: [
                 { name: 'workspace', mountPath: '/workspace' },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...(tls ? [{ name: 'nats-ca', mountPath: '/etc/nats-ca', readOnly: true }] : []),
               ],
             },
           ],
           volumes: [
             { name: 'workspace', emptyDir: { sizeLimit: k8s.Quantity.fromString(x.workspaceSize) } },
             { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString(EXECUTOR_TMP_SIZE) } },
+            ...(tls
+              ? [{ name: 'nats-ca', secret: { secretName: caSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }]
+              : []),
           ],
         },
       },

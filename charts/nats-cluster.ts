@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
 import type { EnvironmentConfig, NatsConfig } from '../src/config';
 import { imageString } from '../src/config';
 import { formatMemory, parseMemory } from '../src/quantity';
-import { nats } from '../apps/nats';
+import { nats, NATS_USERS } from '../apps/nats';
 import * as k8s from '../imports/k8s';
 import {
   containerPorts,
@@ -28,12 +29,24 @@ export interface NatsClusterProps {
    * @default 'nats'
    */
   readonly name?: string;
+  /**
+   * PriorityClass of the NATS pods (the platform's highest: NATS is evicted last).
+   * @default - no priority class
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Secret (app namespace) with one password per user in NATS_USERS, under each user's passwordKey.
+   * @default - env.secrets.nats
+   */
+  readonly credentialsSecretName?: string;
 }
 
 /**
  * NATS with JetStream as a StatefulSet: a ConfigMap rendered from typed options (its checksum
- * rolls the pods), a PVC-backed file store, a headless Service for routes and identity, a client
- * Service, a lame-duck preStop, and a PodDisruptionBudget when clustered.
+ * rolls the pods), least-privilege users whose passwords come from a Secret, a PVC-backed file
+ * store, a headless Service for routes and identity, a client Service, a lame-duck preStop, a
+ * Prometheus exporter sidecar, optional TLS from cert-manager, and a PodDisruptionBudget when
+ * clustered.
  */
 export class NatsCluster extends Construct {
   /** Name of the client Service. */
@@ -60,6 +73,7 @@ export class NatsCluster extends Construct {
     const labels = standardLabels(name, nats.component, env, config.image);
     const meta = (n: string) => ({ name: n, namespace, labels });
     const resources = config.resources ?? nats.defaultResources;
+    const credentials = props.credentialsSecretName ?? env.secrets.nats;
 
     const memoryLimit = parseMemory(resources.limits.memory);
     const fileStore = Math.floor(parseMemory(config.storage.size) * nats.fileStoreRatio);
@@ -72,7 +86,9 @@ export class NatsCluster extends Construct {
       { length: replicas },
       (_, i) => `nats://${name}-${i}.${this.headlessServiceName}.${namespace}.svc.cluster.local:6222`,
     );
+    const tls = config.tls;
     this.serverConfig = renderServerConfig({
+      tls: tls !== undefined,
       name,
       fileStoreBytes: fileStore,
       memoryStoreBytes: memoryStore,
@@ -83,6 +99,28 @@ export class NatsCluster extends Construct {
     const checksum = createHash('sha256').update(this.serverConfig).digest('hex');
 
     new kplus.ServiceAccount(this, 'service-account', { metadata: meta(name), automountToken: false });
+    if (tls) {
+      // Server certificate; its Secret also carries ca.crt, which the app-namespace clients mount.
+      new ApiObject(this, 'certificate', {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: meta(`${name}-tls`),
+        spec: {
+          secretName: `${name}-tls`,
+          duration: '2160h',
+          renewBefore: '360h',
+          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+          usages: ['server auth'],
+          dnsNames: [
+            name,
+            `${name}.${namespace}.svc`,
+            `${name}.${namespace}.svc.cluster.local`,
+            `*.${this.headlessServiceName}.${namespace}.svc.cluster.local`,
+          ],
+          issuerRef: { group: 'cert-manager.io', kind: tls.issuer.kind, name: tls.issuer.name },
+        },
+      });
+    }
     const configMap = new kplus.ConfigMap(this, 'config', { metadata: meta(`${name}-config`) });
     configMap.addData('nats.conf', this.serverConfig);
 
@@ -124,6 +162,7 @@ export class NatsCluster extends Construct {
           metadata: { labels, annotations: { 'checksum/config': checksum } },
           spec: {
             serviceAccountName: name,
+            ...(props.priorityClassName ? { priorityClassName: props.priorityClassName } : {}),
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(nats.runAsUser, nats.runAsUser),
@@ -139,6 +178,10 @@ export class NatsCluster extends Construct {
                 env: [
                   { name: 'SERVER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'GOMEMLIMIT', value: `${goMemLimitMiB}MiB` },
+                  ...NATS_USERS.map((u) => ({
+                    name: passwordVariable(u.user),
+                    valueFrom: { secretKeyRef: { name: credentials, key: u.passwordKey } },
+                  })),
                 ],
                 ports,
                 resources: containerResources(resources),
@@ -153,12 +196,34 @@ export class NatsCluster extends Construct {
                   { name: 'config', mountPath: nats.configPath, readOnly: true },
                   { name: 'data', mountPath: nats.dataPath },
                   { name: 'pid', mountPath: '/var/run/nats' },
+                  ...(tls ? [{ name: 'tls', mountPath: '/etc/nats-tls', readOnly: true }] : []),
                 ],
+              },
+              {
+                name: 'metrics',
+                image: imageString(config.exporterImage),
+                imagePullPolicy: 'IfNotPresent',
+                args: [
+                  '-port=7777',
+                  '-connz',
+                  '-routez',
+                  '-subz',
+                  '-varz',
+                  '-jsz=all',
+                  '-healthz',
+                  'http://localhost:8222',
+                ],
+                ports: containerPorts(nats.exporterPorts, `${name} metrics`),
+                resources: containerResources(nats.exporterResources),
+                securityContext: restrictedContainerSecurityContext(),
+                readinessProbe: httpProbe(nats.exporterProbe, nats.exporterPorts, `${name} metrics`),
+                livenessProbe: httpProbe(nats.exporterProbe, nats.exporterPorts, `${name} metrics`),
               },
             ],
             volumes: [
               { name: 'config', configMap: { name: `${name}-config` } },
               { name: 'pid', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Mi') } },
+              ...(tls ? [{ name: 'tls', secret: { secretName: `${name}-tls` } }] : []),
             ],
           },
         },
@@ -167,7 +232,7 @@ export class NatsCluster extends Construct {
             metadata: { name: 'data', labels: { ...this.selector } },
             spec: {
               accessModes: ['ReadWriteOnce'],
-              ...(config.storage.storageClassName ? { storageClassName: config.storage.storageClassName } : {}),
+              storageClassName: config.storage.storageClassName,
               resources: { requests: { storage: k8s.Quantity.fromString(config.storage.size) } },
             },
           },
@@ -184,7 +249,13 @@ export class NatsCluster extends Construct {
   }
 }
 
+/** Environment variable that carries a NATS user's password into the server config. */
+function passwordVariable(user: string): string {
+  return `NATS_${user.toUpperCase()}_PASSWORD`;
+}
+
 interface ServerConfigOptions {
+  readonly tls: boolean;
   readonly name: string;
   readonly fileStoreBytes: number;
   readonly memoryStoreBytes: number;
@@ -210,6 +281,32 @@ function renderServerConfig(o: ServerConfigOptions): string {
     `  max_file_store: ${o.fileStoreBytes}`,
     '}',
   ];
+  if (o.tls) {
+    lines.push(
+      'tls {',
+      '  cert_file: /etc/nats-tls/tls.crt',
+      '  key_file: /etc/nats-tls/tls.key',
+      '  ca_file: /etc/nats-tls/ca.crt',
+      '  timeout: 2',
+      '}',
+    );
+  }
+  // Least-privilege users (apps/nats.ts); passwords come from the environment, never from git.
+  lines.push('authorization {', '  users: [');
+  for (const u of NATS_USERS) {
+    lines.push(
+      `    # ${u.user}: ${u.why}`,
+      '    {',
+      `      user: ${u.user}`,
+      `      password: $${passwordVariable(u.user)}`,
+      '      permissions: {',
+      `        publish: { allow: [${u.publish.map((x) => JSON.stringify(x)).join(', ')}] }`,
+      `        subscribe: { allow: [${u.subscribe.map((x) => JSON.stringify(x)).join(', ')}] }`,
+      '      }',
+      '    }',
+    );
+  }
+  lines.push('  ]', '}');
   if (o.routes.length > 0) {
     lines.push(
       'cluster {',

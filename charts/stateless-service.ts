@@ -30,11 +30,28 @@ export interface StatelessServiceProps {
    * @default - env.namespaces.app
    */
   readonly namespace?: string;
+  /**
+   * PriorityClass of the pods.
+   * @default - no priority class (the cluster default)
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Secret in the workload's namespace whose ca.crt the pods trust for NATS TLS; mounted at
+   * /etc/nats-ca when the definition uses NATS and the environment turns NATS TLS on.
+   * @default 'nats-tls'
+   */
+  readonly natsCaSecretName?: string;
+  /**
+   * Leave spec.replicas out because something in the cluster (e.g. a KEDA ScaledObject) owns it.
+   * @default false
+   */
+  readonly replicasManagedExternally?: boolean;
 }
 
 /**
  * A stateless service: ServiceAccount, Deployment, a ClusterIP Service for the ports that
- * declare a servicePort, and a PodDisruptionBudget once it has more than one replica.
+ * declare a servicePort, a HorizontalPodAutoscaler when the environment asks for one, and a
+ * PodDisruptionBudget once it has more than one replica.
  * Every pod is restricted, sized, probed, pinned and spread.
  */
 export class StatelessService extends Construct {
@@ -60,6 +77,19 @@ export class StatelessService extends Construct {
     new kplus.ServiceAccount(this, 'service-account', { metadata, automountToken: false });
 
     const volumes = writableVolumes(def.writablePaths);
+    if (def.usesNats && env.services.nats.tls) {
+      volumes.volumes.push({
+        name: 'nats-ca',
+        secret: { secretName: props.natsCaSecretName ?? 'nats-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+      });
+      volumes.mounts.push({ name: 'nats-ca', mountPath: '/etc/nats-ca', readOnly: true });
+    }
+    const autoscaling = config.autoscaling;
+    if (autoscaling && autoscaling.maxReplicas <= config.replicas) {
+      throw new Error(
+        `${def.name}: autoscaling.maxReplicas (${autoscaling.maxReplicas}) must be larger than replicas (${config.replicas})`,
+      );
+    }
     const resources = config.resources ?? def.defaultResources;
     const container: k8s.Container = {
       name: def.name,
@@ -79,7 +109,8 @@ export class StatelessService extends Construct {
     new k8s.KubeDeployment(this, 'deployment', {
       metadata,
       spec: {
-        replicas: config.replicas,
+        // With an HPA, the HPA owns the count: leaving replicas out keeps Argo CD from fighting it.
+        ...(autoscaling || props.replicasManagedExternally ? {} : { replicas: config.replicas }),
         revisionHistoryLimit: 5,
         selector: { matchLabels: { ...this.selector } },
         strategy: {
@@ -93,6 +124,7 @@ export class StatelessService extends Construct {
           metadata: { labels },
           spec: {
             serviceAccountName: this.serviceAccountName,
+            ...(props.priorityClassName ? { priorityClassName: props.priorityClassName } : {}),
             automountServiceAccountToken: def.needsApiToken,
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(def.runAsUser),
@@ -118,6 +150,39 @@ export class StatelessService extends Construct {
             targetPort: k8s.IntOrString.fromString(p.name),
             protocol: 'TCP',
           })),
+        },
+      });
+    }
+
+    if (autoscaling) {
+      const metrics: k8s.MetricSpecV2[] = [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: autoscaling.cpuUtilization } },
+        },
+      ];
+      if (autoscaling.memoryUtilization !== undefined) {
+        metrics.push({
+          type: 'Resource',
+          resource: {
+            name: 'memory',
+            target: { type: 'Utilization', averageUtilization: autoscaling.memoryUtilization },
+          },
+        });
+      }
+      new k8s.KubeHorizontalPodAutoscalerV2(this, 'hpa', {
+        metadata,
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: def.name },
+          minReplicas: config.replicas,
+          maxReplicas: autoscaling.maxReplicas,
+          metrics,
+          behavior: {
+            scaleDown: {
+              stabilizationWindowSeconds: 300,
+              policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }],
+            },
+          },
         },
       });
     }

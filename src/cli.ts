@@ -63,18 +63,20 @@ export function synth(root: string, opts: SynthOptions): SynthResult {
       else throw e;
     }
   }
-  if (problems.length > 0) {
-    return {
-      exitCode: 2,
-      lines: [
-        ...problems.map((p) => p.message),
-        `synth: ${problems.reduce((n, p) => n + p.problems.length, 0)} problem(s) in environment files; nothing was written.`,
-      ],
-    };
-  }
+  if (problems.length > 0) return failure(problems);
 
-  // 2. Render everything in memory.
-  const renders: EnvironmentRender[] = configs.map((c) => renderEnvironment(c));
+  // 2. Render everything in memory. Rendering checks what only the objects can tell (capacity).
+  const renders: EnvironmentRender[] = [];
+  const renderProblems: ConfigError[] = [];
+  for (const c of configs) {
+    try {
+      renders.push(renderEnvironment(c));
+    } catch (e) {
+      if (e instanceof ConfigError) renderProblems.push(e);
+      else throw e;
+    }
+  }
+  if (renderProblems.length > 0) return failure(renderProblems);
   const wanted = new Map<string, string>();
   for (const r of renders) for (const [p, c] of r.files) wanted.set(p, c);
 
@@ -110,6 +112,16 @@ export function synth(root: string, opts: SynthOptions): SynthResult {
       wanted,
     );
   return { exitCode: 0, lines: summary(renders, diffs) };
+}
+
+function failure(problems: readonly ConfigError[]): SynthResult {
+  return {
+    exitCode: 2,
+    lines: [
+      ...problems.map((p) => p.message),
+      `synth: ${problems.reduce((n, p) => n + p.problems.length, 0)} problem(s) in environment files; nothing was written.`,
+    ],
+  };
 }
 
 function subfolders(root: string, dir: string): string[] {

@@ -35,13 +35,38 @@ export interface Resources {
 
 export interface ServiceConfig {
   readonly image: ImageRef;
+  /** Replicas; with autoscaling, the HPA's minimum. */
   readonly replicas: number;
   readonly resources?: Resources;
+  readonly autoscaling?: {
+    readonly maxReplicas: number;
+    readonly cpuUtilization: number;
+    readonly memoryUtilization?: number;
+  };
 }
 
-export interface NatsConfig extends ServiceConfig {
-  readonly storage: { readonly size: string; readonly storageClassName?: string };
+export interface MiddlewareConfig extends Omit<ServiceConfig, 'autoscaling'> {
+  readonly keda?: {
+    readonly maxReplicas: number;
+    readonly lagThreshold: number;
+    readonly stream: string;
+    readonly consumer: string;
+  };
 }
+
+/** A cert-manager issuer or an External Secrets store. */
+export interface ObjectRef {
+  readonly kind: 'ClusterIssuer' | 'Issuer' | 'ClusterSecretStore' | 'SecretStore';
+  readonly name: string;
+}
+
+export interface NatsConfig extends Omit<ServiceConfig, 'autoscaling'> {
+  readonly storage: { readonly size: string; readonly storageClassName: string };
+  readonly exporterImage: ImageRef;
+  readonly tls?: { readonly issuer: ObjectRef };
+}
+
+export type SecretProvider = 'pre-created' | 'external-secrets' | 'sealed-secrets';
 
 /** The environment file after validation, with defaults applied. */
 export interface EnvironmentConfig {
@@ -51,6 +76,7 @@ export interface EnvironmentConfig {
   readonly hostname: string;
   readonly publicPort?: number;
   readonly tls: boolean;
+  readonly allowedRegistries: readonly string[];
   readonly namespaces: { readonly app: string; readonly executor: string };
   readonly cluster: {
     readonly nodes: number;
@@ -58,10 +84,36 @@ export interface EnvironmentConfig {
     readonly nodeAllocatable: CpuMemory;
   };
   readonly spread: { readonly whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway'; readonly maxSkew: number };
+  readonly entrypoint: {
+    readonly mode: 'port-forward' | 'ingress' | 'gateway';
+    readonly className?: string;
+    readonly issuer?: ObjectRef;
+    readonly gateway?: { readonly name: string; readonly namespace: string; readonly sectionName?: string };
+    readonly controllerNamespace?: string;
+    readonly controllerPodLabels?: Readonly<Record<string, string>>;
+    readonly trustedProxyCidrs: readonly string[];
+  };
+  readonly oauth2Proxy: {
+    readonly emailDomains: readonly string[];
+    readonly cookieRefresh: string;
+    readonly cookieExpire: string;
+  };
+  readonly network: {
+    readonly apiServerCidrs: readonly string[];
+    readonly apiServerPort: number;
+    readonly dnsNamespace: string;
+    readonly dnsPodLabels: Readonly<Record<string, string>>;
+  };
+  readonly monitoring: {
+    readonly enabled: boolean;
+    readonly namespace: string;
+    readonly prometheusPodLabels: Readonly<Record<string, string>>;
+    readonly selectorLabels: Readonly<Record<string, string>>;
+  };
   readonly services: {
     readonly 'oauth2-proxy': ServiceConfig;
     readonly frontend: ServiceConfig;
-    readonly middleware: ServiceConfig;
+    readonly middleware: MiddlewareConfig;
     readonly nats: NatsConfig;
   };
   readonly executors: {
@@ -72,7 +124,20 @@ export interface EnvironmentConfig {
     readonly deadlineSeconds: number;
     readonly images: Readonly<Record<ExecutorLanguage, ImageRef>>;
   };
-  readonly secrets: { readonly oauth2Proxy: string };
+  readonly secrets: {
+    readonly provider: SecretProvider;
+    readonly oauth2Proxy: string;
+    readonly nats: string;
+    readonly natsExecutor: string;
+    readonly externalSecrets?: {
+      readonly store: ObjectRef;
+      readonly refreshInterval: string;
+      readonly remoteKeys: { readonly oauth2Proxy: string; readonly nats: string };
+    };
+    readonly sealedSecrets?: Readonly<
+      Record<'oauth2Proxy' | 'nats' | 'natsExecutor', Readonly<Record<string, string>>>
+    >;
+  };
   readonly argocd: {
     readonly namespace: string;
     readonly repoURL: string;
@@ -80,6 +145,10 @@ export interface EnvironmentConfig {
     readonly destination: { readonly server?: string; readonly name?: string };
     readonly prune: boolean;
     readonly selfHeal: boolean;
+    readonly notifications: {
+      readonly onSyncFailed: Readonly<Record<string, string>>;
+      readonly onHealthDegraded: Readonly<Record<string, string>>;
+    };
   };
   /** Path of the source file, relative to the repository root. */
   readonly sourceFile: string;
@@ -209,29 +278,82 @@ export function parseEnvironment(text: string, file: string, expectedName: strin
   return config;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type InputEnvironment = Mutable<Omit<EnvironmentConfig, 'sourceFile' | 'tls' | 'spread' | 'argocd' | 'executors'>> & {
+/** The file as written: what applyDefaults fills in may be missing. */
+type InputEnvironment = Omit<
+  EnvironmentConfig,
+  | 'sourceFile'
+  | 'tls'
+  | 'spread'
+  | 'argocd'
+  | 'executors'
+  | 'entrypoint'
+  | 'oauth2Proxy'
+  | 'network'
+  | 'monitoring'
+  | 'secrets'
+> & {
   tls?: boolean;
   spread: { whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway'; maxSkew?: number };
   executors: Omit<EnvironmentConfig['executors'], 'workspaceSize'> & { workspaceSize?: string };
-  argocd: Omit<EnvironmentConfig['argocd'], 'namespace' | 'prune' | 'selfHeal'> & {
+  entrypoint: Omit<EnvironmentConfig['entrypoint'], 'trustedProxyCidrs'> & { trustedProxyCidrs?: string[] };
+  oauth2Proxy?: Partial<EnvironmentConfig['oauth2Proxy']>;
+  network: Pick<EnvironmentConfig['network'], 'apiServerCidrs'> & Partial<EnvironmentConfig['network']>;
+  monitoring: Pick<EnvironmentConfig['monitoring'], 'enabled'> & Partial<EnvironmentConfig['monitoring']>;
+  secrets: Omit<EnvironmentConfig['secrets'], 'externalSecrets'> & {
+    externalSecrets?: Omit<NonNullable<EnvironmentConfig['secrets']['externalSecrets']>, 'refreshInterval'> & {
+      refreshInterval?: string;
+    };
+  };
+  argocd: Omit<EnvironmentConfig['argocd'], 'namespace' | 'prune' | 'selfHeal' | 'notifications'> & {
     namespace?: string;
     prune?: boolean;
     selfHeal?: boolean;
+    notifications?: Partial<EnvironmentConfig['argocd']['notifications']>;
   };
 };
 
 function applyDefaults(input: InputEnvironment, file: string): EnvironmentConfig {
+  const es = input.secrets.externalSecrets;
   return {
     ...input,
     tls: input.tls ?? true,
     spread: { whenUnsatisfiable: input.spread.whenUnsatisfiable, maxSkew: input.spread.maxSkew ?? 1 },
+    entrypoint: { ...input.entrypoint, trustedProxyCidrs: input.entrypoint.trustedProxyCidrs ?? [] },
+    oauth2Proxy: {
+      emailDomains: input.oauth2Proxy?.emailDomains ?? ['*'],
+      cookieRefresh: input.oauth2Proxy?.cookieRefresh ?? '1h',
+      cookieExpire: input.oauth2Proxy?.cookieExpire ?? '24h',
+    },
+    network: {
+      apiServerCidrs: input.network.apiServerCidrs,
+      apiServerPort: input.network.apiServerPort ?? 6443,
+      dnsNamespace: input.network.dnsNamespace ?? 'kube-system',
+      dnsPodLabels: input.network.dnsPodLabels ?? { 'k8s-app': 'kube-dns' },
+    },
+    monitoring: {
+      enabled: input.monitoring.enabled,
+      namespace: input.monitoring.namespace ?? 'monitoring',
+      prometheusPodLabels: input.monitoring.prometheusPodLabels ?? { 'app.kubernetes.io/name': 'prometheus' },
+      selectorLabels: input.monitoring.selectorLabels ?? {},
+    },
+    secrets: {
+      provider: input.secrets.provider,
+      oauth2Proxy: input.secrets.oauth2Proxy,
+      nats: input.secrets.nats,
+      natsExecutor: input.secrets.natsExecutor,
+      ...(es ? { externalSecrets: { ...es, refreshInterval: es.refreshInterval ?? '1h' } } : {}),
+      ...(input.secrets.sealedSecrets ? { sealedSecrets: input.secrets.sealedSecrets } : {}),
+    },
     executors: { ...input.executors, workspaceSize: input.executors.workspaceSize ?? '256Mi' },
     argocd: {
       ...input.argocd,
       namespace: input.argocd.namespace ?? 'argocd',
       prune: input.argocd.prune ?? true,
       selfHeal: input.argocd.selfHeal ?? true,
+      notifications: {
+        onSyncFailed: input.argocd.notifications?.onSyncFailed ?? {},
+        onHealthDegraded: input.argocd.notifications?.onHealthDegraded ?? {},
+      },
     },
     sourceFile: file,
   };
@@ -305,6 +427,109 @@ export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): 
       path: 'executors.cpu',
       message: `one job (${c.executors.cpu} CPU, ${c.executors.memory}) does not fit a node (${c.cluster.nodeAllocatable.cpu} CPU, ${c.cluster.nodeAllocatable.memory}). Lower executors.cpu/memory.`,
     });
+  }
+  const e = c.entrypoint;
+  if (e.mode === 'ingress') {
+    for (const k of ['className', 'issuer', 'controllerNamespace', 'controllerPodLabels'] as const) {
+      if (e[k] === undefined)
+        out.push({ path: `entrypoint.${k}`, message: `is required when entrypoint.mode is ingress. Add it.` });
+    }
+  }
+  if (e.mode === 'gateway') {
+    for (const k of ['gateway', 'controllerNamespace', 'controllerPodLabels'] as const) {
+      if (e[k] === undefined)
+        out.push({ path: `entrypoint.${k}`, message: `is required when entrypoint.mode is gateway. Add it.` });
+    }
+  }
+  if (e.mode !== 'port-forward' && e.trustedProxyCidrs.length === 0) {
+    out.push({
+      path: 'entrypoint.trustedProxyCidrs',
+      message: `must list the ${e.mode} controller's pod addresses (oauth2-proxy runs with --reverse-proxy and trusts only these). Add e.g. the pod CIDR.`,
+    });
+  }
+  if (e.mode === 'port-forward' && c.tls) {
+    out.push({
+      path: 'tls',
+      message: 'port-forward serves plain http; set tls: false or use entrypoint.mode ingress.',
+    });
+  }
+  const natsTls = c.services.nats.tls;
+  if (natsTls && natsTls.issuer.kind !== 'ClusterIssuer') {
+    out.push({
+      path: 'services.nats.tls.issuer.kind',
+      message: `${natsTls.issuer.kind} cannot issue in both namespaces; NATS TLS needs a ClusterIssuer.`,
+    });
+  }
+  const s = c.secrets;
+  if (s.provider === 'external-secrets' && !s.externalSecrets) {
+    out.push({
+      path: 'secrets.externalSecrets',
+      message: 'is required when secrets.provider is external-secrets. Add the store and remote keys.',
+    });
+  }
+  if (s.provider === 'sealed-secrets' && !s.sealedSecrets) {
+    out.push({
+      path: 'secrets.sealedSecrets',
+      message: 'is required when secrets.provider is sealed-secrets. Add the kubeseal output.',
+    });
+  }
+  if (s.provider !== 'external-secrets' && s.externalSecrets) {
+    out.push({
+      path: 'secrets.externalSecrets',
+      message: `is only used with provider external-secrets, not ${s.provider}. Remove it.`,
+    });
+  }
+  if (s.provider !== 'sealed-secrets' && s.sealedSecrets) {
+    out.push({
+      path: 'secrets.sealedSecrets',
+      message: `is only used with provider sealed-secrets, not ${s.provider}. Remove it.`,
+    });
+  }
+  if (s.sealedSecrets) {
+    const needed = {
+      oauth2Proxy: ['client-id', 'client-secret', 'cookie-secret'],
+      nats: ['frontend-password', 'middleware-password', 'executor-password'],
+      natsExecutor: ['password'],
+    } as const;
+    for (const [k, keys] of Object.entries(needed) as [keyof typeof needed, readonly string[]][]) {
+      const have = Object.keys(s.sealedSecrets[k]);
+      const missing = keys.filter((x) => !have.includes(x));
+      if (missing.length > 0) {
+        out.push({
+          path: `secrets.sealedSecrets.${k}`,
+          message: `is missing encrypted key(s) ${missing.join(', ')}. Seal them with kubeseal.`,
+        });
+      }
+    }
+  }
+  for (const name of ['oauth2-proxy', 'frontend'] as const) {
+    const a = c.services[name].autoscaling;
+    if (a && a.maxReplicas <= c.services[name].replicas) {
+      out.push({
+        path: `services.${name}.autoscaling.maxReplicas`,
+        message: `${a.maxReplicas} must be larger than replicas (${c.services[name].replicas}), the HPA's minimum.`,
+      });
+    }
+  }
+  const keda = c.services.middleware.keda;
+  if (keda && keda.maxReplicas <= c.services.middleware.replicas) {
+    out.push({
+      path: 'services.middleware.keda.maxReplicas',
+      message: `${keda.maxReplicas} must be larger than replicas (${c.services.middleware.replicas}), the minimum.`,
+    });
+  }
+  const images: [string, ImageRef][] = [
+    ...SERVICE_NAMES.map((n): [string, ImageRef] => [`services.${n}.image`, c.services[n].image]),
+    ['services.nats.exporterImage', c.services.nats.exporterImage],
+    ...EXECUTOR_LANGUAGES.map((l): [string, ImageRef] => [`executors.images.${l}`, c.executors.images[l]]),
+  ];
+  for (const [path, img] of images) {
+    if (!c.allowedRegistries.some((r) => `${img.repository}/`.startsWith(r))) {
+      out.push({
+        path: `${path}.repository`,
+        message: `${img.repository} is not under allowedRegistries (${c.allowedRegistries.join(', ')}). Use an allowed registry or add it there.`,
+      });
+    }
   }
   if (parseMemory(c.executors.workspaceSize) > parseMemory(c.executors.memory)) {
     out.push({

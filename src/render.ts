@@ -4,21 +4,32 @@
  */
 import { App, Chart } from 'cdk8s';
 import { stringify } from 'yaml';
+import { capacityProblems, capacityReport } from './capacity';
 import type { EnvironmentConfig } from './config';
-import { EXECUTOR_LANGUAGES } from './config';
+import { ConfigError } from './config';
+import { environmentReport } from './report';
 import { frontend } from '../apps/frontend';
 import { middleware } from '../apps/middleware';
 import { oauth2Proxy } from '../apps/oauth2-proxy';
 import { EXECUTORS } from '../apps/executors';
 import {
+  AppNetworkPolicy,
   ArgoCdApplication,
   ArgoCdProject,
+  EntryPoint,
+  ExecutorAdmissionPolicy,
   ExecutorLauncherRole,
   ExecutorSandbox,
   ExecutorTemplate,
+  MiddlewareScaler,
   NatsCluster,
+  networkPlan,
   PART_OF,
+  PlatformMonitoring,
   PlatformNamespace,
+  PlatformSecrets,
+  PRIORITY,
+  PriorityClasses,
   StatelessService,
   type GroupKind,
 } from '../charts';
@@ -45,11 +56,13 @@ export interface EnvironmentRender {
  */
 export const SYNC_WAVES: Readonly<Record<string, number>> = {
   namespaces: -1,
+  secrets: 0,
   executors: 0,
   nats: 1,
   middleware: 2,
   frontend: 2,
   'oauth2-proxy': 3,
+  monitoring: 4,
 };
 
 /** Kinds that are not namespaced, among those this repository renders. */
@@ -63,41 +76,79 @@ const CLUSTER_SCOPED = new Set([
 /** Builds the cdk8s app of one environment: one Chart per folder of dist/<env>/. */
 export function buildPlatform(env: EnvironmentConfig): App {
   const app = new App({ outdir: '.build/unused' });
-  const chart = (folder: string) => new Chart(app, folder, { disableResourceNameHashes: true });
+  const charts = new Map<string, Chart>();
+  const chart = (folder: string): Chart => {
+    let c = charts.get(folder);
+    if (!c) {
+      c = new Chart(app, folder, { disableResourceNameHashes: true });
+      charts.set(folder, c);
+    }
+    return c;
+  };
 
   const namespaces = chart('namespaces');
   new PlatformNamespace(namespaces, 'app', { name: env.namespaces.app, env, component: 'platform' });
   new PlatformNamespace(namespaces, 'executor', { name: env.namespaces.executor, env, component: 'executors' });
+  new PriorityClasses(namespaces, 'priorities', { env });
 
-  new NatsCluster(chart('nats'), 'nats', { env, config: env.services.nats });
+  new PlatformSecrets(chart('secrets'), 'secrets', { env });
 
-  new StatelessService(chart('frontend'), 'frontend', { definition: frontend, env, config: env.services.frontend });
+  const executors = chart('executors');
+  const sandbox = new ExecutorSandbox(executors, 'sandbox', { env });
+  new ExecutorAdmissionPolicy(executors, 'guard', { env, serviceAccountName: sandbox.serviceAccountName });
+  for (const executor of EXECUTORS) {
+    new ExecutorTemplate(executors, executor.language, {
+      executor,
+      env,
+      image: env.executors.images[executor.language],
+      serviceAccountName: sandbox.serviceAccountName,
+      priorityClassName: PRIORITY.executor.name,
+    });
+  }
+
+  const natsCluster = new NatsCluster(chart('nats'), 'nats', {
+    env,
+    config: env.services.nats,
+    priorityClassName: PRIORITY.messaging.name,
+  });
+
+  new StatelessService(chart('frontend'), 'frontend', {
+    definition: frontend,
+    env,
+    config: env.services.frontend,
+    priorityClassName: PRIORITY.service.name,
+  });
 
   const mw = chart('middleware');
   const dispatcher = new StatelessService(mw, 'middleware', {
     definition: middleware,
     env,
     config: env.services.middleware,
+    priorityClassName: PRIORITY.service.name,
+    replicasManagedExternally: env.services.middleware.keda !== undefined,
   });
   new ExecutorLauncherRole(mw, 'launcher', { env, serviceAccountName: dispatcher.serviceAccountName });
+  new MiddlewareScaler(mw, 'scaler', {
+    env,
+    deploymentName: middleware.name,
+    natsMonitoringEndpoint: `${natsCluster.headlessServiceName}.${env.namespaces.app}.svc.cluster.local:8222`,
+  });
 
-  new StatelessService(chart('oauth2-proxy'), 'oauth2-proxy', {
+  const edge = chart('oauth2-proxy');
+  new StatelessService(edge, 'oauth2-proxy', {
     definition: oauth2Proxy,
     env,
     config: env.services['oauth2-proxy'],
+    priorityClassName: PRIORITY.service.name,
   });
+  const httpPort = oauth2Proxy.ports.find((p) => p.name === 'http')?.servicePort;
+  if (httpPort === undefined) throw new Error('oauth2-proxy definition has no http servicePort');
+  new EntryPoint(edge, 'entry', { env, serviceName: oauth2Proxy.name, servicePort: httpPort });
 
-  const executors = chart('executors');
-  const sandbox = new ExecutorSandbox(executors, 'sandbox', { env });
-  for (const executor of EXECUTORS) {
-    if (!EXECUTOR_LANGUAGES.includes(executor.language))
-      throw new Error(`unknown executor language ${executor.language}`);
-    new ExecutorTemplate(executors, executor.language, {
-      executor,
-      env,
-      image: env.executors.images[executor.language],
-      serviceAccountName: sandbox.serviceAccountName,
-    });
+  if (env.monitoring.enabled) new PlatformMonitoring(chart('monitoring'), 'monitoring', { env });
+
+  for (const [folder, policies] of Object.entries(networkPlan(env))) {
+    for (const p of policies) new AppNetworkPolicy(chart(folder), `policy-${p.namespace}-${p.name}`, p);
   }
   return app;
 }
@@ -117,6 +168,12 @@ export function renderEnvironment(env: EnvironmentConfig): EnvironmentRender {
       addFile(files, `dist/${env.name}/${folder}/${fileName(obj)}`, header + toYaml(obj));
     }
   }
+  const capacity = capacityReport(env, all);
+  const problems = capacityProblems(capacity, env);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((p) => ({ file: env.sourceFile, path: p.path, message: p.message })));
+  }
+  addFile(files, `dist/${env.name}/README.md`, environmentReport(env, all, capacity));
   for (const obj of renderArgoCd(env, all)) {
     const sub = obj.metadata.name.endsWith('-bootstrap') ? 'bootstrap/' : '';
     addFile(files, `argocd/${env.name}/${sub}${fileName(obj)}`, header + toYaml(obj));
@@ -169,6 +226,10 @@ export function renderArgoCd(env: EnvironmentConfig, platform: readonly Manifest
     prune: a.prune,
     selfHeal: a.selfHeal,
     labels,
+    notifications: {
+      'on-sync-failed': a.notifications.onSyncFailed,
+      'on-health-degraded': a.notifications.onHealthDegraded,
+    },
   });
 
   // Bootstrap: applied once with kubectl; from then on Argo CD keeps argocd/<env>/ applied,
@@ -204,13 +265,24 @@ export function renderArgoCd(env: EnvironmentConfig, platform: readonly Manifest
   return chart.toJson() as Manifest[];
 }
 
+/**
+ * Client-side apply keeps the whole object in the last-applied-configuration annotation, which
+ * may not exceed 256 KiB; objects past this size sync with server-side apply instead.
+ */
+export const SERVER_SIDE_APPLY_BYTES = 128 * 1024;
+
 function withSyncWave(obj: Manifest, wave: number): Manifest {
   const metadata = obj.metadata as { annotations?: Record<string, string> } & Manifest['metadata'];
+  const large = JSON.stringify(obj).length > SERVER_SIDE_APPLY_BYTES;
   return {
     ...obj,
     metadata: {
       ...metadata,
-      annotations: { ...metadata.annotations, 'argocd.argoproj.io/sync-wave': String(wave) },
+      annotations: {
+        ...metadata.annotations,
+        'argocd.argoproj.io/sync-wave': String(wave),
+        ...(large ? { 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' } : {}),
+      },
     },
   };
 }

@@ -47,7 +47,7 @@ export function loadCommitted(root = ROOT): CommittedDoc[] {
   for (const name of listEnvironments(root)) {
     const env = loadEnvironment(root, name);
     for (const dir of [`dist/${name}`, `argocd/${name}`]) {
-      for (const file of listFiles(root, dir)) {
+      for (const file of listFiles(root, dir).filter((f) => f.endsWith('.yaml'))) {
         for (const object of parseYamlDocuments(readFileSync(join(root, file), 'utf8'), file)) {
           out.push({ file, env, object });
         }

@@ -22,7 +22,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { CodeOptions, ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parseAllDocuments } from 'yaml';
 
@@ -413,9 +413,27 @@ function toIssues(errors: readonly ErrorObject[], doc: unknown): SchemaIssue[] {
 /** Go `time.ParseDuration` syntax, used by CRDs with `format: duration`. */
 const GO_DURATION = /^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/;
 
+/**
+ * CRD `pattern`s use Go RE2 syntax. JavaScript has no RE2 leading inline-flag
+ * group (prometheus-operator's PrometheusRule uses `^(?i)(abort|warn)?$`), so
+ * an `(?i)` / `(?s)` group at the start (optionally after `^`) becomes a
+ * RegExp flag; neither flag changes the meaning of a leading `^`. Every other
+ * pattern is compiled as-is, exactly like ajv's default engine.
+ */
+const goPatternRegExp: NonNullable<CodeOptions['regExp']> = Object.assign(
+  (pattern: string, flags: string): RegExp => {
+    const m = /^(\^?)\(\?([is]+)\)/.exec(pattern);
+    if (m === null) return new RegExp(pattern, flags);
+    const extra = [...new Set(m[2])].filter((f) => !flags.includes(f)).join('');
+    return new RegExp(`${m[1] ?? ''}${pattern.slice(m[0].length)}`, flags + extra);
+  },
+  { code: 'goPatternRegExp' },
+);
+
 function createAjv(formats: ReadonlySet<string>): Ajv {
   const ajv = new Ajv({
     allErrors: true,
+    code: { regExp: goPatternRegExp }, // Go RE2 inline flags in CRD patterns
     strict: false, // ignore leftover vendor keywords and OpenAPI-isms
     validateSchema: false, // vendored data; skip meta-validation of ~1 MB of defs
     addUsedSchema: false,

@@ -1,0 +1,150 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../src/config';
+import { PART_OF, selectorLabels, standardLabels } from './pod-spec';
+
+/** Props of {@link PlatformMonitoring}. */
+export interface PlatformMonitoringProps {
+  /** The environment being rendered; nothing is rendered unless monitoring.enabled. */
+  readonly env: EnvironmentConfig;
+}
+
+/** One alert of the PrometheusRule. */
+export interface AlertDefinition {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly severity: 'warning' | 'critical';
+  readonly summary: string;
+}
+
+/** The platform's alerts for an environment. */
+export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
+  const app = env.namespaces.app;
+  const exe = env.namespaces.executor;
+  const natsJob = `${app}/nats`;
+  const replicas = env.services.nats.replicas;
+  return [
+    {
+      alert: 'NatsServerDown',
+      expr: `up{job="${natsJob}"} == 0`,
+      for: '2m',
+      severity: 'critical',
+      summary: 'A NATS server ({{ $labels.pod }}) is not answering scrapes.',
+    },
+    {
+      alert: 'NatsClusterSizeShort',
+      expr: `count(up{job="${natsJob}"} == 1) < ${replicas} or absent(up{job="${natsJob}"} == 1)`,
+      for: '5m',
+      severity: 'critical',
+      summary: `Fewer than ${replicas} NATS server(s) are up.`,
+    },
+    {
+      alert: 'JetStreamStorageHigh',
+      expr: `gnatsd_varz_jetstream_stats_storage{job="${natsJob}"} / gnatsd_varz_jetstream_config_max_storage{job="${natsJob}"} > 0.8`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'JetStream file store above 80% on {{ $labels.pod }}.',
+    },
+    {
+      alert: 'ExecutorPodsFailing',
+      expr: `sum(kube_pod_status_phase{namespace="${exe}", phase="Failed"}) > 0`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'Executor pods are ending in phase Failed (deadline, OOM or image errors).',
+    },
+    {
+      alert: 'ExecutorPodsPending',
+      expr: `sum(kube_pod_status_phase{namespace="${exe}", phase="Pending"}) > 0`,
+      for: '5m',
+      severity: 'warning',
+      summary: 'Executor pods have been Pending for 5 minutes: jobs are waiting for capacity.',
+    },
+    {
+      alert: 'ExecutorQuotaExhausted',
+      expr:
+        `max by (resource) (kube_resourcequota{namespace="${exe}", type="used"}) ` +
+        `/ max by (resource) (kube_resourcequota{namespace="${exe}", type="hard"}) >= 1`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'The executor ResourceQuota ({{ $labels.resource }}) is fully used: new jobs are refused.',
+    },
+    {
+      alert: 'PlatformDeploymentUnavailable',
+      expr: `kube_deployment_status_replicas_available{namespace="${app}", deployment=~"middleware|frontend|oauth2-proxy"} == 0`,
+      for: '3m',
+      severity: 'critical',
+      summary: '{{ $labels.deployment }} has no available replicas.',
+    },
+    {
+      alert: 'PlatformDeploymentDegraded',
+      expr: `kube_deployment_status_replicas_unavailable{namespace="${app}", deployment=~"middleware|frontend|oauth2-proxy"} > 0`,
+      for: '15m',
+      severity: 'warning',
+      summary: '{{ $labels.deployment }} has had unavailable replicas for 15 minutes.',
+    },
+    {
+      alert: 'OAuth2Proxy5xxRate',
+      expr:
+        `sum(rate(oauth2_proxy_requests_total{namespace="${app}", code=~"5.."}[5m])) ` +
+        `/ sum(rate(oauth2_proxy_requests_total{namespace="${app}"}[5m])) > 0.05`,
+      for: '10m',
+      severity: 'warning',
+      summary: 'More than 5% of requests through oauth2-proxy end in 5xx.',
+    },
+  ];
+}
+
+/**
+ * Prometheus Operator objects: PodMonitors for the NATS exporter sidecar and oauth2-proxy's
+ * metrics port, and a PrometheusRule with the platform's alerts.
+ */
+export class PlatformMonitoring extends Construct {
+  constructor(scope: Construct, id: string, props: PlatformMonitoringProps) {
+    super(scope, id);
+    const { env } = props;
+    if (!env.monitoring.enabled) return;
+    const namespace = env.namespaces.app;
+    const monitor = (name: string, component: string) =>
+      new ApiObject(this, `${name}-monitor`, {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PodMonitor',
+        metadata: {
+          name,
+          namespace,
+          labels: { ...standardLabels(name, component, env), ...env.monitoring.selectorLabels },
+        },
+        spec: {
+          selector: { matchLabels: selectorLabels(name, env) },
+          namespaceSelector: { matchNames: [namespace] },
+          podMetricsEndpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', scheme: 'http' }],
+        },
+      });
+    monitor('nats', 'messaging');
+    monitor('oauth2-proxy', 'auth-proxy');
+
+    new ApiObject(this, 'rules', {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: {
+        name: `${PART_OF}-alerts`,
+        namespace,
+        labels: { ...standardLabels(`${PART_OF}-alerts`, 'monitoring', env), ...env.monitoring.selectorLabels },
+      },
+      spec: {
+        groups: [
+          {
+            name: `${PART_OF}.rules`,
+            rules: platformAlerts(env).map((a) => ({
+              alert: a.alert,
+              expr: a.expr,
+              for: a.for,
+              labels: { severity: a.severity, environment: env.name },
+              annotations: { summary: a.summary },
+            })),
+          },
+        ],
+      },
+    });
+  }
+}
