@@ -43,8 +43,9 @@ export class ExecutorAdmissionPolicy extends Construct {
     const images = EXECUTOR_LANGUAGES.map((l) => x.images[l].repository);
     const cel = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     const imageList = `[${images.map((r) => cel(r)).join(', ')}]`;
+    // Parenthesised: a macro call such as .all() binds tighter than +.
     const allContainers =
-      'object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])';
+      '(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : []))';
     this.rules = [
       {
         expression: `${allContainers}.all(c, ${imageList}.exists(r, c.image.startsWith(r + ':') || c.image.startsWith(r + '@')))`,
@@ -78,6 +79,10 @@ export class ExecutorAdmissionPolicy extends Construct {
       {
         expression: '!has(object.spec.enableServiceLinks) || object.spec.enableServiceLinks == false',
         message: 'executor pods must set enableServiceLinks: false',
+      },
+      {
+        expression: '!has(object.spec.ephemeralContainers) || size(object.spec.ephemeralContainers) == 0',
+        message: 'executor pods may not get ephemeral (debug) containers',
       },
     ];
     const labels = standardLabels(name, 'admission-policy', env);
