@@ -47,7 +47,7 @@ export class ArgoCdApplication extends Construct {
     if ((destination.server === undefined) === (destination.name === undefined)) {
       throw new Error(`Application ${props.name}: destination needs exactly one of server or name`);
     }
-    if (props.path.startsWith('/') || props.path.includes('..')) {
+    if (props.path === '' || props.path.startsWith('/') || props.path.split('/').includes('..')) {
       throw new Error(`Application ${props.name}: path '${props.path}' must be relative to the repository root`);
     }
     const annotations: Record<string, string> = {};

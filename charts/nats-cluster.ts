@@ -79,7 +79,7 @@ export class NatsCluster extends Construct {
     const fileStore = Math.floor(parseMemory(config.storage.size) * nats.fileStoreRatio);
     const memoryStore = Math.floor(memoryLimit * nats.memoryStoreRatio);
     const goMemLimitMiB = Math.floor((memoryLimit * nats.goMemLimitRatio) / 1024 ** 2);
-    if (goMemLimitMiB < 64) {
+    if (memoryLimit < 128 * 1024 ** 2) {
       throw new Error(`nats: memory limit (${resources.limits.memory}) is too small; give NATS at least 128Mi`);
     }
     const routes = Array.from(

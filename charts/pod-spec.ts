@@ -31,8 +31,14 @@ export function standardLabels(
     'app.kubernetes.io/part-of': PART_OF,
     'app.kubernetes.io/managed-by': 'cdk8s',
   };
-  if (image?.tag) labels['app.kubernetes.io/version'] = image.tag;
+  // A tag may be longer or use more characters than a label value allows; then the label is left out.
+  if (image?.tag && isLabelValue(image.tag)) labels['app.kubernetes.io/version'] = image.tag;
   return labels;
+}
+
+/** Whether a string is a valid label value: at most 63 characters, alphanumeric at both ends. */
+export function isLabelValue(v: string): boolean {
+  return v.length <= 63 && /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(v);
 }
 
 /** Pod-level security context that meets Pod Security Standards "restricted". */

@@ -179,6 +179,18 @@ export function formatProblem(p: ConfigProblem): string {
 
 const validators = new Map<string, ValidateFunction>();
 
+/** ajv settings: verbose errors carry the schema, so messages can list allowed keys and values. */
+const AJV_OPTIONS = {
+  allErrors: true,
+  verbose: true,
+  strict: true,
+  strictRequired: false,
+  allowUnionTypes: true,
+  code: { source: true },
+} as const;
+const AJV_VERSION = (JSON.parse(readFileSync(require.resolve('ajv/package.json'), 'utf8')) as { version: string })
+  .version;
+
 /**
  * The compiled validator of environments/schema.json. Compiling takes ~60 ms, a third of a
  * synth run, so the generated code is cached in .build/ under the schema's hash and reused
@@ -186,7 +198,13 @@ const validators = new Map<string, ValidateFunction>();
  */
 function schemaValidator(root: string): ValidateFunction {
   const text = readFileSync(join(root, 'environments', 'schema.json'), 'utf8');
-  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
+  // The cached code depends on the schema, the ajv options and the ajv version: all are in the key.
+  const hash = createHash('sha256')
+    .update(text)
+    .update(JSON.stringify(AJV_OPTIONS))
+    .update(AJV_VERSION)
+    .digest('hex')
+    .slice(0, 16);
   const cached = validators.get(hash);
   if (cached) return cached;
   const cacheFile = join(root, '.build', `environment-schema-${hash}.cjs`);
@@ -200,14 +218,7 @@ function schemaValidator(root: string): ValidateFunction {
     }
   }
   if (!validate) {
-    const ajv = new Ajv({
-      allErrors: true,
-      verbose: true,
-      strict: true,
-      strictRequired: false,
-      allowUnionTypes: true,
-      code: { source: true },
-    });
+    const ajv = new Ajv(AJV_OPTIONS);
     validate = ajv.compile(JSON.parse(text) as object);
     try {
       mkdirSync(dirname(cacheFile), { recursive: true });
@@ -390,8 +401,9 @@ export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): 
       out.push({
         path: `services.${name}.replicas`,
         message:
-          `${svc.replicas} replicas cannot spread over the ${zones} zones of cluster.zones with spread.whenUnsatisfiable ` +
-          `DoNotSchedule (a zone loss would leave the service unevenly placed). Use at least ${zones}, or 1.`,
+          `${svc.replicas} replicas leave at least one of the ${zones} zones in cluster.zones without a replica; ` +
+          `with spread.whenUnsatisfiable DoNotSchedule this environment requires one per zone, so a zone loss ` +
+          `never takes a service below its spread. Use at least ${zones}, or 1.`,
       });
     }
     const r = svc.resources;
@@ -422,11 +434,14 @@ export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): 
     });
   }
   const alloc = { cpu: parseCpu(c.cluster.nodeAllocatable.cpu), memory: parseMemory(c.cluster.nodeAllocatable.memory) };
-  if (parseCpu(c.executors.cpu) > alloc.cpu || parseMemory(c.executors.memory) > alloc.memory) {
-    out.push({
-      path: 'executors.cpu',
-      message: `one job (${c.executors.cpu} CPU, ${c.executors.memory}) does not fit a node (${c.cluster.nodeAllocatable.cpu} CPU, ${c.cluster.nodeAllocatable.memory}). Lower executors.cpu/memory.`,
-    });
+  for (const k of ['cpu', 'memory'] as const) {
+    const job = k === 'cpu' ? parseCpu(c.executors.cpu) : parseMemory(c.executors.memory);
+    if (job > alloc[k]) {
+      out.push({
+        path: `executors.${k}`,
+        message: `one job's ${k} (${c.executors[k]}) does not fit a node (${c.cluster.nodeAllocatable[k]} allocatable). Lower executors.${k} or use bigger nodes.`,
+      });
+    }
   }
   const e = c.entrypoint;
   if (e.mode === 'ingress') {

@@ -83,7 +83,7 @@ describe('synth: bad environment files', () => {
       env: 'prod',
       edit: (d) => d.setIn(['services', 'frontend', 'replicas'], 2),
       expected: [
-        /environments\/prod\.yaml:\d+: services\.frontend\.replicas: 2 replicas cannot spread over the 3 zones.*Use at least 3/,
+        /environments\/prod\.yaml:\d+: services\.frontend\.replicas: 2 replicas leave at least one of the 3 zones .*without a replica.*Use at least 3/,
       ],
     },
     {
