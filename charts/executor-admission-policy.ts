@@ -1,7 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../src/config';
-import { EXECUTOR_LANGUAGES } from '../src/config';
+import { EXECUTOR_LANGUAGES, imageString } from '../src/config';
 import { EXECUTOR_COMPONENT } from './executor-template';
 import { PART_OF, standardLabels } from './pod-spec';
 
@@ -40,7 +40,8 @@ export class ExecutorAdmissionPolicy extends Construct {
     const apiVersion =
       env.kubernetesVersion === '1.28' ? 'admissionregistration.k8s.io/v1beta1' : 'admissionregistration.k8s.io/v1';
     const x = env.executors;
-    const images = EXECUTOR_LANGUAGES.map((l) => x.images[l].repository);
+    // Exactly the images the templates pin: no other tag (not even a newer one) and no :latest.
+    const images = EXECUTOR_LANGUAGES.map((l) => imageString(x.images[l]));
     const cel = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     const imageList = `[${images.map((r) => cel(r)).join(', ')}]`;
     // Parenthesised: a macro call such as .all() binds tighter than +.
@@ -48,8 +49,8 @@ export class ExecutorAdmissionPolicy extends Construct {
       '(object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : []))';
     this.rules = [
       {
-        expression: `${allContainers}.all(c, ${imageList}.exists(r, c.image.startsWith(r + ':') || c.image.startsWith(r + '@')))`,
-        message: `executor images must be one of ${images.join(', ')} (pinned by tag or digest)`,
+        expression: `${allContainers}.all(c, c.image in ${imageList})`,
+        message: `executor images must be exactly one of ${images.join(', ')}`,
       },
       {
         expression: `has(object.spec.activeDeadlineSeconds) && object.spec.activeDeadlineSeconds <= ${x.deadlineSeconds}`,
@@ -77,7 +78,7 @@ export class ExecutorAdmissionPolicy extends Construct {
         message: `executor pods must carry app.kubernetes.io/component=${EXECUTOR_COMPONENT} (their NetworkPolicy selects it)`,
       },
       {
-        expression: '!has(object.spec.enableServiceLinks) || object.spec.enableServiceLinks == false',
+        expression: 'has(object.spec.enableServiceLinks) && object.spec.enableServiceLinks == false',
         message: 'executor pods must set enableServiceLinks: false',
       },
       {
@@ -94,7 +95,13 @@ export class ExecutorAdmissionPolicy extends Construct {
         failurePolicy: 'Fail',
         matchConstraints: {
           resourceRules: [
-            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] },
+            // The subresource is how `kubectl debug` adds containers; 'pods' alone does not match it.
+            {
+              apiGroups: [''],
+              apiVersions: ['v1'],
+              operations: ['CREATE', 'UPDATE'],
+              resources: ['pods', 'pods/ephemeralcontainers'],
+            },
           ],
         },
         validations: this.rules.map((r) => ({ expression: r.expression, message: r.message })),

@@ -462,6 +462,12 @@ export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): 
       message: `must list the ${e.mode} controller's pod addresses (oauth2-proxy runs with --reverse-proxy and trusts only these). Add e.g. the pod CIDR.`,
     });
   }
+  if (e.mode !== 'port-forward' && !c.tls) {
+    out.push({
+      path: 'tls',
+      message: `entrypoint.mode ${e.mode} always serves HTTPS (cert-manager certificate); set tls: true.`,
+    });
+  }
   if (e.mode === 'port-forward' && c.tls) {
     out.push({
       path: 'tls',

@@ -495,6 +495,12 @@ describe('cross-field problems', () => {
     expect(err.message).toContain('entrypoint.className: is required when entrypoint.mode is ingress');
   });
 
+  it('fails for an ingress entry point with tls: false', () => {
+    const err = configError(() => parse(mutate((d) => d.setIn(['tls'], false))));
+    expect(err.problems.map((p) => p.path)).toEqual(['tls']);
+    expect(err.message).toContain('entrypoint.mode ingress always serves HTTPS');
+  });
+
   it('fails for port-forward with tls (defaulted to true)', () => {
     const err = configError(() => parse(mutate((d) => d.setIn(['entrypoint', 'mode'], 'port-forward'))));
     expect(err.problems.map((p) => p.path)).toEqual(['tls']);

@@ -1,0 +1,225 @@
+import path from 'node:path';
+import { describe, it, expect } from 'vitest';
+import { App, Chart } from 'cdk8s';
+import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
+import { PlatformMonitoring, platformAlerts } from '../../charts/platform-monitoring';
+import { SchemaValidator } from '../support/schema-validator';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Obj = any;
+
+const root = path.resolve(__dirname, '../..');
+const dev = loadEnvironment(root, 'dev');
+const staging = loadEnvironment(root, 'staging');
+const prod = loadEnvironment(root, 'prod');
+const validator = new SchemaValidator({ kubernetesVersions: ['1.30', '1.33'] });
+
+function render(env: EnvironmentConfig): Obj[] {
+  const app = new App();
+  const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
+  new PlatformMonitoring(chart, 'monitoring', { env });
+  return chart.toJson() as Obj[];
+}
+
+function find(objs: Obj[], kind: string, name: string): Obj {
+  const found = objs.filter((o) => o.kind === kind && o.metadata.name === name);
+  expect(found, `${kind} ${name}`).toHaveLength(1);
+  return found[0];
+}
+
+function alerts(env: EnvironmentConfig): Obj[] {
+  const rule = find(render(env), 'PrometheusRule', 'coderun-alerts');
+  expect(rule.spec.groups).toHaveLength(1);
+  return rule.spec.groups[0].rules as Obj[];
+}
+
+function alert(env: EnvironmentConfig, name: string): Obj {
+  const found = alerts(env).filter((a) => a.alert === name);
+  expect(found, name).toHaveLength(1);
+  return found[0];
+}
+
+function withNamespaces(env: EnvironmentConfig, app: string, executor: string): EnvironmentConfig {
+  return { ...env, namespaces: { app, executor } };
+}
+
+const ENABLED = [
+  ['staging', staging],
+  ['prod', prod],
+] as const;
+
+describe('PlatformMonitoring', () => {
+  it('dev (monitoring disabled): renders nothing', () => {
+    expect(dev.monitoring.enabled).toBe(false);
+    expect(render(dev)).toEqual([]);
+  });
+
+  it('renders nothing when monitoring is switched off in an environment that has it', () => {
+    expect(render({ ...prod, monitoring: { ...prod.monitoring, enabled: false } })).toEqual([]);
+  });
+
+  it.each(ENABLED)('%s: renders two PodMonitors and one PrometheusRule in the app namespace, all valid', (_n, env) => {
+    const objs = render(env);
+    expect(objs.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'monitoring.coreos.com/v1 PodMonitor coderun/nats',
+      'monitoring.coreos.com/v1 PodMonitor coderun/oauth2-proxy',
+      'monitoring.coreos.com/v1 PrometheusRule coderun/coderun-alerts',
+    ]);
+    for (const o of objs) expect(validator.validate(o, env.kubernetesVersion)).toEqual([]);
+  });
+
+  it('dev with monitoring enabled renders valid objects for Kubernetes 1.33', () => {
+    const objs = render({ ...dev, monitoring: { ...dev.monitoring, enabled: true } });
+    expect(objs).toHaveLength(3);
+    for (const o of objs) expect(validator.validate(o, '1.33')).toEqual([]);
+  });
+
+  describe('PodMonitors', () => {
+    it.each([
+      ['nats', 'messaging'],
+      ['oauth2-proxy', 'auth-proxy'],
+    ])('%s: selects its pods in the app namespace and scrapes port "metrics"', (name, component) => {
+      const m = find(render(prod), 'PodMonitor', name);
+      expect(m.spec.selector).toEqual({
+        matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': 'coderun-prod' },
+      });
+      expect(m.spec.namespaceSelector).toEqual({ matchNames: ['coderun'] });
+      expect(m.spec.podMetricsEndpoints).toEqual([
+        { port: 'metrics', path: '/metrics', interval: '30s', scheme: 'http' },
+      ]);
+      expect(m.metadata.labels['app.kubernetes.io/component']).toBe(component);
+    });
+
+    it.each(ENABLED)('%s: every object carries monitoring.selectorLabels so Prometheus picks it up', (_n, env) => {
+      expect(env.monitoring.selectorLabels).toEqual({ release: 'kube-prometheus-stack' });
+      for (const o of render(env)) expect(o.metadata.labels.release, o.metadata.name).toBe('kube-prometheus-stack');
+    });
+
+    it('uses the configured selector labels and app namespace', () => {
+      const env: EnvironmentConfig = {
+        ...withNamespaces(prod, 'cr', 'cr-jobs'),
+        monitoring: { ...prod.monitoring, selectorLabels: { prometheus: 'platform', team: 'sre' } },
+      };
+      const objs = render(env);
+      for (const o of objs) {
+        expect(o.metadata.namespace).toBe('cr');
+        expect(o.metadata.labels).toMatchObject({ prometheus: 'platform', team: 'sre' });
+        expect(o.metadata.labels).not.toHaveProperty('release');
+      }
+      expect(find(objs, 'PodMonitor', 'nats').spec.namespaceSelector).toEqual({ matchNames: ['cr'] });
+    });
+  });
+
+  describe('PrometheusRule', () => {
+    it.each(ENABLED)('%s: has the platform alerts, each with severity, environment and summary', (_n, env) => {
+      const rules = alerts(env);
+      expect(rules.map((a) => a.alert)).toEqual([
+        'NatsServerDown',
+        'NatsClusterSizeShort',
+        'JetStreamStorageHigh',
+        'ExecutorPodsFailing',
+        'ExecutorPodsPending',
+        'ExecutorQuotaExhausted',
+        'PlatformDeploymentUnavailable',
+        'PlatformDeploymentDegraded',
+        'OAuth2Proxy5xxRate',
+      ]);
+      for (const a of rules) {
+        expect(['warning', 'critical'], a.alert).toContain(a.labels.severity);
+        expect(a.labels.environment, a.alert).toBe(env.name);
+        expect(a.annotations.summary, a.alert).toMatch(/\S/);
+        expect(a.expr, a.alert).toMatch(/\S/);
+        expect(a.for, a.alert).toMatch(/^\d+m$/);
+      }
+    });
+
+    it('renders exactly the alerts platformAlerts defines', () => {
+      expect(
+        alerts(staging).map((a) => ({
+          alert: a.alert,
+          expr: a.expr,
+          for: a.for,
+          severity: a.labels.severity,
+          summary: a.annotations.summary,
+        })),
+      ).toEqual(platformAlerts(staging));
+    });
+
+    it.each([
+      ['NatsServerDown', 'critical'],
+      ['NatsClusterSizeShort', 'critical'],
+      ['PlatformDeploymentUnavailable', 'critical'],
+      ['JetStreamStorageHigh', 'warning'],
+      ['ExecutorPodsFailing', 'warning'],
+      ['ExecutorPodsPending', 'warning'],
+      ['ExecutorQuotaExhausted', 'warning'],
+    ])('%s is %s', (name, severity) => {
+      expect(alert(prod, name).labels.severity).toBe(severity);
+    });
+
+    it.each([
+      ['staging', staging, 1],
+      ['prod', prod, 3],
+    ] as const)('%s: the cluster-size alert expects %i NATS server(s)', (_n, env, replicas) => {
+      expect(env.services.nats.replicas).toBe(replicas);
+      const a = alert(env, 'NatsClusterSizeShort');
+      expect(a.expr).toBe(`count(up{job="coderun/nats"} == 1) < ${replicas} or absent(up{job="coderun/nats"} == 1)`);
+      expect(a.annotations.summary).toBe(`Fewer than ${replicas} NATS server(s) are up.`);
+    });
+
+    it('the cluster-size alert follows the replicas of the environment', () => {
+      const env: EnvironmentConfig = {
+        ...prod,
+        services: { ...prod.services, nats: { ...prod.services.nats, replicas: 5 } },
+      };
+      expect(alert(env, 'NatsClusterSizeShort').expr).toContain('< 5 or');
+    });
+
+    it('NATS alerts use the job Prometheus Operator gives the nats PodMonitor (<namespace>/<name>)', () => {
+      const objs = render(prod);
+      const m = find(objs, 'PodMonitor', 'nats');
+      const job = `${m.metadata.namespace}/${m.metadata.name}`;
+      for (const name of ['NatsServerDown', 'NatsClusterSizeShort', 'JetStreamStorageHigh']) {
+        const expr: string = alert(prod, name).expr;
+        const jobs = [...expr.matchAll(/job="([^"]*)"/g)].map((x) => x[1]);
+        expect(jobs.length, name).toBeGreaterThan(0);
+        for (const j of jobs) expect(j, name).toBe(job);
+      }
+    });
+
+    it("expressions name the environment's namespaces", () => {
+      const env = withNamespaces(prod, 'cr-app', 'cr-jobs');
+      const ns = (name: string) =>
+        [...(alert(env, name).expr as string).matchAll(/namespace="([^"]*)"/g)].map((x) => x[1]);
+      for (const name of ['ExecutorPodsFailing', 'ExecutorPodsPending', 'ExecutorQuotaExhausted']) {
+        expect(ns(name).length, name).toBeGreaterThan(0);
+        expect(new Set(ns(name)), name).toEqual(new Set(['cr-jobs']));
+      }
+      for (const name of ['PlatformDeploymentUnavailable', 'PlatformDeploymentDegraded', 'OAuth2Proxy5xxRate']) {
+        expect(ns(name).length, name).toBeGreaterThan(0);
+        expect(new Set(ns(name)), name).toEqual(new Set(['cr-app']));
+      }
+      expect(alert(env, 'NatsServerDown').expr).toBe('up{job="cr-app/nats"} == 0');
+      for (const a of alerts(env)) expect(a.expr, a.alert).not.toMatch(/"coderun(-executors)?[/"]/);
+    });
+
+    it('watches the executor phases and quota, and the three Deployments', () => {
+      expect(alert(prod, 'ExecutorPodsFailing').expr).toBe(
+        'sum(kube_pod_status_phase{namespace="coderun-executors", phase="Failed"}) > 0',
+      );
+      expect(alert(prod, 'ExecutorPodsPending').expr).toBe(
+        'sum(kube_pod_status_phase{namespace="coderun-executors", phase="Pending"}) > 0',
+      );
+      expect(alert(prod, 'ExecutorQuotaExhausted').expr).toContain(
+        'kube_resourcequota{namespace="coderun-executors", type="used"}',
+      );
+      expect(alert(prod, 'ExecutorQuotaExhausted').expr).toContain(
+        'kube_resourcequota{namespace="coderun-executors", type="hard"}',
+      );
+      expect(alert(prod, 'PlatformDeploymentUnavailable').expr).toBe(
+        'kube_deployment_status_replicas_available{namespace="coderun", deployment=~"middleware|frontend|oauth2-proxy"} == 0',
+      );
+      expect(alert(prod, 'JetStreamStorageHigh').expr).toMatch(/> 0\.8$/);
+    });
+  });
+});
