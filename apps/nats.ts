@@ -43,7 +43,10 @@ export const nats = {
   goMemLimitRatio: 0.8,
   /** prometheus-nats-exporter sidecar: scrapes the local monitor port, serves /metrics. */
   exporterPorts: [{ name: 'metrics', containerPort: 7777 }] satisfies readonly PortDefinition[],
-  exporterProbe: { path: '/metrics', port: 'metrics', periodSeconds: 30, failureThreshold: 3, timeoutSeconds: 5 },
+  // The sidecar's readiness also gates the NATS pod's, so it only fails when the exporter is
+  // really down; liveness gives it twice as long before a restart.
+  exporterReadiness: { path: '/metrics', port: 'metrics', periodSeconds: 30, failureThreshold: 3, timeoutSeconds: 5 },
+  exporterLiveness: { path: '/metrics', port: 'metrics', periodSeconds: 30, failureThreshold: 6, timeoutSeconds: 5 },
   exporterResources: {
     requests: { cpu: '10m', memory: '32Mi' },
     limits: { cpu: '100m', memory: '64Mi' },

@@ -216,8 +216,8 @@ export class NatsCluster extends Construct {
                 ports: containerPorts(nats.exporterPorts, `${name} metrics`),
                 resources: containerResources(nats.exporterResources),
                 securityContext: restrictedContainerSecurityContext(),
-                readinessProbe: httpProbe(nats.exporterProbe, nats.exporterPorts, `${name} metrics`),
-                livenessProbe: httpProbe(nats.exporterProbe, nats.exporterPorts, `${name} metrics`),
+                readinessProbe: httpProbe(nats.exporterReadiness, nats.exporterPorts, `${name} metrics`),
+                livenessProbe: httpProbe(nats.exporterLiveness, nats.exporterPorts, `${name} metrics`),
               },
             ],
             volumes: [
