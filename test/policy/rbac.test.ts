@@ -66,4 +66,83 @@ describe('rule rbac', () => {
     expect(out).toContain('refers to Role pod-creator-role, which is not rendered');
     expect(out).toContain('binds ServiceAccount coderun/middleware-serviceaccount, which is not rendered');
   });
+
+  it('fails on escalation verbs', () => {
+    const role: any = pick('prod', 'Role', 'executor-launcher');
+    role.rules.push({ apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['bind', 'escalate'] });
+    role.rules.push({ apiGroups: [''], resources: ['serviceaccounts'], verbs: ['impersonate'] });
+    const out = check(withReplaced('prod', role));
+    expect(out).toContain("rules[2] grants 'bind', which lets the holder grant itself more");
+    expect(out).toContain("rules[2] grants 'escalate'");
+    expect(out).toContain("rules[3] grants 'impersonate'");
+  });
+
+  it('fails on every way into running pods, nodes or tokens', () => {
+    const role: any = pick('prod', 'Role', 'executor-launcher');
+    role.rules.push({
+      apiGroups: [''],
+      resources: [
+        'pods/attach',
+        'pods/portforward',
+        'pods/ephemeralcontainers',
+        'serviceaccounts/token',
+        'nodes/proxy',
+      ],
+      verbs: ['create', 'get'],
+    });
+    const out = check(withReplaced('prod', role));
+    for (const r of [
+      'pods/attach',
+      'pods/portforward',
+      'pods/ephemeralcontainers',
+      'serviceaccounts/token',
+      'nodes/proxy',
+    ]) {
+      expect(out).toContain(`rules[2] grants ${r}, a way into running pods, nodes or tokens`);
+    }
+  });
+
+  it('fails on reading secrets, whatever the verb', () => {
+    const role: any = pick('prod', 'Role', 'executor-launcher');
+    role.rules.push({ apiGroups: [''], resources: ['secrets'], verbs: ['watch'] });
+    expect(check(withReplaced('prod', role))).toContain('rules[2] can read secrets (get, list or watch)');
+  });
+
+  it('fails when pods may be created outside the executor namespace, directly or through a controller', () => {
+    const role: any = pick('prod', 'Role', 'executor-launcher');
+    role.metadata.namespace = 'coderun';
+    role.metadata.name = 'app-launcher';
+    role.rules.push({ apiGroups: ['batch'], resources: ['jobs'], verbs: ['create'] });
+    const out = check([...committed('prod').objects, role]);
+    expect(out).toContain(
+      'rules[0] creates pods; pods may be created only in coderun-executors, through a namespaced Role',
+    );
+    expect(out).toContain('rules[2] creates pods');
+  });
+
+  it('fails when a ServiceAccount of the executor namespace is bound', () => {
+    const rb: any = pick('prod', 'RoleBinding', 'executor-launcher-middleware');
+    rb.subjects.push({ kind: 'ServiceAccount', name: 'executor', namespace: 'coderun-executors' });
+    const out = check(withReplaced('prod', rb));
+    expect(out).toContain(
+      'binds ServiceAccount coderun-executors/executor: nothing in the executor namespace may hold API permissions',
+    );
+    expect(out).toContain('lets coderun-executors/executor create pods; only the middleware (coderun/middleware) may');
+  });
+
+  it('fails when anyone but the middleware may create pods', () => {
+    const rb: any = pick('prod', 'RoleBinding', 'executor-launcher-middleware');
+    rb.subjects[0].name = 'frontend';
+    expect(check(withReplaced('prod', rb))).toContain(
+      'lets coderun/frontend create pods; only the middleware (coderun/middleware) may',
+    );
+  });
+
+  it('fails on a RoleBinding to cluster-admin', () => {
+    const rb: any = pick('prod', 'RoleBinding', 'executor-launcher-middleware');
+    rb.roleRef = { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' };
+    expect(check(withReplaced('prod', rb))).toContain(
+      'RoleBinding coderun-executors/executor-launcher-middleware: refers to cluster-admin',
+    );
+  });
 });

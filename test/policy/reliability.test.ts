@@ -1,0 +1,243 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
+import { describe, expect, it } from 'vitest';
+import type { EnvironmentConfig } from '../../src/config';
+import type { K8sObject } from '../support/committed';
+import { committed, pick, withReplaced } from './fixtures';
+import {
+  clusterNodes,
+  formatViolations,
+  jobDeadlinesRule,
+  pdbCoverageRule,
+  placeablePods,
+  replicasHaRule,
+  runRule,
+  serviceRoutingRule,
+  spreadSatisfiableRule,
+  tlsCovers,
+  type Rule,
+} from './rules';
+
+const check = (rule: Rule, objects: readonly K8sObject[], envName = 'prod', env?: EnvironmentConfig) =>
+  formatViolations(runRule(rule, objects, env ?? committed(envName).env).violations);
+const pod = (o: any) => o.spec.template.spec;
+const without = (envName: string, kind: string, name: string) =>
+  committed(envName).objects.filter((o) => !(o.kind === kind && o.metadata.name === name));
+
+describe('rule replicas-ha', () => {
+  it('fails on a single-replica Deployment in staging', () => {
+    const d: any = pick('staging', 'Deployment', 'middleware');
+    d.spec.replicas = 1;
+    expect(check(replicasHaRule, withReplaced('staging', d), 'staging')).toContain(
+      'Deployment coderun/middleware: runs 1 replica(s); staging needs at least 2',
+    );
+  });
+
+  it('uses the HPA minimum for autoscaled Deployments', () => {
+    const h: any = pick('prod', 'HorizontalPodAutoscaler', 'frontend');
+    h.spec.minReplicas = 1;
+    expect(check(replicasHaRule, withReplaced('prod', h))).toContain(
+      'runs 1 replica(s) at its autoscaler minimum; prod needs at least 2',
+    );
+  });
+
+  it('fails on a NATS cluster of fewer than three in prod', () => {
+    const s: any = pick('prod', 'StatefulSet', 'nats');
+    s.spec.replicas = 1;
+    expect(check(replicasHaRule, withReplaced('prod', s))).toContain('runs 1 NATS server(s); prod needs 3');
+  });
+
+  it('does not apply to dev', () => {
+    expect(check(replicasHaRule, committed('dev').objects, 'dev')).toBe('');
+  });
+});
+
+describe('rule pdb-coverage', () => {
+  it('fails when a replicated Deployment has no budget', () => {
+    expect(check(pdbCoverageRule, without('staging', 'PodDisruptionBudget', 'middleware'), 'staging')).toContain(
+      'Deployment coderun/middleware: runs up to 2 replicas but no PodDisruptionBudget selects its pods',
+    );
+  });
+
+  it('fails when an autoscaled Deployment has no budget', () => {
+    expect(check(pdbCoverageRule, without('prod', 'PodDisruptionBudget', 'frontend'))).toContain(
+      'Deployment coderun/frontend: runs up to 9 replicas',
+    );
+  });
+
+  it('fails when the budget selects other pods', () => {
+    const p: any = pick('prod', 'PodDisruptionBudget', 'nats');
+    p.spec.selector.matchLabels['app.kubernetes.io/instance'] = 'coderun-staging';
+    expect(check(pdbCoverageRule, withReplaced('prod', p))).toContain(
+      'StatefulSet coderun/nats: runs up to 3 replicas',
+    );
+  });
+
+  it('does not ask single-replica workloads for a budget', () => {
+    expect(check(pdbCoverageRule, committed('dev').objects, 'dev')).toBe('');
+  });
+});
+
+describe('rule spread-satisfiable', () => {
+  const prod = committed('prod').env;
+  const staging = committed('staging').env;
+
+  it('fails on an invalid whenUnsatisfiable, maxSkew and minDomains', () => {
+    const d: any = pick('staging', 'Deployment', 'frontend');
+    const c = pod(d).topologySpreadConstraints[0];
+    c.whenUnsatisfiable = 'Never';
+    c.maxSkew = 0;
+    c.minDomains = 2;
+    const out = check(spreadSatisfiableRule, [d], 'staging');
+    expect(out).toContain('whenUnsatisfiable Never; use DoNotSchedule or ScheduleAnyway');
+    expect(out).toContain('maxSkew 0; it must be > 0');
+    expect(out).toContain('sets minDomains without DoNotSchedule');
+  });
+
+  it('fails on a key in both matchLabelKeys and labelSelector', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    pod(d).topologySpreadConstraints[0].matchLabelKeys.push('app.kubernetes.io/name');
+    expect(check(spreadSatisfiableRule, [d])).toContain(
+      'has app.kubernetes.io/name in both matchLabelKeys and labelSelector',
+    );
+  });
+
+  it('fails on a hard zone constraint in an environment without zones', () => {
+    const d: any = pick('staging', 'Deployment', 'middleware');
+    pod(d).topologySpreadConstraints.push({
+      ...structuredClone(pod(d).topologySpreadConstraints[0]),
+      topologyKey: 'topology.kubernetes.io/zone',
+      whenUnsatisfiable: 'DoNotSchedule',
+    });
+    const out = check(spreadSatisfiableRule, [d], 'staging');
+    expect(out).toContain('hard constraint on topology.kubernetes.io/zone: no node of staging carries that label');
+  });
+
+  it('fails on minDomains above the number of domains', () => {
+    const d: any = pick('prod', 'Deployment', 'middleware');
+    pod(d).topologySpreadConstraints[1].minDomains = 4;
+    expect(check(spreadSatisfiableRule, [d])).toContain(
+      'has minDomains 4 but prod has 3 domain(s): scheduling blocks beyond 3 pod(s)',
+    );
+  });
+
+  it('fails when the replicas cannot all be placed', () => {
+    // 9 frontend pods (the HPA maximum) with minDomains 7 over 6 hostnames: at most 6 fit.
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    pod(d).topologySpreadConstraints[0].minDomains = 7;
+    expect(check(spreadSatisfiableRule, withReplaced('prod', d))).toContain(
+      'hard spread constraints let only 6 of 9 pod(s) be placed on 6 node(s) in 3 zone(s)',
+    );
+  });
+
+  it('models the scheduler: hard hostname + zone spread over 6 nodes in 3 zones', () => {
+    const nodes = clusterNodes(prod);
+    const hard = [
+      { topologyKey: 'kubernetes.io/hostname', maxSkew: 1 },
+      { topologyKey: 'topology.kubernetes.io/zone', maxSkew: 1 },
+    ];
+    expect(placeablePods(nodes, hard, 9)).toBe(9);
+    expect(placeablePods(nodes, [{ ...hard[1]!, minDomains: 4 }], 9)).toBe(3);
+    expect(placeablePods(clusterNodes(staging), hard, 2)).toBe(0);
+    expect(placeablePods(clusterNodes(staging), [hard[0]!], 5)).toBe(5);
+  });
+
+  it('fails on a hard constraint on a label no node carries', () => {
+    const d: any = pick('prod', 'Deployment', 'oauth2-proxy');
+    pod(d).topologySpreadConstraints[0].topologyKey = 'example.com/rack';
+    expect(check(spreadSatisfiableRule, [d])).toContain(
+      'hard constraint on example.com/rack: no node of prod carries that label',
+    );
+  });
+});
+
+describe('rule service-routing', () => {
+  it('fails when a Service selects no pods', () => {
+    const s: any = pick('prod', 'Service', 'frontend');
+    s.spec.selector['app.kubernetes.io/name'] = 'web';
+    expect(check(serviceRoutingRule, withReplaced('prod', s))).toContain(
+      'Service coderun/frontend: selects the pods of no rendered workload',
+    );
+  });
+
+  it('fails when a targetPort is not declared', () => {
+    const s: any = pick('prod', 'Service', 'nats-headless');
+    s.spec.ports[2].targetPort = 'monitoring';
+    s.spec.ports[1].targetPort = 6223;
+    const out = check(serviceRoutingRule, withReplaced('prod', s));
+    expect(out).toContain('port monitor targets monitoring/TCP, which StatefulSet nats does not declare');
+    expect(out).toContain('port cluster targets 6223/TCP');
+  });
+
+  it('fails when an Ingress points to a missing Service or port', () => {
+    const i: any = pick('prod', 'Ingress', 'oauth2-proxy');
+    i.spec.rules[0].http.paths[0].backend.service.port.number = 4180;
+    expect(check(serviceRoutingRule, withReplaced('prod', i))).toContain(
+      'backend: Service coderun/oauth2-proxy does not expose port 4180',
+    );
+    i.spec.rules[0].http.paths[0].backend.service = { name: 'frontend-direct', port: { name: 'http' } };
+    expect(check(serviceRoutingRule, withReplaced('prod', i))).toContain(
+      'backend: Service coderun/frontend-direct is not rendered',
+    );
+  });
+
+  it('fails when TLS does not cover a host', () => {
+    const i: any = pick('staging', 'Ingress', 'oauth2-proxy');
+    i.spec.rules.push({ ...structuredClone(i.spec.rules[0]), host: 'admin.example.com' });
+    delete i.spec.tls[0].secretName;
+    const out = check(serviceRoutingRule, withReplaced('staging', i), 'staging');
+    expect(out).toContain('host admin.example.com is not covered by spec.tls');
+    expect(out).toContain('has a tls entry without secretName');
+  });
+
+  it('knows TLS wildcards', () => {
+    expect(tlsCovers('*.example.com', 'coderun.example.com')).toBe(true);
+    expect(tlsCovers('*.example.com', 'a.b.example.com')).toBe(false);
+    expect(tlsCovers('*.example.com', 'example.com')).toBe(false);
+  });
+
+  it('checks HTTPRoute backendRefs', () => {
+    const route: K8sObject = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'oauth2-proxy', namespace: 'coderun' },
+      spec: { rules: [{ backendRefs: [{ name: 'oauth2-proxy', port: 4180 }, { name: 'frontend' }] }] },
+    };
+    const out = check(serviceRoutingRule, [...committed('prod').objects, route]);
+    expect(out).toContain('backendRef: Service coderun/oauth2-proxy does not expose port 4180');
+    expect(out).toContain('backendRef frontend has no port');
+  });
+});
+
+describe('rule job-deadlines', () => {
+  it('fails on an executor template without activeDeadlineSeconds', () => {
+    const t: any = pick('prod', 'PodTemplate', 'executor-c');
+    delete t.template.spec.activeDeadlineSeconds;
+    expect(check(jobDeadlinesRule, [t])).toContain(
+      'PodTemplate coderun-executors/executor-c: has no positive activeDeadlineSeconds',
+    );
+  });
+
+  it('fails on a deadline the admission policy would refuse', () => {
+    const t: any = pick('staging', 'PodTemplate', 'executor-go');
+    t.template.spec.activeDeadlineSeconds = 600;
+    expect(check(jobDeadlinesRule, [t], 'staging')).toContain(
+      'activeDeadlineSeconds 600 exceeds env.executors.deadlineSeconds (120)',
+    );
+  });
+
+  it('checks Jobs too', () => {
+    const t: any = pick('dev', 'PodTemplate', 'executor-go');
+    const job: K8sObject = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'migrate', namespace: 'coderun' },
+      spec: { template: structuredClone(t.template) },
+    };
+    delete (job as any).spec.template.spec.activeDeadlineSeconds;
+    expect(check(jobDeadlinesRule, [job], 'dev')).toContain(
+      'Job coderun/migrate: has no positive activeDeadlineSeconds',
+    );
+    (job as any).spec.activeDeadlineSeconds = 60;
+    expect(check(jobDeadlinesRule, [job], 'dev')).toBe('');
+  });
+});

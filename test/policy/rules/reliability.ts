@@ -1,0 +1,386 @@
+/**
+ * Reliability rules: enough replicas, budgets for drains, spreading the scheduler can satisfy,
+ * Services and entry points that reach real pods, and jobs that end.
+ */
+import type { EnvironmentConfig } from '../../../src/config';
+import type { K8sObject } from '../../support/committed';
+import {
+  allContainers,
+  asArr,
+  asObj,
+  asStrArr,
+  isEmptySelector,
+  mapSelector,
+  named,
+  num,
+  nsOf,
+  replicaRange,
+  selectorMatches,
+  violation,
+  workloads,
+  type Json,
+  type Rule,
+  type Violation,
+  type Workload,
+} from './core';
+
+/** Environments that must survive the loss of one pod of every stateless service. */
+export const HA_ENVIRONMENTS: ReadonlySet<string> = new Set(['staging', 'prod']);
+
+/** Stateless services run at least two pods in staging and prod; NATS is a three-server cluster in prod. */
+export const replicasHaRule: Rule = {
+  id: 'replicas-ha',
+  reason:
+    'One replica means every rollout, drain or crash is an outage; a JetStream cluster needs three servers to keep a quorum through one loss.',
+  check(objects, env) {
+    const out: Violation[] = [];
+    if (!HA_ENVIRONMENTS.has(env.name)) return out;
+    for (const o of objects) {
+      const range = replicaRange(objects, o);
+      if (!range) continue;
+      if (o.kind === 'Deployment' && range.min < 2) {
+        out.push(
+          violation(
+            'replicas-ha',
+            o,
+            `runs ${range.min} replica(s)${range.autoscaled ? ' at its autoscaler minimum' : ''}; ${env.name} needs at least 2`,
+          ),
+        );
+      }
+      const isNats =
+        o.kind === 'StatefulSet' &&
+        (o.metadata.name === 'nats' || o.metadata.labels?.['app.kubernetes.io/name'] === 'nats');
+      if (env.name === 'prod' && isNats && (range.min < 3 || range.min % 2 === 0)) {
+        out.push(
+          violation('replicas-ha', o, `runs ${range.min} NATS server(s); prod needs 3 (an odd number, at least 3)`),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+/** Every workload that runs (or may scale to) more than one pod has a PodDisruptionBudget. */
+export const pdbCoverageRule: Rule = {
+  id: 'pdb-coverage',
+  reason: 'Without a budget a node drain may evict every replica at once; the replicas were there to prevent that.',
+  check(objects) {
+    const out: Violation[] = [];
+    const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
+    for (const w of workloads(objects)) {
+      const range = replicaRange(objects, w.object);
+      if (!range || (range.max <= 1 && !range.autoscaled)) continue;
+      const covered = pdbs.some(
+        (p) =>
+          nsOf(p) === w.namespace &&
+          !isEmptySelector(asObj(p.spec).selector) &&
+          selectorMatches(asObj(p.spec).selector, w.pod.labels),
+      );
+      if (!covered) {
+        out.push(
+          violation(
+            'pdb-coverage',
+            w.object,
+            `runs up to ${range.max} replicas but no PodDisruptionBudget selects its pods`,
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
+export const HOSTNAME_KEY = 'kubernetes.io/hostname';
+export const ZONE_KEY = 'topology.kubernetes.io/zone';
+
+/** A node of the environment as the scheduler sees its labels. */
+export interface SimNode {
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * The environment's nodes: `cluster.nodes` nodes with a hostname each, assigned round-robin to
+ * `cluster.zones` (no zone label at all when the list is empty). No other topology label exists.
+ */
+export function clusterNodes(env: EnvironmentConfig): SimNode[] {
+  const zones = env.cluster.zones;
+  return Array.from({ length: env.cluster.nodes }, (_, i) => {
+    const labels: Record<string, string> = { [HOSTNAME_KEY]: `node-${i}` };
+    const zone = zones[i % Math.max(zones.length, 1)];
+    if (zone !== undefined) labels[ZONE_KEY] = zone;
+    return { labels };
+  });
+}
+
+/** A DoNotSchedule constraint, reduced to what the filter uses. */
+export interface HardConstraint {
+  readonly topologyKey: string;
+  readonly maxSkew: number;
+  readonly minDomains?: number;
+}
+
+/**
+ * How many of `pods` matching pods the scheduler can place, one at a time, under the hard
+ * constraints — a model of the PodTopologySpread filter:
+ *  - a node without the label of every hard constraint's topologyKey is not eligible (the filter
+ *    rejects it), so a hard zone constraint in an environment without zones places nothing;
+ *  - the domains of a constraint are the label values of the eligible nodes;
+ *  - a pod may go to a node when, for every constraint, (pods in the node's domain) + 1 - (the
+ *    minimum over all domains) <= maxSkew; with minDomains larger than the number of domains the
+ *    minimum counts as 0, so at most maxSkew pods fit per domain;
+ *  - among the nodes that fit, the pod goes where the fewest matching pods are (the scorer's aim).
+ * Resources, taints and affinity are ignored: this decides only whether the spread itself can be
+ * met. With nodes spread evenly over zones and no minDomains, round-robin always keeps every skew
+ * <= 1, so any positive maxSkew is satisfiable; what fails is a key no node carries, or minDomains.
+ */
+export function placeablePods(nodes: readonly SimNode[], constraints: readonly HardConstraint[], pods: number): number {
+  const eligible = nodes.filter((n) => constraints.every((c) => n.labels[c.topologyKey] !== undefined));
+  const counts = new Map<string, number>();
+  const key = (c: HardConstraint, n: SimNode) => `${c.topologyKey}=${n.labels[c.topologyKey] ?? ''}`;
+  const domains = constraints.map((c) => [...new Set(eligible.map((n) => key(c, n)))]);
+  for (let placed = 0; placed < pods; placed++) {
+    const fits = eligible.filter((n) =>
+      constraints.every((c, i) => {
+        const ds = domains[i] ?? [];
+        const min =
+          c.minDomains !== undefined && ds.length < c.minDomains ? 0 : Math.min(...ds.map((d) => counts.get(d) ?? 0));
+        return (counts.get(key(c, n)) ?? 0) + 1 - min <= c.maxSkew;
+      }),
+    );
+    if (fits.length === 0) return placed;
+    const load = (n: SimNode) => constraints.reduce((s, c) => s + (counts.get(key(c, n)) ?? 0), 0);
+    const best = fits.reduce((a, b) => (load(b) < load(a) ? b : a));
+    for (const c of constraints) counts.set(key(c, best), (counts.get(key(c, best)) ?? 0) + 1);
+  }
+  return pods;
+}
+
+/** The most pods a workload's spread constraints must place. */
+function maxPods(objects: readonly K8sObject[], w: Workload, env: EnvironmentConfig): number {
+  const range = replicaRange(objects, w.object);
+  if (range) return range.max;
+  if (w.object.kind === 'PodTemplate' && w.namespace === env.namespaces.executor)
+    return env.executors.maxConcurrentJobs;
+  if (w.object.kind === 'Job') return num(asObj(w.object.spec).parallelism, 1);
+  return 1;
+}
+
+const WHEN = new Set(['DoNotSchedule', 'ScheduleAnyway']);
+const POLICIES = new Set(['Honor', 'Ignore']);
+
+/** Spread constraints the API server accepts and the scheduler can satisfy in this environment. */
+export const spreadSatisfiableRule: Rule = {
+  id: 'spread-satisfiable',
+  reason:
+    'An invalid constraint fails the sync; a hard (DoNotSchedule) one the topology cannot meet leaves pods Pending at the worst time, during a scale-up or a zone loss.',
+  check(objects, env) {
+    const out: Violation[] = [];
+    const nodes = clusterNodes(env);
+    for (const w of workloads(objects)) {
+      const add = (m: string) => out.push(violation('spread-satisfiable', w.object, m));
+      const constraints = asArr(w.pod.spec.topologySpreadConstraints);
+      const hard: HardConstraint[] = [];
+      for (const c of constraints) {
+        const key = String(c.topologyKey ?? '');
+        const on = `constraint on ${key || '(no topologyKey)'}`;
+        if (key === '') add(`${on} has no topologyKey`);
+        if (!Number.isInteger(c.maxSkew) || num(c.maxSkew, 0) < 1)
+          add(`${on} has maxSkew ${String(c.maxSkew)}; it must be > 0`);
+        if (!WHEN.has(String(c.whenUnsatisfiable))) {
+          add(`${on} has whenUnsatisfiable ${String(c.whenUnsatisfiable)}; use DoNotSchedule or ScheduleAnyway`);
+        }
+        if (c.minDomains !== undefined) {
+          if (c.whenUnsatisfiable !== 'DoNotSchedule') add(`${on} sets minDomains without DoNotSchedule`);
+          if (!Number.isInteger(c.minDomains) || num(c.minDomains, 0) < 1)
+            add(`${on} has minDomains ${String(c.minDomains)}; it must be > 0`);
+        }
+        for (const f of ['nodeAffinityPolicy', 'nodeTaintsPolicy']) {
+          if (c[f] !== undefined && !POLICIES.has(String(c[f])))
+            add(`${on} has ${f} ${String(c[f])}; use Honor or Ignore`);
+        }
+        const selectorKeys = Object.keys(asObj(asObj(c.labelSelector).matchLabels));
+        for (const k of asStrArr(c.matchLabelKeys)) {
+          if (selectorKeys.includes(k)) add(`${on} has ${k} in both matchLabelKeys and labelSelector`);
+        }
+        if (
+          c.whenUnsatisfiable === 'DoNotSchedule' &&
+          key !== '' &&
+          Number.isInteger(c.maxSkew) &&
+          num(c.maxSkew, 0) >= 1
+        ) {
+          hard.push({
+            topologyKey: key,
+            maxSkew: num(c.maxSkew, 1),
+            ...(typeof c.minDomains === 'number' ? { minDomains: c.minDomains } : {}),
+          });
+        }
+      }
+      if (hard.length === 0) continue;
+      const eligible = nodes.filter((n) => hard.every((c) => n.labels[c.topologyKey] !== undefined));
+      for (const c of hard) {
+        const domains = new Set(eligible.map((n) => n.labels[c.topologyKey])).size;
+        if (domains === 0) {
+          add(
+            `hard constraint on ${c.topologyKey}: no node of ${env.name} carries that label, so no pod can be scheduled`,
+          );
+        } else if (c.minDomains !== undefined && c.minDomains > domains) {
+          add(
+            `hard constraint on ${c.topologyKey} has minDomains ${c.minDomains} but ${env.name} has ${domains} domain(s): ` +
+              `scheduling blocks beyond ${domains * c.maxSkew} pod(s)`,
+          );
+        }
+      }
+      const want = maxPods(objects, w, env);
+      const placed = placeablePods(nodes, hard, want);
+      if (placed < want && eligible.length > 0) {
+        add(
+          `hard spread constraints let only ${placed} of ${want} pod(s) be placed on ${env.cluster.nodes} node(s) in ${env.cluster.zones.length} zone(s)`,
+        );
+      }
+    }
+    return out;
+  },
+};
+
+/** The declared ports of a pod spec. */
+function declaredPorts(spec: Json): Json[] {
+  return allContainers(spec).flatMap((c) => asArr(c.ports));
+}
+
+/** Whether a Service-style target port resolves in a pod spec. */
+function resolves(spec: Json, target: unknown, protocol: string): boolean {
+  return declaredPorts(spec).some(
+    (p) =>
+      String(p.protocol ?? 'TCP') === protocol &&
+      (typeof target === 'number' ? p.containerPort === target : p.name === String(target)),
+  );
+}
+
+/** Whether a host is covered by a TLS host entry (exact, or one-level wildcard). */
+export function tlsCovers(tlsHost: string, host: string): boolean {
+  if (tlsHost === host) return true;
+  return tlsHost.startsWith('*.') && host.split('.').slice(1).join('.') === tlsHost.slice(2) && host.includes('.');
+}
+
+/** Services reach pods on declared ports; Ingresses and HTTPRoutes reach Services on exposed ports, with TLS. */
+export const serviceRoutingRule: Rule = {
+  id: 'service-routing',
+  reason:
+    'A Service that selects no pod or targets an undeclared port, or an Ingress to a missing Service or port, syncs green and serves 503s; an Ingress without TLS sends sessions in clear text.',
+  check(objects) {
+    const out: Violation[] = [];
+    const services = objects.filter((o) => o.kind === 'Service');
+    const all = workloads(objects);
+    for (const s of services) {
+      const spec = asObj(s.spec);
+      if (spec.type === 'ExternalName') continue;
+      const add = (m: string) => out.push(violation('service-routing', s, m));
+      if (spec.selector === undefined || Object.keys(asObj(spec.selector)).length === 0) {
+        add('has no selector');
+        continue;
+      }
+      const selected = all.filter(
+        (w) => w.namespace === nsOf(s) && selectorMatches(mapSelector(spec.selector), w.pod.labels),
+      );
+      if (selected.length === 0) {
+        add('selects the pods of no rendered workload');
+        continue;
+      }
+      for (const p of asArr(spec.ports)) {
+        const target = p.targetPort ?? p.port;
+        const protocol = String(p.protocol ?? 'TCP');
+        for (const w of selected) {
+          if (!resolves(w.pod.spec, target, protocol)) {
+            add(
+              `port ${String(p.name ?? p.port)} targets ${String(target)}/${protocol}, which ${w.object.kind} ${w.object.metadata.name} does not declare`,
+            );
+          }
+        }
+      }
+    }
+    const exposes = (namespace: string, name: string, port: Json | number) => {
+      const svc = services.find((s) => nsOf(s) === namespace && s.metadata.name === name);
+      if (!svc) return `Service ${namespace}/${name} is not rendered`;
+      const ports = asArr(asObj(svc.spec).ports);
+      const ok =
+        typeof port === 'number'
+          ? ports.some((p) => p.port === port)
+          : port.number !== undefined
+            ? ports.some((p) => p.port === port.number)
+            : ports.some((p) => p.name === port.name);
+      const shown = typeof port === 'number' ? port : String(port.number ?? port.name);
+      return ok ? undefined : `Service ${namespace}/${name} does not expose port ${shown}`;
+    };
+    for (const o of objects) {
+      if (o.kind === 'Ingress') {
+        const spec = asObj(o.spec);
+        const backends: Json[] = [];
+        if (spec.defaultBackend) backends.push(asObj(spec.defaultBackend));
+        const hosts: string[] = [];
+        for (const r of asArr(spec.rules)) {
+          if (named(r.host)) hosts.push(String(r.host));
+          else out.push(violation('service-routing', o, 'has a rule without host, which TLS cannot cover'));
+          for (const p of asArr(asObj(r.http).paths)) backends.push(asObj(p.backend));
+        }
+        for (const b of backends) {
+          const svc = asObj(b.service);
+          if (b.service === undefined) continue;
+          const problem = exposes(nsOf(o), String(svc.name), asObj(svc.port));
+          if (problem) out.push(violation('service-routing', o, `backend: ${problem}`));
+        }
+        const tls = asArr(spec.tls);
+        for (const t of tls) {
+          if (!named(t.secretName)) out.push(violation('service-routing', o, 'has a tls entry without secretName'));
+        }
+        for (const h of hosts) {
+          if (!tls.some((t) => asStrArr(t.hosts).some((th) => tlsCovers(th, h)))) {
+            out.push(violation('service-routing', o, `host ${h} is not covered by spec.tls`));
+          }
+        }
+      }
+      if (o.kind === 'HTTPRoute') {
+        for (const r of asArr(asObj(o.spec).rules)) {
+          for (const b of asArr(r.backendRefs)) {
+            if ((b.group ?? '') !== '' || (b.kind ?? 'Service') !== 'Service') continue;
+            if (typeof b.port !== 'number') {
+              out.push(violation('service-routing', o, `backendRef ${String(b.name)} has no port`));
+              continue;
+            }
+            const problem = exposes(String(b.namespace ?? nsOf(o)), String(b.name), b.port);
+            if (problem) out.push(violation('service-routing', o, `backendRef: ${problem}`));
+          }
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** Run-to-completion pods end: PodTemplates and Jobs carry activeDeadlineSeconds, within the executor policy's limit. */
+export const jobDeadlinesRule: Rule = {
+  id: 'job-deadlines',
+  reason:
+    'An executor runs untrusted code; without a deadline an endless loop holds its quota slot forever. The admission policy refuses pods over env.executors.deadlineSeconds.',
+  check(objects, env) {
+    const out: Violation[] = [];
+    for (const w of workloads(objects)) {
+      const o = w.object;
+      if (o.kind !== 'PodTemplate' && o.kind !== 'Job' && o.kind !== 'CronJob') continue;
+      const jobSpec =
+        o.kind === 'Job' ? asObj(o.spec) : o.kind === 'CronJob' ? asObj(asObj(asObj(o.spec).jobTemplate).spec) : {};
+      const deadline = w.pod.spec.activeDeadlineSeconds ?? jobSpec.activeDeadlineSeconds;
+      if (typeof deadline !== 'number' || deadline < 1) {
+        out.push(violation('job-deadlines', o, 'has no positive activeDeadlineSeconds'));
+      } else if (w.namespace === env.namespaces.executor && deadline > env.executors.deadlineSeconds) {
+        out.push(
+          violation(
+            'job-deadlines',
+            o,
+            `activeDeadlineSeconds ${deadline} exceeds env.executors.deadlineSeconds (${env.executors.deadlineSeconds}); admission would refuse the pods`,
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
