@@ -110,7 +110,8 @@ export class NatsCluster extends Construct {
           duration: '2160h',
           renewBefore: '360h',
           privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
-          usages: ['server auth'],
+          // Routes between servers are mutual TLS: each server is also a client of its peers.
+          usages: ['server auth', 'client auth'],
           dnsNames: [
             name,
             `${name}.${namespace}.svc`,
@@ -312,6 +313,17 @@ function renderServerConfig(o: ServerConfigOptions): string {
       'cluster {',
       `  name: ${o.name}`,
       '  listen: 0.0.0.0:6222',
+      ...(o.tls
+        ? [
+            '  tls {',
+            '    cert_file: /etc/nats-tls/tls.crt',
+            '    key_file: /etc/nats-tls/tls.key',
+            '    ca_file: /etc/nats-tls/ca.crt',
+            '    verify: true',
+            '    timeout: 2',
+            '  }',
+          ]
+        : []),
       '  routes: [',
       ...o.routes.map((r) => `    ${r}`),
       '  ]',

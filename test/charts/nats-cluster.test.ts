@@ -343,13 +343,25 @@ describe('NatsCluster', () => {
         kind: 'ClusterIssuer',
         name: 'coderun-internal-ca',
       });
-      expect(cert.spec.usages).toEqual(['server auth']);
+      // Server auth for clients; client auth too, because each server dials its peers' routes.
+      expect(cert.spec.usages).toEqual(['server auth', 'client auth']);
       expect(cert.spec.dnsNames).toEqual(
         expect.arrayContaining([
           `nats.${prod.namespaces.app}.svc.cluster.local`,
           `*.nats-headless.${prod.namespaces.app}.svc.cluster.local`,
         ]),
       );
+    });
+
+    it('runs the cluster routes over verified TLS when TLS is on (prod), and in clear otherwise (staging)', () => {
+      const tlsConf = serverConf(render(prod).objs);
+      const cluster = tlsConf.slice(tlsConf.indexOf('cluster {'));
+      expect(cluster).toMatch(/^ {2}tls \{\n {4}cert_file: \/etc\/nats-tls\/tls\.crt\n(.*\n){2} {4}verify: true$/m);
+      const clear = serverConf(
+        render({ ...prod, services: { ...prod.services, nats: { ...prod.services.nats, tls: undefined } } }).objs,
+      );
+      expect(clear).toContain('cluster {');
+      expect(clear).not.toContain('tls {');
     });
 
     it('serves TLS with the mounted certificate files', () => {
