@@ -3,11 +3,11 @@
  * platform and `argocd/<env>/...` for the Argo CD objects. Pure: nothing here touches the disk.
  */
 import { App, Chart } from 'cdk8s';
-import { stringify } from 'yaml';
 import { capacityProblems, capacityReport } from './capacity';
 import type { EnvironmentConfig } from './config';
 import { ConfigError } from './config';
 import { environmentReport } from './report';
+import { toYaml } from './yaml-writer';
 import { frontend } from '../apps/frontend';
 import { middleware } from '../apps/middleware';
 import { oauth2Proxy } from '../apps/oauth2-proxy';
@@ -297,9 +297,4 @@ function addFile(files: Map<string, string>, path: string, content: string): voi
     throw new Error(`two objects render to ${path}; give them different names or put them in different charts`);
   }
   files.set(path, content);
-}
-
-/** Deterministic YAML: sorted keys, no line folding, no anchors. */
-export function toYaml(obj: unknown): string {
-  return stringify(obj, { sortMapEntries: true, lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false });
 }
