@@ -5,7 +5,7 @@
  * Every problem is reported as `<file>:<line>: <field path>: <what is wrong>. <fix>`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
@@ -222,7 +222,10 @@ function schemaValidator(root: string): ValidateFunction {
     validate = ajv.compile(JSON.parse(text) as object);
     try {
       mkdirSync(dirname(cacheFile), { recursive: true });
-      writeFileSync(cacheFile, standaloneCode(ajv, validate));
+      // Write then rename, so a concurrent run (parallel test workers) never reads half a file.
+      const partial = `${cacheFile}.${process.pid}.tmp`;
+      writeFileSync(partial, standaloneCode(ajv, validate));
+      renameSync(partial, cacheFile);
     } catch {
       // The cache only saves time; a read-only checkout still validates.
     }

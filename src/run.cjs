@@ -3,7 +3,7 @@
 // code (not node_modules) into .build/<entry>.cjs once, and reuses it until a source file changes.
 // Usage: node src/run.cjs <entry> [args...]   (entry: cli | bench)
 'use strict';
-const { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } = require('node:fs');
+const { existsSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -52,7 +52,14 @@ if (!upToDate()) {
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
+    write: false,
   });
+  // Write then rename: a run started at the same moment never loads half a bundle.
+  for (const file of result.outputFiles) {
+    const partial = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(partial, file.contents);
+    renameSync(partial, file.path);
+  }
   const inputs = Object.keys(result.metafile.inputs)
     .filter((p) => !p.startsWith('node_modules/'))
     .sort();
