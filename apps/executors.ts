@@ -1,7 +1,5 @@
 import type { ExecutorLanguage } from '../src/config';
-
-/** NATS subjects the frontend publishes jobs to, one per language. */
-export const EXECUTOR_QUEUES: readonly string[] = ['cola.go', 'cola.javascript', 'cola.c'];
+import { EXECUTOR_LANGUAGES } from '../src/config';
 
 /**
  * One executor image per language. Each pod downloads, compiles and runs one job,
@@ -17,11 +15,14 @@ export interface ExecutorDefinition {
   readonly templateName: string;
 }
 
-export const EXECUTORS: readonly ExecutorDefinition[] = (['go', 'javascript', 'c'] as const).map((language) => ({
+export const EXECUTORS: readonly ExecutorDefinition[] = EXECUTOR_LANGUAGES.map((language) => ({
   language,
   queue: `cola.${language}`,
   templateName: `executor-${language}`,
 }));
+
+/** NATS subjects the frontend publishes jobs to, one per language. */
+export const EXECUTOR_QUEUES: readonly string[] = EXECUTORS.map((e) => e.queue);
 
 /** UID/GID executors run as. */
 export const EXECUTOR_USER = 65532;

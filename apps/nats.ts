@@ -1,4 +1,5 @@
 import type { Resources } from '../src/config';
+import { EXECUTOR_QUEUES } from './executors';
 import type { HttpProbeDefinition, PortDefinition } from './types';
 
 /**
@@ -75,9 +76,7 @@ export const NATS_USERS: readonly NatsUserDefinition[] = [
     passwordKey: 'frontend-password',
     why: 'publishes jobs to the language queues; reads job state (KV) and outputs (object store)',
     publish: [
-      'cola.go',
-      'cola.javascript',
-      'cola.c',
+      ...EXECUTOR_QUEUES,
       '$JS.API.INFO',
       '$JS.API.STREAM.INFO.KV_*',
       '$JS.API.STREAM.INFO.OBJ_*',
@@ -102,7 +101,7 @@ export const NATS_USERS: readonly NatsUserDefinition[] = [
       '$JS.API.STREAM.CREATE.OBJ_*',
       '$JS.API.STREAM.INFO.OBJ_*',
     ],
-    subscribe: ['cola.go', 'cola.javascript', 'cola.c', '_INBOX.>'],
+    subscribe: [...EXECUTOR_QUEUES, '_INBOX.>'],
   },
   {
     user: 'executor',

@@ -4,12 +4,9 @@
  * Deployment during a rolling update, and the executor ResourceQuota fully used.
  */
 import type { EnvironmentConfig } from './config';
+import { asArr, asObj, podSpecOf, type Json } from './manifest';
 import { formatCpu, parseCpu, parseMemory } from './quantity';
 import type { Manifest } from './render';
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json => (typeof v === 'object' && v !== null ? (v as Json) : {});
-const arr = (v: unknown): Json[] => (Array.isArray(v) ? v.map(obj) : []);
 
 /** CPU in millicores and memory in bytes. */
 export interface Amount {
@@ -43,15 +40,15 @@ export interface CapacityReport {
 
 /** Requests of one pod: the sum over containers, or the largest init container if larger. */
 export function podRequests(spec: Json): Amount {
-  const req = (c: Json) => obj(obj(c.resources).requests);
-  const sum = arr(spec.containers).reduce<{ cpu: number; memory: number }>(
+  const req = (c: Json) => asObj(asObj(c.resources).requests);
+  const sum = asArr(spec.containers).reduce<{ cpu: number; memory: number }>(
     (a, c) => ({
       cpu: a.cpu + (req(c).cpu ? parseCpu(String(req(c).cpu)) : 0),
       memory: a.memory + (req(c).memory ? parseMemory(String(req(c).memory)) : 0),
     }),
     { cpu: 0, memory: 0 },
   );
-  for (const c of arr(spec.initContainers)) {
+  for (const c of asArr(spec.initContainers)) {
     sum.cpu = Math.max(sum.cpu, req(c).cpu ? parseCpu(String(req(c).cpu)) : 0);
     sum.memory = Math.max(sum.memory, req(c).memory ? parseMemory(String(req(c).memory)) : 0);
   }
@@ -59,7 +56,7 @@ export function podRequests(spec: Json): Amount {
 }
 
 function surgeOf(d: Json, replicas: number): number {
-  const s = obj(obj(obj(d.spec).strategy).rollingUpdate).maxSurge;
+  const s = asObj(asObj(asObj(d.spec).strategy).rollingUpdate).maxSurge;
   if (typeof s === 'number') return s;
   if (typeof s === 'string' && s.endsWith('%')) return Math.ceil((replicas * Number(s.slice(0, -1))) / 100);
   return Math.ceil(replicas * 0.25); // Kubernetes default: 25%
@@ -70,13 +67,13 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
   const lines: CapacityLine[] = [];
   const scalers = new Map<string, { max: number; by: string }>();
   for (const o of objects) {
-    const spec = obj(o.spec);
+    const spec = asObj(o.spec);
     if (o.kind === 'HorizontalPodAutoscaler') {
-      const ref = obj(spec.scaleTargetRef);
+      const ref = asObj(spec.scaleTargetRef);
       scalers.set(`${String(ref.kind)}/${String(ref.name)}`, { max: Number(spec.maxReplicas), by: 'HPA max' });
     }
     if (o.kind === 'ScaledObject') {
-      const ref = obj(spec.scaleTargetRef);
+      const ref = asObj(spec.scaleTargetRef);
       scalers.set(`${String(ref.kind ?? 'Deployment')}/${String(ref.name)}`, {
         max: Number(spec.maxReplicaCount),
         by: 'KEDA max',
@@ -90,9 +87,9 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
   const podsTooBig: string[] = [];
   let executorJobs = 0;
   for (const o of objects) {
-    const spec = obj(o.spec);
+    const spec = asObj(o.spec);
     if (o.kind === 'Deployment' || o.kind === 'StatefulSet') {
-      const perPod = podRequests(obj(obj(spec.template).spec));
+      const perPod = podRequests(podSpecOf(o) ?? {});
       const scaler = scalers.get(`${o.kind}/${o.metadata.name}`);
       const replicas = scaler?.max ?? (typeof spec.replicas === 'number' ? spec.replicas : 1);
       const surge = o.kind === 'Deployment' ? surgeOf(o, replicas) : 0;
@@ -108,7 +105,7 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
         podsTooBig.push(`${o.kind} ${o.metadata.name}`);
     }
     if (o.kind === 'ResourceQuota' && o.metadata.namespace === env.namespaces.executor) {
-      const hard = obj(spec.hard);
+      const hard = asObj(spec.hard);
       const total = {
         cpu: parseCpu(String(hard['requests.cpu'] ?? '0')),
         memory: parseMemory(String(hard['requests.memory'] ?? '0')),
@@ -123,7 +120,7 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
       });
     }
     if (o.kind === 'PodTemplate') {
-      const perPod = podRequests(obj(obj(o.template).spec));
+      const perPod = podRequests(podSpecOf(o) ?? {});
       if (perPod.cpu > allocatable.cpu || perPod.memory > allocatable.memory)
         podsTooBig.push(`PodTemplate ${o.metadata.name}`);
     }

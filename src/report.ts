@@ -5,19 +5,10 @@
 import type { CapacityReport } from './capacity';
 import { formatMemoryMi } from './capacity';
 import type { EnvironmentConfig } from './config';
+import { asArr, podSpecOf } from './manifest';
 import { formatCpu } from './quantity';
 import type { Manifest } from './render';
 import { fileName } from './render';
-
-type Json = Record<string, unknown>;
-const obj = (v: unknown): Json => (typeof v === 'object' && v !== null ? (v as Json) : {});
-const arr = (v: unknown): Json[] => (Array.isArray(v) ? v.map(obj) : []);
-
-function podSpecOf(o: Manifest): Json | undefined {
-  if (o.kind === 'PodTemplate') return obj(obj(o.template).spec);
-  if (o.kind === 'Deployment' || o.kind === 'StatefulSet') return obj(obj(obj(o.spec).template).spec);
-  return undefined;
-}
 
 /** The Markdown report of one environment. */
 export function environmentReport(env: EnvironmentConfig, objects: readonly Manifest[], cap: CapacityReport): string {
@@ -25,7 +16,7 @@ export function environmentReport(env: EnvironmentConfig, objects: readonly Mani
   for (const o of objects) {
     const spec = podSpecOf(o);
     if (!spec) continue;
-    for (const c of [...arr(spec.initContainers), ...arr(spec.containers)]) {
+    for (const c of [...asArr(spec.initContainers), ...asArr(spec.containers)]) {
       const list = images.get(String(c.image)) ?? [];
       list.push(`${o.kind} ${o.metadata.name}/${String(c.name)}`);
       images.set(String(c.image), list);
