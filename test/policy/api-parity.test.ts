@@ -1,10 +1,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import type { K8sObject } from '../support/committed';
-import { committed, pick, withReplaced } from './fixtures';
+import { check, committed, container, pick, pod, withReplaced } from './fixtures';
 import {
   autoscalersRule,
-  formatViolations,
   isIanaSvcName,
   labelKeyProblem,
   pdbValidRule,
@@ -13,17 +12,10 @@ import {
   probeTimingRule,
   providedByCluster,
   referencesRule,
-  runRule,
   uniqueIdentityRule,
   validNamesRule,
   workloadSelectorsRule,
-  type Rule,
 } from './rules';
-
-const check = (rule: Rule, objects: readonly K8sObject[], envName = 'prod') =>
-  formatViolations(runRule(rule, objects, committed(envName).env).violations);
-const pod = (o: any) => o.spec.template.spec;
-const container = (o: any, i = 0) => pod(o).containers[i];
 
 describe('rule valid-names', () => {
   it('accepts the committed objects', () => {

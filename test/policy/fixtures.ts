@@ -1,5 +1,6 @@
 /** Committed objects per environment, loaded once per test file, and helpers to break them. */
 import type { EnvironmentConfig } from '../../src/config';
+import { formatViolations, runRule, type Rule } from './rules';
 import { loadCommitted, type K8sObject } from '../support/committed';
 
 export interface EnvObjects {
@@ -46,3 +47,18 @@ export function withReplaced(envName: string, replacement: K8sObject): K8sObject
       : o,
   );
 }
+
+/**
+ * The violations of one rule over some objects, as text ('' when none), in an environment
+ * (or in `env`, a variant of it).
+ */
+export function check(rule: Rule, objects: readonly K8sObject[], envName = 'prod', env?: EnvironmentConfig): string {
+  return formatViolations(runRule(rule, objects, env ?? committed(envName).env).violations);
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests reach into manifests they break on purpose */
+/** The pod spec of a Deployment or StatefulSet under test. */
+export const pod = (o: any): any => o.spec.template.spec;
+/** Its i-th container. */
+export const container = (o: any, i = 0): any => pod(o).containers[i];
+/* eslint-enable @typescript-eslint/no-explicit-any */

@@ -1,25 +1,18 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
-import type { EnvironmentConfig } from '../../src/config';
 import type { K8sObject } from '../support/committed';
-import { committed, pick, withReplaced } from './fixtures';
+import { check, committed, pick, pod, withReplaced } from './fixtures';
 import {
   clusterNodes,
-  formatViolations,
   jobDeadlinesRule,
   pdbCoverageRule,
   placeablePods,
   replicasHaRule,
-  runRule,
   serviceRoutingRule,
   spreadSatisfiableRule,
   tlsCovers,
-  type Rule,
 } from './rules';
 
-const check = (rule: Rule, objects: readonly K8sObject[], envName = 'prod', env?: EnvironmentConfig) =>
-  formatViolations(runRule(rule, objects, env ?? committed(envName).env).violations);
-const pod = (o: any) => o.spec.template.spec;
 const without = (envName: string, kind: string, name: string) =>
   committed(envName).objects.filter((o) => !(o.kind === kind && o.metadata.name === name));
 
