@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the real programs this repository configures, from the Go modules under tools/go/, into a
+# cache outside git. Every version is pinned by that module's go.mod and go.sum; nothing is
+# downloaded except modules from the Go module proxy.
+#
+#   bash tools/build.sh NAME...     build (or reuse) tools/go/NAME; print one line per NAME: its bin dir
+#   bash tools/build.sh --all       every module under tools/go/
+#   bash tools/build.sh --list      the module names
+#
+# Cache: $CODERUN_TOOLS_CACHE, default ~/.cache/coderun-tools. A module is rebuilt only when its
+# inputs change (go.mod, go.sum, build.env, its own .go files, the Go version): the cache key is their
+# SHA-256. Build logs go to stderr; stdout carries only the bin dirs, so callers can read them.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="${CODERUN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coderun-tools}"
+
+modules() { (cd "$here/go" && for d in */; do [ -f "$d/go.mod" ] && echo "${d%/}"; done); }
+
+usage() {
+  echo "usage: bash tools/build.sh NAME... | --all | --list   (modules: $(modules | tr '\n' ' '))" >&2
+  exit 2
+}
+
+# The version that module $2 of build module $1 resolves to, e.g. modver kube-1.30 k8s.io/kubernetes.
+modver() { (cd "$here/go/$1" && go list -m -f '{{.Version}}' "$2"); }
+
+build_one() {
+  local name="$1" dir="$here/go/$1"
+  [ -f "$dir/go.mod" ] || { echo "tools/build.sh: no module tools/go/$name (modules: $(modules | tr '\n' ' '))" >&2; return 2; }
+  command -v go >/dev/null || { echo "tools/build.sh: 'go' is not on PATH; install Go 1.26 to build $name" >&2; return 3; }
+  local key
+  key=$( (cd "$dir" && go version && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.env \) -print0 |
+    sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16)
+  local out="$cache/$name/$key"
+  if [ -f "$out/.done" ]; then
+    echo "$out/bin"
+    return 0
+  fi
+  local ldflags="-s -w" pkgs="tool"
+  # build.env may set LDFLAGS (using modver) and PKGS (default: every `tool` of the module).
+  LDFLAGS="" PKGS=""
+  # shellcheck disable=SC1091
+  [ -f "$dir/build.env" ] && source "$dir/build.env"
+  [ -n "$LDFLAGS" ] && ldflags="$ldflags $LDFLAGS"
+  [ -n "$PKGS" ] && pkgs="$PKGS"
+  local start=$SECONDS
+  echo "tools/build.sh: building $name into $out (first use; later runs reuse it)" >&2
+  rm -rf "$out.partial"
+  mkdir -p "$out.partial/bin"
+  # shellcheck disable=SC2086
+  (cd "$dir" && GOBIN="$out.partial/bin" GOFLAGS=-mod=readonly go install -trimpath -ldflags "$ldflags" $pkgs) >&2
+  touch "$out.partial/.done"
+  rm -rf "$out"
+  mv "$out.partial" "$out"
+  echo "tools/build.sh: built $name in $((SECONDS - start)) s: $(ls "$out/bin" | tr '\n' ' ')" >&2
+  echo "$out/bin"
+}
+
+[ $# -gt 0 ] || usage
+case "$1" in
+  --list) modules; exit 0 ;;
+  --all) set -- $(modules) ;;
+  -*) usage ;;
+esac
+for name in "$@"; do build_one "$name"; done

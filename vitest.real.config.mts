@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// The real-software suites (npm run test:real, npm run test:cluster): they start the real programs
+// the repository configures, built by tools/build.sh. One file at a time: each starts servers and
+// the machine has two cores. Builds happen on first use, so hooks may take minutes once.
+export default defineConfig({
+  test: {
+    include: ['test/real/**/*.real.test.ts'],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 1_800_000,
+    reporters: ['default'],
+  },
+});
