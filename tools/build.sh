@@ -32,7 +32,12 @@ build_one() {
   key=$( (cd "$dir" && go version && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.env \) -print0 |
     sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16)
   local out="$cache/$name/$key"
+  mkdir -p "$cache/$name"
+  # One build per module at a time: a second caller waits, then finds the finished build.
+  exec 9>"$cache/$name/.lock"
+  flock 9
   if [ -f "$out/.done" ]; then
+    exec 9>&-
     echo "$out/bin"
     return 0
   fi
@@ -54,6 +59,7 @@ build_one() {
   mv "$out.partial" "$out"
   echo "tools/build.sh: built $name in $((SECONDS - start)) s: $(ls "$out/bin" | tr '\n' ' ')" >&2
   echo "$out/bin"
+  exec 9>&-
 }
 
 [ $# -gt 0 ] || usage
