@@ -30,6 +30,9 @@ export const middleware: ServiceDefinition = {
     ...natsClientEnv(env, 'middleware', env.secrets.nats, 'middleware-password'),
     { name: 'NATS_QUEUES', value: EXECUTOR_QUEUES.join(',') },
     { name: 'NATS_QUEUE_GROUP', value: 'middleware' },
+    // Replicas of the KV buckets and object stores the middleware creates: as many as NATS servers,
+    // so a clustered JetStream keeps every user's data when one server is lost.
+    { name: 'NATS_JETSTREAM_REPLICAS', value: String(env.services.nats.replicas) },
     { name: 'EXECUTOR_NAMESPACE', value: env.namespaces.executor },
     { name: 'EXECUTOR_TEMPLATE_PREFIX', value: 'executor-' },
     { name: 'EXECUTOR_MAX_CONCURRENT', value: String(env.executors.maxConcurrentJobs) },

@@ -1,6 +1,7 @@
 import type { Resources } from '../src/config';
 import { EXECUTOR_QUEUES } from './executors';
 import type { HttpProbeDefinition, PortDefinition } from './types';
+import { inboxPrefix } from './types';
 
 /**
  * NATS with JetStream: job queues (cola.go, cola.javascript, cola.c), a KV bucket per user
@@ -59,55 +60,66 @@ export interface NatsUserDefinition {
   readonly user: string;
   /** Key of the password in the NATS credentials Secret. */
   readonly passwordKey: string;
+  /**
+   * Inbox prefix the user's client must use (NATS_INBOX_PREFIX): replies, JetStream API answers and
+   * consumer deliveries for this user arrive below it, and only this user may subscribe there.
+   */
+  readonly inboxPrefix: string;
   readonly publish: readonly string[];
   readonly subscribe: readonly string[];
   /** Why these subjects, for reviewers. */
   readonly why: string;
 }
 
-/**
- * Least-privilege users. KV bucket and object-store names are user ids, so they appear as `*`
- * in the JetStream API subjects (KV_<user>, OBJ_<user>); nothing grants stream deletion,
- * consumer deletion or another user's account.
+/*
+ * NATS wildcards match whole tokens only: `KV_*` is a literal, not a prefix. A JetStream API
+ * subject names the stream as one token (`$JS.API.STREAM.INFO.KV_<user>`), so the only way to
+ * reach every user's bucket is `*` for that token, which also matches the OBJ_ streams. Every
+ * stream on this server is a per-user KV bucket or object store, so `*` grants nothing beyond
+ * them; the narrowing that matters is by operation (info, read, write, create, delete).
+ * The lists below were found by running the real clients (nats.go, nats.js) against the real
+ * server: test/real/software/nats.real.test.ts fails if any is missing or superfluous.
  */
+/** Least-privilege users; nothing grants stream deletion or purge, or another user's inbox. */
 export const NATS_USERS: readonly NatsUserDefinition[] = [
   {
     user: 'frontend',
     passwordKey: 'frontend-password',
-    why: 'publishes jobs to the language queues; reads job state (KV) and outputs (object store)',
+    inboxPrefix: inboxPrefix('frontend'),
+    why: 'publishes jobs to the language queues; reads job state (KV latest, history, keys) and lists and downloads outputs',
     publish: [
       ...EXECUTOR_QUEUES,
       '$JS.API.INFO',
-      '$JS.API.STREAM.INFO.KV_*',
-      '$JS.API.STREAM.INFO.OBJ_*',
-      '$JS.API.DIRECT.GET.KV_*.>',
-      '$JS.API.STREAM.MSG.GET.KV_*',
-      '$JS.API.STREAM.MSG.GET.OBJ_*',
-      '$JS.API.CONSUMER.CREATE.KV_*.>',
-      '$JS.API.CONSUMER.CREATE.OBJ_*.>',
-      '$JS.FC.>',
+      '$JS.API.STREAM.INFO.*',
+      '$JS.API.STREAM.MSG.GET.*',
+      '$JS.API.DIRECT.GET.*.>',
+      '$JS.API.CONSUMER.CREATE.*.>',
+      '$JS.API.CONSUMER.INFO.*.*',
     ],
-    subscribe: ['_INBOX.>'],
+    subscribe: [`${inboxPrefix('frontend')}.>`],
   },
   {
     user: 'middleware',
     passwordKey: 'middleware-password',
-    why: 'consumes the language queues as one queue group; creates per-user buckets and writes job state',
-    publish: [
-      '$KV.*.>',
-      '$JS.API.INFO',
-      '$JS.API.STREAM.CREATE.KV_*',
-      '$JS.API.STREAM.INFO.KV_*',
-      '$JS.API.STREAM.CREATE.OBJ_*',
-      '$JS.API.STREAM.INFO.OBJ_*',
-    ],
-    subscribe: [...EXECUTOR_QUEUES, '_INBOX.>'],
+    inboxPrefix: inboxPrefix('middleware'),
+    why: "consumes the language queues as one queue group; creates each user's KV bucket and object store and records jobs",
+    publish: ['$JS.API.INFO', '$JS.API.STREAM.INFO.*', '$JS.API.STREAM.CREATE.*', '$KV.*.>'],
+    subscribe: [...EXECUTOR_QUEUES, `${inboxPrefix('middleware')}.>`],
   },
   {
     user: 'executor',
     passwordKey: 'executor-password',
-    why: 'publishes its job result only: the output object (chunks and metadata) and the job state',
-    publish: ['$O.*.C.>', '$O.*.M.>', '$KV.*.>', '$JS.API.STREAM.INFO.OBJ_*', '$JS.API.STREAM.INFO.KV_*'],
-    subscribe: ['_INBOX.>'],
+    inboxPrefix: inboxPrefix('executor'),
+    why: 'stores its job output (object chunks and metadata) and records the result; reads nothing but object metadata',
+    publish: [
+      '$JS.API.STREAM.INFO.*',
+      // An object put first looks up the object's metadata; this direct get matches only the
+      // metadata subjects of object stores ($O.<bucket>.M.<name>), never a KV record or a chunk.
+      '$JS.API.DIRECT.GET.*.$O.*.M.*',
+      '$O.*.C.*',
+      '$O.*.M.*',
+      '$KV.*.>',
+    ],
+    subscribe: [`${inboxPrefix('executor')}.>`],
   },
 ];

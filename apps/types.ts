@@ -76,6 +76,11 @@ export function publicUrl(env: EnvironmentConfig): string {
   return `${scheme}://${env.hostname}${port}`;
 }
 
+/** The inbox prefix of a NATS platform user: `_INBOX_<user>`, never the shared `_INBOX`. */
+export function inboxPrefix(user: string): string {
+  return `_INBOX_${user}`;
+}
+
 /** NATS client settings for a platform user whose password is key `passwordKey` of Secret `secretName`. */
 export function natsClientEnv(
   env: EnvironmentConfig,
@@ -88,6 +93,8 @@ export function natsClientEnv(
     { name: 'NATS_URL', value: `${scheme}://${serviceHost(env, 'nats')}:4222` },
     { name: 'NATS_USER', value: user },
     { name: 'NATS_PASSWORD', secretName, secretKey: passwordKey },
+    // The only inbox this user may subscribe to (apps/nats.ts): replies to others stay private.
+    { name: 'NATS_INBOX_PREFIX', value: inboxPrefix(user) },
     ...(env.services.nats.tls ? [{ name: 'NATS_CA_FILE', value: '/etc/nats-ca/ca.crt' }] : []),
   ];
 }

@@ -179,10 +179,17 @@ export class NatsCluster extends Construct {
                 env: [
                   { name: 'SERVER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'GOMEMLIMIT', value: `${goMemLimitMiB}MiB` },
-                  ...NATS_USERS.map((u) => ({
-                    name: passwordVariable(u.user),
-                    valueFrom: { secretKeyRef: { name: credentials, key: u.passwordKey } },
-                  })),
+                  // nats-server lexes a `$VAR` value again as config text: a password that looks
+                  // like a number or holds `;`, `,` or `}` would break or be cut short. The kubelet
+                  // wraps each password in single quotes ($(VAR) expansion), which the lexer reads
+                  // as a literal string; only a `'` inside a password remains impossible.
+                  ...NATS_USERS.flatMap((u) => [
+                    {
+                      name: secretVariable(u.user),
+                      valueFrom: { secretKeyRef: { name: credentials, key: u.passwordKey } },
+                    },
+                    { name: passwordVariable(u.user), value: `'$(${secretVariable(u.user)})'` },
+                  ]),
                 ],
                 ports,
                 resources: containerResources(resources),
@@ -250,9 +257,14 @@ export class NatsCluster extends Construct {
   }
 }
 
-/** Environment variable that carries a NATS user's password into the server config. */
-function passwordVariable(user: string): string {
+/** Environment variable the server config reads: the password, quoted as a NATS string literal. */
+export function passwordVariable(user: string): string {
   return `NATS_${user.toUpperCase()}_PASSWORD`;
+}
+
+/** Environment variable that carries a NATS user's password from the Secret, as it is. */
+export function secretVariable(user: string): string {
+  return `NATS_${user.toUpperCase()}_PASSWORD_SECRET`;
 }
 
 interface ServerConfigOptions {

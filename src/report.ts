@@ -2,6 +2,7 @@
  * dist/<env>/README.md: what an auditor needs without running code — what this environment
  * is, every object and its file, every image, and whether the platform fits the cluster.
  */
+import { NATS_USERS } from '../apps/nats';
 import type { CapacityReport } from './capacity';
 import { formatMemoryMi } from './capacity';
 import type { EnvironmentConfig } from './config';
@@ -57,6 +58,19 @@ export function environmentReport(env: EnvironmentConfig, objects: readonly Mani
     `| **requested** | | | **${formatCpu(cap.requested.cpu)} CPU, ${formatMemoryMi(cap.requested.memory)}** | |`,
     `| **cluster** | | | **${formatCpu(cap.capacity.cpu)} CPU, ${formatMemoryMi(cap.capacity.memory)}** | |`,
     `| **headroom** | | | **${formatCpu(cap.headroom.cpu)} CPU (${pct(cap.headroom.cpu, cap.capacity.cpu)}), ${formatMemoryMi(cap.headroom.memory)} (${pct(cap.headroom.memory, cap.capacity.memory)})** | ${cap.executorJobs} concurrent executor jobs |`,
+    '',
+    '## NATS access',
+    '',
+    'Every user may do only what is listed (nats.conf `permissions`); the real nats-server and clients prove it in `test/real/software/nats.real.test.ts`. Passwords come from the Secrets below and may hold any character but a single quote.',
+    '',
+    '| user | may publish to | may subscribe to | why |',
+    '| --- | --- | --- | --- |',
+    ...NATS_USERS.map(
+      (u) =>
+        `| ${u.user} | ${u.publish.map((x) => `\`${x}\``).join(' ')} | ${u.subscribe.map((x) => `\`${x}\``).join(' ')} | ${u.why} |`,
+    ),
+    '',
+    '**What remains** (static configuration cannot narrow it; see the repository README, "NATS: what remains"): one executor credential serves every job and bucket names are user ids, so an executor can write any user\'s job records and output objects (never read, list, download, create, delete or purge them). The credential is in the environment of the pod that runs user code. Scoping it to one job needs per-job credentials minted by the middleware.',
     '',
     '## Images',
     '',

@@ -309,9 +309,16 @@ describe('NatsCluster', () => {
 
     it('no user may publish or subscribe to everything, nor delete streams or consumers', () => {
       for (const u of NATS_USERS) {
+        expect(
+          u.subscribe.filter((x) => x.startsWith('_INBOX')),
+          u.user,
+        ).toEqual([`${u.inboxPrefix}.>`]);
         for (const subject of [...u.publish, ...u.subscribe]) {
           expect(subject, u.user).not.toBe('>');
           expect(subject, u.user).not.toMatch(/^\$JS\.API\.>$|DELETE|PURGE/);
+          // Wildcards match whole tokens only: `KV_*` would be a literal that matches nothing.
+          for (const token of subject.split('.'))
+            expect(token === '*' || token === '>' || !/[*>]/.test(token), subject).toBe(true);
         }
       }
     });
@@ -323,10 +330,14 @@ describe('NatsCluster', () => {
       const { objs } = render(prod, undefined, credentialsSecretName ? { credentialsSecretName } : {});
       const vars = natsContainer(objs).env as Obj[];
       for (const u of NATS_USERS) {
-        const v = vars.find((e) => e.name === `NATS_${u.user.toUpperCase()}_PASSWORD`);
-        expect(v, u.user).toBeDefined();
-        expect(v).not.toHaveProperty('value');
-        expect(v.valueFrom.secretKeyRef).toEqual({ name: secret, key: u.passwordKey });
+        const raw = vars.find((e) => e.name === `NATS_${u.user.toUpperCase()}_PASSWORD_SECRET`);
+        expect(raw, u.user).toBeDefined();
+        expect(raw).not.toHaveProperty('value');
+        expect(raw.valueFrom.secretKeyRef).toEqual({ name: secret, key: u.passwordKey });
+        // The config reads the quoted copy, defined after the raw one so the kubelet can expand it.
+        const quoted = vars.findIndex((e) => e.name === `NATS_${u.user.toUpperCase()}_PASSWORD`);
+        expect(vars[quoted]?.value).toBe(`'$(NATS_${u.user.toUpperCase()}_PASSWORD_SECRET)'`);
+        expect(quoted).toBeGreaterThan(vars.indexOf(raw));
       }
     });
   });

@@ -258,7 +258,7 @@ describe('rule references', () => {
     pod(sts).priorityClassName = 'coderun-critical';
     const out = check(referencesRule, withReplaced('staging', sts), 'staging');
     expect(out).toContain('volume config reads ConfigMap coderun/nats-conf, which is neither rendered nor provided');
-    expect(out).toContain('env NATS_FRONTEND_PASSWORD reads Secret coderun/nats-creds');
+    expect(out).toContain('env NATS_FRONTEND_PASSWORD_SECRET reads Secret coderun/nats-creds');
     expect(out).toContain('runs as ServiceAccount coderun/nats-server, which is not rendered');
     expect(out).toContain('uses PriorityClass coderun-critical, which is not rendered');
   });

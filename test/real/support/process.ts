@@ -4,7 +4,7 @@
  * stopAll(), which each suite calls in afterAll.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 export interface Running {
   readonly name: string;
@@ -69,6 +69,27 @@ export function start(
 /** Stops every process started by start() that is still running. */
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop()));
+}
+
+/** `n` distinct TCP ports that are free on 127.0.0.1 right now (all held open until all are known). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((res, rej) => {
+          const srv = createServer();
+          srv.on('error', rej);
+          srv.listen(0, '127.0.0.1', () => res(srv));
+        }),
+    ),
+  );
+  const ports = servers.map((srv) => {
+    const addr = srv.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
+  });
+  await Promise.all(servers.map((srv) => new Promise((res) => srv.close(res))));
+  return ports;
 }
 
 /** A TCP port that is free on 127.0.0.1 right now. */
