@@ -150,9 +150,9 @@ async function browse(url: string, jar: Jar, headers: Record<string, string> = {
 async function signIn(proxy: Proxy, google: GoogleStandIn, user: { email: string; emailVerified?: boolean }) {
   google.signInAs(user);
   const jar = new Jar();
-  const start = await browse(`${proxy.base}/`, jar);
-  expect(start.status).toBe(302);
-  const authorize = start.headers.get('location') ?? '';
+  const first = await browse(`${proxy.base}/`, jar);
+  expect(first.status).toBe(302);
+  const authorize = first.headers.get('location') ?? '';
   expect(authorize.startsWith(google.loginUrl)).toBe(true);
   expect(jar.cookies.size).toBeGreaterThan(0); // the CSRF cookie
   const back = await fetch(authorize, { redirect: 'manual' });
