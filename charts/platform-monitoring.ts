@@ -24,20 +24,27 @@ export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
   const exe = env.namespaces.executor;
   const natsJob = `${app}/nats`;
   const replicas = env.services.nats.replicas;
+  const natsHealthy = `gnatsd_healthz_status{job="${natsJob}"} == 0`;
   return [
     {
+      // The exporter sidecar keeps answering scrapes (up == 1) when nats-server is dead, and 0.15.0
+      // keeps serving the last /varz values; only gnatsd_healthz_status (-healthz: 0 = ok) goes away
+      // when it cannot reach the server, and turns 1 when /healthz fails. Per pod: a target whose
+      // healthz is not 0 (absent, 1, or the whole scrape failing) is a NATS server down.
       alert: 'NatsServerDown',
-      expr: `up{job="${natsJob}"} == 0`,
+      expr: `up{job="${natsJob}"} unless on (namespace, pod) (${natsHealthy})`,
       for: '2m',
       severity: 'critical',
-      summary: 'A NATS server ({{ $labels.pod }}) is not answering scrapes.',
+      summary:
+        'NATS server {{ $labels.pod }} is down: its /healthz has not been ok through the exporter sidecar for 2 minutes.',
     },
     {
+      // Healthy servers (healthz ok) against the StatefulSet's replicas; vector(0) when there are none.
       alert: 'NatsClusterSizeShort',
-      expr: `count(up{job="${natsJob}"} == 1) < ${replicas} or absent(up{job="${natsJob}"} == 1)`,
+      expr: `(count(${natsHealthy}) or vector(0)) < ${replicas}`,
       for: '5m',
       severity: 'critical',
-      summary: `Fewer than ${replicas} NATS server(s) are up.`,
+      summary: `Only {{ $value }} of ${replicas} NATS server(s) are healthy.`,
     },
     {
       alert: 'JetStreamStorageHigh',
