@@ -18,6 +18,11 @@ export interface AlertDefinition {
   readonly summary: string;
 }
 
+/** ExecutorPodsFailing fires when at least this many executor pods ended Failed within FAILED_WINDOW. */
+export const FAILED_PODS = 3;
+const FAILED_WINDOW = '10m';
+const FAILED_WINDOW_TEXT = '10 minutes';
+
 /** The platform's alerts for an environment. */
 export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
   const app = env.namespaces.app;
@@ -54,18 +59,25 @@ export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
       summary: 'JetStream file store above 80% on {{ $labels.pod }}.',
     },
     {
+      // Job pods fail and are deleted by the middleware within moments, so an instant sum of Failed
+      // pods neither counts them nor lasts; and one failed pod left undeleted is one job, not a trend.
+      // Count the distinct pods seen in phase Failed over the window instead.
       alert: 'ExecutorPodsFailing',
-      expr: `sum(kube_pod_status_phase{namespace="${exe}", phase="Failed"}) > 0`,
-      for: '10m',
+      expr:
+        `count(max by (namespace, pod) (max_over_time(kube_pod_status_phase{namespace="${exe}", phase="Failed"}[${FAILED_WINDOW}])) == 1) ` +
+        `>= ${FAILED_PODS}`,
+      for: '0m',
       severity: 'warning',
-      summary: 'Executor pods are ending in phase Failed (deadline, OOM or image errors).',
+      summary: `{{ $value }} executor pods ended in phase Failed in the last ${FAILED_WINDOW_TEXT} (deadline, OOM or image errors).`,
     },
     {
+      // Per pod, so the 5 minutes are one pod's wait, not several brief waits in a row; max by
+      // (namespace, pod) so a kube-state-metrics restart or a second replica does not reset or double it.
       alert: 'ExecutorPodsPending',
-      expr: `sum(kube_pod_status_phase{namespace="${exe}", phase="Pending"}) > 0`,
+      expr: `max by (namespace, pod) (kube_pod_status_phase{namespace="${exe}", phase="Pending"}) == 1`,
       for: '5m',
       severity: 'warning',
-      summary: 'Executor pods have been Pending for 5 minutes: jobs are waiting for capacity.',
+      summary: 'Executor pod {{ $labels.pod }} has been Pending for 5 minutes: jobs are waiting for capacity.',
     },
     {
       alert: 'ExecutorQuotaExhausted',

@@ -112,6 +112,19 @@ describe('PlatformMonitoring', () => {
   });
 
   describe('PrometheusRule', () => {
+    it('executor alerts are per pod: Pending keeps pod and namespace, Failing counts distinct pods', () => {
+      const pending = alert(prod, 'ExecutorPodsPending');
+      expect(pending.expr).not.toMatch(/^sum\(/);
+      expect(pending.expr).toContain('by (namespace, pod)');
+      expect(pending.for).toBe('5m');
+      expect(pending.annotations.summary).toMatch(
+        /^Executor pod \{\{ \$labels\.pod \}\} has been Pending for 5 minutes/,
+      );
+      const failing = alert(prod, 'ExecutorPodsFailing');
+      expect(failing.expr).toMatch(/^count\(max by \(namespace, pod\) \(max_over_time\(.*\[10m\]\)\) == 1\) >= 3$/);
+      expect(failing.annotations.summary).toContain('in the last 10 minutes');
+    });
+
     it.each(ENABLED)('%s: has the platform alerts, each with severity, environment and summary', (_n, env) => {
       const rules = alerts(env);
       expect(rules.map((a) => a.alert)).toEqual([
@@ -233,10 +246,10 @@ describe('PlatformMonitoring', () => {
 
     it('watches the executor phases and quota, and the three Deployments', () => {
       expect(alert(prod, 'ExecutorPodsFailing').expr).toBe(
-        'sum(kube_pod_status_phase{namespace="coderun-executors", phase="Failed"}) > 0',
+        'count(max by (namespace, pod) (max_over_time(kube_pod_status_phase{namespace="coderun-executors", phase="Failed"}[10m])) == 1) >= 3',
       );
       expect(alert(prod, 'ExecutorPodsPending').expr).toBe(
-        'sum(kube_pod_status_phase{namespace="coderun-executors", phase="Pending"}) > 0',
+        'max by (namespace, pod) (kube_pod_status_phase{namespace="coderun-executors", phase="Pending"}) == 1',
       );
       expect(alert(prod, 'ExecutorQuotaExhausted').expr).toContain(
         'kube_resourcequota{namespace="coderun-executors", type="used"}',

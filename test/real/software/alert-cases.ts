@@ -313,7 +313,7 @@ const repeat = (p: Phase, n: number): Phase[] => Array.from({ length: n }, () =>
 const EXECUTOR_PODS_PENDING: AlertSpec = {
   severity: 'warning',
   cases: (ctx) => {
-    const stuckLabels = { ...KSM, namespace: ctx.executor, phase: 'Pending', pod: 'exec-stuck', uid: 'uid-exec-stuck' };
+    const stuckLabels = { namespace: ctx.executor, pod: 'exec-stuck' };
     const firing = [
       {
         labels: stuckLabels,
@@ -338,6 +338,34 @@ const EXECUTOR_PODS_PENDING: AlertSpec = {
           ...quickJob('exec-b', 6),
         ],
         evals: [...silentAt(5), { at: 6, firing }, { at: 20, firing }],
+      },
+      {
+        name: 'a pod stuck Pending while kube-state-metrics restarts (new instance label at minute 4)',
+        kind: 'fires',
+        series: [
+          {
+            series: series('kube_pod_status_phase', {
+              ...KSM,
+              namespace: ctx.executor,
+              phase: 'Pending',
+              pod: 'exec-stuck',
+              uid: 'uid-exec-stuck',
+            }),
+            values: timeline(run('_', 1), run(1, 3), 'stale'),
+          },
+          {
+            series: series('kube_pod_status_phase', {
+              ...KSM,
+              instance: '10.0.2.9:8080',
+              namespace: ctx.executor,
+              phase: 'Pending',
+              pod: 'exec-stuck',
+              uid: 'uid-exec-stuck',
+            }),
+            values: timeline(run('_', 4), run(1, WHOLE - 4)),
+          },
+        ],
+        evals: [...silentAt(5), { at: 6, firing }],
       },
       {
         name: 'a pod Pending for 3 minutes, then Running',
