@@ -29,6 +29,7 @@ export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
   const exe = env.namespaces.executor;
   const natsJob = `${app}/nats`;
   const replicas = env.services.nats.replicas;
+  const deployments = 'middleware|frontend|oauth2-proxy';
   const natsHealthy = `gnatsd_healthz_status{job="${natsJob}"} == 0`;
   return [
     {
@@ -90,14 +91,16 @@ export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
     },
     {
       alert: 'PlatformDeploymentUnavailable',
-      expr: `kube_deployment_status_replicas_available{namespace="${app}", deployment=~"middleware|frontend|oauth2-proxy"} == 0`,
+      // max by (namespace, deployment): a kube-state-metrics restart (new instance label) must not
+      // restart the for: clock, and a second kube-state-metrics replica must not double the alert.
+      expr: `max by (namespace, deployment) (kube_deployment_status_replicas_available{namespace="${app}", deployment=~"${deployments}"}) == 0`,
       for: '3m',
       severity: 'critical',
       summary: '{{ $labels.deployment }} has no available replicas.',
     },
     {
       alert: 'PlatformDeploymentDegraded',
-      expr: `kube_deployment_status_replicas_unavailable{namespace="${app}", deployment=~"middleware|frontend|oauth2-proxy"} > 0`,
+      expr: `max by (namespace, deployment) (kube_deployment_status_replicas_unavailable{namespace="${app}", deployment=~"${deployments}"}) > 0`,
       for: '15m',
       severity: 'warning',
       summary: '{{ $labels.deployment }} has had unavailable replicas for 15 minutes.',

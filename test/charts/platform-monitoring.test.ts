@@ -258,7 +258,10 @@ describe('PlatformMonitoring', () => {
         'kube_resourcequota{namespace="coderun-executors", type="hard"}',
       );
       expect(alert(prod, 'PlatformDeploymentUnavailable').expr).toBe(
-        'kube_deployment_status_replicas_available{namespace="coderun", deployment=~"middleware|frontend|oauth2-proxy"} == 0',
+        'max by (namespace, deployment) (kube_deployment_status_replicas_available{namespace="coderun", deployment=~"middleware|frontend|oauth2-proxy"}) == 0',
+      );
+      expect(alert(prod, 'PlatformDeploymentDegraded').expr).toBe(
+        'max by (namespace, deployment) (kube_deployment_status_replicas_unavailable{namespace="coderun", deployment=~"middleware|frontend|oauth2-proxy"}) > 0',
       );
       expect(alert(prod, 'JetStreamStorageHigh').expr).toMatch(/> 0\.8$/);
     });

@@ -533,6 +533,35 @@ function deploymentSeries(
   }));
 }
 
+/**
+ * Like deploymentSeries, but kube-state-metrics restarts at minute `at` (rescheduled: a new instance
+ * label), so the victim's series continues under another identity.
+ */
+function deploymentSeriesAcrossRestart(
+  ctx: AlertContext,
+  metric: string,
+  victim: string,
+  victimValues: readonly (number | string)[],
+  others: string,
+  at: number,
+): InputSeries[] {
+  const moved = { ...KSM, instance: '10.0.2.9:8080' };
+  return [
+    ...deploymentSeries(ctx, metric, '', '', others).filter((x) => !x.series.includes(`deployment="${victim}"`)),
+    {
+      series: series(metric, { ...KSM, deployment: victim, namespace: ctx.app }),
+      values: timeline(...victimValues.slice(0, at).map(String), 'stale'),
+    },
+    {
+      series: series(metric, { ...moved, deployment: victim, namespace: ctx.app }),
+      values: timeline(run('_', at), ...victimValues.slice(at).map(String)),
+    },
+  ];
+}
+
+const minutes = (...parts: [number, number][]): number[] =>
+  parts.flatMap(([v, n]) => Array.from({ length: n }, () => v));
+
 const PLATFORM_DEPLOYMENT_UNAVAILABLE: AlertSpec = {
   severity: 'critical',
   cases: (ctx) => {
@@ -553,9 +582,7 @@ const PLATFORM_DEPLOYMENT_UNAVAILABLE: AlertSpec = {
           ...silentAt(1, 4),
           {
             at: 5,
-            firing: [
-              { labels: { ...KSM, deployment: d, namespace: ctx.app }, summary: `${d} has no available replicas.` },
-            ],
+            firing: [{ labels: { deployment: d, namespace: ctx.app }, summary: `${d} has no available replicas.` }],
           },
         ],
       })),
@@ -564,6 +591,23 @@ const PLATFORM_DEPLOYMENT_UNAVAILABLE: AlertSpec = {
         kind: 'blip',
         series: deploymentSeries(ctx, m, first(ctx), timeline(run(2, 2), run(0, 2), run(2, WHOLE - 4)), healthy),
         evals: silentAt(3, 4, 5, 10),
+      },
+      {
+        name: `${first(ctx)} without replicas from minute 2 while kube-state-metrics restarts at minute 3`,
+        kind: 'fires',
+        series: deploymentSeriesAcrossRestart(ctx, m, first(ctx), minutes([2, 2], [0, WHOLE - 2]), healthy, 3),
+        evals: [
+          ...silentAt(1, 4),
+          {
+            at: 5,
+            firing: [
+              {
+                labels: { deployment: first(ctx), namespace: ctx.app },
+                summary: `${first(ctx)} has no available replicas.`,
+              },
+            ],
+          },
+        ],
       },
       {
         name: 'the same Deployment names in another namespace unavailable',
@@ -597,13 +641,30 @@ const PLATFORM_DEPLOYMENT_DEGRADED: AlertSpec = {
             at: 17,
             firing: [
               {
-                labels: { ...KSM, deployment: d, namespace: ctx.app },
+                labels: { deployment: d, namespace: ctx.app },
                 summary: `${d} has had unavailable replicas for 15 minutes.`,
               },
             ],
           },
         ],
       })),
+      {
+        name: `${first(ctx)} one replica short from minute 2 while kube-state-metrics restarts at minute 8`,
+        kind: 'fires',
+        series: deploymentSeriesAcrossRestart(ctx, m, first(ctx), minutes([0, 2], [1, WHOLE - 2]), healthy, 8),
+        evals: [
+          ...silentAt(1, 16),
+          {
+            at: 17,
+            firing: [
+              {
+                labels: { deployment: first(ctx), namespace: ctx.app },
+                summary: `${first(ctx)} has had unavailable replicas for 15 minutes.`,
+              },
+            ],
+          },
+        ],
+      },
       {
         name: `${first(ctx)} one replica short for 10 minutes (a slow rollout)`,
         kind: 'blip',
