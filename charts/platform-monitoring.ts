@@ -18,26 +18,39 @@ export interface AlertDefinition {
   readonly summary: string;
 }
 
+/** ExecutorPodsFailing fires when at least this many executor pods ended Failed within FAILED_WINDOW. */
+export const FAILED_PODS = 3;
+const FAILED_WINDOW = '10m';
+const FAILED_WINDOW_TEXT = '10 minutes';
+
 /** The platform's alerts for an environment. */
 export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
   const app = env.namespaces.app;
   const exe = env.namespaces.executor;
   const natsJob = `${app}/nats`;
   const replicas = env.services.nats.replicas;
+  const deployments = 'middleware|frontend|oauth2-proxy';
+  const natsHealthy = `gnatsd_healthz_status{job="${natsJob}"} == 0`;
   return [
     {
+      // The exporter sidecar keeps answering scrapes (up == 1) when nats-server is dead, and 0.15.0
+      // keeps serving the last /varz values; only gnatsd_healthz_status (-healthz: 0 = ok) goes away
+      // when it cannot reach the server, and turns 1 when /healthz fails. Per pod: a target whose
+      // healthz is not 0 (absent, 1, or the whole scrape failing) is a NATS server down.
       alert: 'NatsServerDown',
-      expr: `up{job="${natsJob}"} == 0`,
+      expr: `up{job="${natsJob}"} unless on (namespace, pod) (${natsHealthy})`,
       for: '2m',
       severity: 'critical',
-      summary: 'A NATS server ({{ $labels.pod }}) is not answering scrapes.',
+      summary:
+        'NATS server {{ $labels.pod }} is down: its /healthz has not been ok through the exporter sidecar for 2 minutes.',
     },
     {
+      // Healthy servers (healthz ok) against the StatefulSet's replicas; vector(0) when there are none.
       alert: 'NatsClusterSizeShort',
-      expr: `count(up{job="${natsJob}"} == 1) < ${replicas} or absent(up{job="${natsJob}"} == 1)`,
+      expr: `(count(${natsHealthy}) or vector(0)) < ${replicas}`,
       for: '5m',
       severity: 'critical',
-      summary: `Fewer than ${replicas} NATS server(s) are up.`,
+      summary: `Only {{ $value }} of ${replicas} NATS server(s) are healthy.`,
     },
     {
       alert: 'JetStreamStorageHigh',
@@ -47,18 +60,25 @@ export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
       summary: 'JetStream file store above 80% on {{ $labels.pod }}.',
     },
     {
+      // Job pods fail and are deleted by the middleware within moments, so an instant sum of Failed
+      // pods neither counts them nor lasts; and one failed pod left undeleted is one job, not a trend.
+      // Count the distinct pods seen in phase Failed over the window instead.
       alert: 'ExecutorPodsFailing',
-      expr: `sum(kube_pod_status_phase{namespace="${exe}", phase="Failed"}) > 0`,
-      for: '10m',
+      expr:
+        `count(max by (namespace, pod) (max_over_time(kube_pod_status_phase{namespace="${exe}", phase="Failed"}[${FAILED_WINDOW}])) == 1) ` +
+        `>= ${FAILED_PODS}`,
+      for: '0m',
       severity: 'warning',
-      summary: 'Executor pods are ending in phase Failed (deadline, OOM or image errors).',
+      summary: `{{ $value }} executor pods ended in phase Failed in the last ${FAILED_WINDOW_TEXT} (deadline, OOM or image errors).`,
     },
     {
+      // Per pod, so the 5 minutes are one pod's wait, not several brief waits in a row; max by
+      // (namespace, pod) so a kube-state-metrics restart or a second replica does not reset or double it.
       alert: 'ExecutorPodsPending',
-      expr: `sum(kube_pod_status_phase{namespace="${exe}", phase="Pending"}) > 0`,
+      expr: `max by (namespace, pod) (kube_pod_status_phase{namespace="${exe}", phase="Pending"}) == 1`,
       for: '5m',
       severity: 'warning',
-      summary: 'Executor pods have been Pending for 5 minutes: jobs are waiting for capacity.',
+      summary: 'Executor pod {{ $labels.pod }} has been Pending for 5 minutes: jobs are waiting for capacity.',
     },
     {
       alert: 'ExecutorQuotaExhausted',
@@ -71,14 +91,16 @@ export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
     },
     {
       alert: 'PlatformDeploymentUnavailable',
-      expr: `kube_deployment_status_replicas_available{namespace="${app}", deployment=~"middleware|frontend|oauth2-proxy"} == 0`,
+      // max by (namespace, deployment): a kube-state-metrics restart (new instance label) must not
+      // restart the for: clock, and a second kube-state-metrics replica must not double the alert.
+      expr: `max by (namespace, deployment) (kube_deployment_status_replicas_available{namespace="${app}", deployment=~"${deployments}"}) == 0`,
       for: '3m',
       severity: 'critical',
       summary: '{{ $labels.deployment }} has no available replicas.',
     },
     {
       alert: 'PlatformDeploymentDegraded',
-      expr: `kube_deployment_status_replicas_unavailable{namespace="${app}", deployment=~"middleware|frontend|oauth2-proxy"} > 0`,
+      expr: `max by (namespace, deployment) (kube_deployment_status_replicas_unavailable{namespace="${app}", deployment=~"${deployments}"}) > 0`,
       for: '15m',
       severity: 'warning',
       summary: '{{ $labels.deployment }} has had unavailable replicas for 15 minutes.',

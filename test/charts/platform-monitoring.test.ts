@@ -4,6 +4,7 @@ import { App, Chart } from 'cdk8s';
 import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
 import { PlatformMonitoring, platformAlerts } from '../../charts/platform-monitoring';
 import { SchemaValidator } from '../support/schema-validator';
+import { loadCommitted } from '../support/committed';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
@@ -111,6 +112,19 @@ describe('PlatformMonitoring', () => {
   });
 
   describe('PrometheusRule', () => {
+    it('executor alerts are per pod: Pending keeps pod and namespace, Failing counts distinct pods', () => {
+      const pending = alert(prod, 'ExecutorPodsPending');
+      expect(pending.expr).not.toMatch(/^sum\(/);
+      expect(pending.expr).toContain('by (namespace, pod)');
+      expect(pending.for).toBe('5m');
+      expect(pending.annotations.summary).toMatch(
+        /^Executor pod \{\{ \$labels\.pod \}\} has been Pending for 5 minutes/,
+      );
+      const failing = alert(prod, 'ExecutorPodsFailing');
+      expect(failing.expr).toMatch(/^count\(max by \(namespace, pod\) \(max_over_time\(.*\[10m\]\)\) == 1\) >= 3$/);
+      expect(failing.annotations.summary).toContain('in the last 10 minutes');
+    });
+
     it.each(ENABLED)('%s: has the platform alerts, each with severity, environment and summary', (_n, env) => {
       const rules = alerts(env);
       expect(rules.map((a) => a.alert)).toEqual([
@@ -163,8 +177,8 @@ describe('PlatformMonitoring', () => {
     ] as const)('%s: the cluster-size alert expects %i NATS server(s)', (_n, env, replicas) => {
       expect(env.services.nats.replicas).toBe(replicas);
       const a = alert(env, 'NatsClusterSizeShort');
-      expect(a.expr).toBe(`count(up{job="coderun/nats"} == 1) < ${replicas} or absent(up{job="coderun/nats"} == 1)`);
-      expect(a.annotations.summary).toBe(`Fewer than ${replicas} NATS server(s) are up.`);
+      expect(a.expr).toBe(`(count(gnatsd_healthz_status{job="coderun/nats"} == 0) or vector(0)) < ${replicas}`);
+      expect(a.annotations.summary).toBe(`Only {{ $value }} of ${replicas} NATS server(s) are healthy.`);
     });
 
     it('the cluster-size alert follows the replicas of the environment', () => {
@@ -172,7 +186,32 @@ describe('PlatformMonitoring', () => {
         ...prod,
         services: { ...prod.services, nats: { ...prod.services.nats, replicas: 5 } },
       };
-      expect(alert(env, 'NatsClusterSizeShort').expr).toContain('< 5 or');
+      expect(alert(env, 'NatsClusterSizeShort').expr).toMatch(/ < 5$/);
+    });
+
+    it("NATS server health is read from the exporter's -healthz metric, not from the sidecar's own up", () => {
+      // up stays 1 while nats-server is dead: the sidecar still answers scrapes. gnatsd_healthz_status
+      // disappears when the exporter cannot reach the server and is 1 when /healthz fails.
+      const down: string = alert(prod, 'NatsServerDown').expr;
+      expect(down).toBe(
+        'up{job="coderun/nats"} unless on (namespace, pod) (gnatsd_healthz_status{job="coderun/nats"} == 0)',
+      );
+      expect(alert(prod, 'NatsClusterSizeShort').expr).not.toContain('up{');
+    });
+
+    it('every environment that ships the rule runs the NATS exporter sidecar with -healthz', () => {
+      const docs = loadCommitted();
+      const envs = new Set(docs.filter((d) => d.object.kind === 'PrometheusRule').map((d) => d.env.name));
+      expect(envs.size).toBeGreaterThan(0);
+      for (const name of envs) {
+        const sts = docs.filter(
+          (d) => d.env.name === name && d.object.kind === 'StatefulSet' && d.object.metadata.name === 'nats',
+        );
+        expect(sts, name).toHaveLength(1);
+        const containers: Obj[] = (sts[0]!.object as Obj).spec.template.spec.containers;
+        const exporter = containers.find((c) => c.name === 'metrics');
+        expect(exporter?.args, name).toContain('-healthz');
+      }
     });
 
     it('NATS alerts use the job Prometheus Operator gives the nats PodMonitor (<namespace>/<name>)', () => {
@@ -199,16 +238,18 @@ describe('PlatformMonitoring', () => {
         expect(ns(name).length, name).toBeGreaterThan(0);
         expect(new Set(ns(name)), name).toEqual(new Set(['cr-app']));
       }
-      expect(alert(env, 'NatsServerDown').expr).toBe('up{job="cr-app/nats"} == 0');
+      expect(alert(env, 'NatsServerDown').expr).toBe(
+        'up{job="cr-app/nats"} unless on (namespace, pod) (gnatsd_healthz_status{job="cr-app/nats"} == 0)',
+      );
       for (const a of alerts(env)) expect(a.expr, a.alert).not.toMatch(/"coderun(-executors)?[/"]/);
     });
 
     it('watches the executor phases and quota, and the three Deployments', () => {
       expect(alert(prod, 'ExecutorPodsFailing').expr).toBe(
-        'sum(kube_pod_status_phase{namespace="coderun-executors", phase="Failed"}) > 0',
+        'count(max by (namespace, pod) (max_over_time(kube_pod_status_phase{namespace="coderun-executors", phase="Failed"}[10m])) == 1) >= 3',
       );
       expect(alert(prod, 'ExecutorPodsPending').expr).toBe(
-        'sum(kube_pod_status_phase{namespace="coderun-executors", phase="Pending"}) > 0',
+        'max by (namespace, pod) (kube_pod_status_phase{namespace="coderun-executors", phase="Pending"}) == 1',
       );
       expect(alert(prod, 'ExecutorQuotaExhausted').expr).toContain(
         'kube_resourcequota{namespace="coderun-executors", type="used"}',
@@ -217,7 +258,10 @@ describe('PlatformMonitoring', () => {
         'kube_resourcequota{namespace="coderun-executors", type="hard"}',
       );
       expect(alert(prod, 'PlatformDeploymentUnavailable').expr).toBe(
-        'kube_deployment_status_replicas_available{namespace="coderun", deployment=~"middleware|frontend|oauth2-proxy"} == 0',
+        'max by (namespace, deployment) (kube_deployment_status_replicas_available{namespace="coderun", deployment=~"middleware|frontend|oauth2-proxy"}) == 0',
+      );
+      expect(alert(prod, 'PlatformDeploymentDegraded').expr).toBe(
+        'max by (namespace, deployment) (kube_deployment_status_replicas_unavailable{namespace="coderun", deployment=~"middleware|frontend|oauth2-proxy"}) > 0',
       );
       expect(alert(prod, 'JetStreamStorageHigh').expr).toMatch(/> 0\.8$/);
     });
