@@ -13,10 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEnvironments, loadEnvironment } from '../../../src/config';
-import { LINTER_EXCEPTIONS, type Linter, type LinterException } from '../../policy/exceptions';
+import { LINTER_EXCEPTIONS, type Linter } from '../../policy/exceptions';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
 import {
   applyExceptions,
+  exceptionObjectId,
   formatFindings,
   kubeconformSchemas,
   runCheckov,
@@ -167,18 +168,23 @@ for (const env of ENVS) {
 }
 
 describe('linter exceptions (test/policy/exceptions.ts)', () => {
-  it('each still matches a finding (no stale entries) and names a known linter, environment and reason', () => {
-    const used = new Set<LinterException>();
+  it('each object of each entry still matches a finding (no stale entries); each names a known linter, environment and reason', () => {
+    const used = new Set<string>();
     for (const env of ENVS) {
-      for (const linter of LINTERS)
-        applyExceptions(run(linter, env.name).findings, LINTER_EXCEPTIONS).used.forEach((e) => used.add(e));
+      for (const linter of LINTERS) {
+        applyExceptions(run(linter, env.name).findings, LINTER_EXCEPTIONS).used.forEach((id) => used.add(id));
+      }
     }
-    const describeException = (e: LinterException) => `${e.linter} ${e.check} ${e.env} ${e.kind}/${e.name}`;
-    expect(LINTER_EXCEPTIONS.filter((e) => !used.has(e)).map(describeException)).toEqual([]);
+    const all = LINTER_EXCEPTIONS.flatMap((e) => e.objects.map((o) => exceptionObjectId(e, o)));
+    expect(all.filter((id) => !used.has(id))).toEqual([]);
+    expect(new Set(all).size, 'an object listed twice for the same check').toBe(all.length);
     for (const e of LINTER_EXCEPTIONS) {
-      expect(LINTERS, describeException(e)).toContain(e.linter);
-      expect(['*', ...ENVS.map((x) => x.name)], describeException(e)).toContain(e.env);
-      expect(e.reason.length, describeException(e)).toBeGreaterThan(40);
+      const id = `${e.linter} ${e.check} ${e.env}`;
+      expect(LINTERS, id).toContain(e.linter);
+      expect(['*', ...ENVS.map((x) => x.name)], id).toContain(e.env);
+      expect(e.objects.length, id).toBeGreaterThan(0);
+      for (const o of e.objects) expect(o, id).toMatch(/^[A-Za-z]+\/[a-z0-9.-]+\*?$/);
+      expect(e.reason.length, id).toBeGreaterThan(40);
     }
   });
 });

@@ -48,23 +48,38 @@ export function formatFindings(fs: readonly Finding[]): string {
   return fs.map((f) => `${findingId(f)} (${f.file}): ${f.message}`).join('\n');
 }
 
-function matches(e: LinterException, f: Finding): boolean {
-  const nameOk = e.name.endsWith('*') ? f.name.startsWith(e.name.slice(0, -1)) : f.name === e.name;
-  return (
-    e.linter === f.linter && e.check === f.check && (e.env === '*' || e.env === f.env) && e.kind === f.kind && nameOk
-  );
+/** Whether exception object 'Kind/name' (a trailing '*' matches a prefix) names the finding's object. */
+function objectMatches(pattern: string, f: Finding): boolean {
+  const slash = pattern.indexOf('/');
+  const kind = pattern.slice(0, slash);
+  const name = pattern.slice(slash + 1);
+  return kind === f.kind && (name.endsWith('*') ? f.name.startsWith(name.slice(0, -1)) : f.name === name);
 }
 
-/** Findings not covered by an exception, and the exceptions that covered some finding. */
+/** `linter check env Kind/name` of one object of an exception. */
+export function exceptionObjectId(e: LinterException, object: string): string {
+  return `${e.linter} ${e.check} ${e.env === '*' ? 'all environments' : e.env} ${object}`;
+}
+
+/**
+ * Findings not covered by an exception, and the exception objects (exceptionObjectId) that covered
+ * some finding.
+ */
 export function applyExceptions(
   findings: readonly Finding[],
   exceptions: readonly LinterException[],
-): { open: Finding[]; used: Set<LinterException> } {
-  const used = new Set<LinterException>();
+): { open: Finding[]; used: Set<string> } {
+  const used = new Set<string>();
   const open = findings.filter((f) => {
-    const e = exceptions.find((x) => matches(x, f));
-    if (e) used.add(e);
-    return !e;
+    for (const e of exceptions) {
+      if (e.linter !== f.linter || e.check !== f.check || (e.env !== '*' && e.env !== f.env)) continue;
+      const object = e.objects.find((o) => objectMatches(o, f));
+      if (object !== undefined) {
+        used.add(exceptionObjectId(e, object));
+        return false;
+      }
+    }
+    return true;
   });
   return { open, used };
 }
