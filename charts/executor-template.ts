@@ -6,6 +6,7 @@ import { EXECUTOR_TMP_SIZE, EXECUTOR_USER } from '../apps/executors';
 import { natsClientEnv } from '../apps/types';
 import * as k8s from '../imports/k8s';
 import {
+  ephemeralStorage,
   envVars,
   PART_OF,
   restrictedContainerSecurityContext,
@@ -69,7 +70,11 @@ export class ExecutorTemplate extends Construct {
     const softSpread = { ...env, spread: { ...env.spread, whenUnsatisfiable: 'ScheduleAnyway' as const } };
     const tls = env.services.nats.tls !== undefined;
     const caSecret = props.natsCaSecretName ?? 'nats-ca';
-    const size = { cpu: k8s.Quantity.fromString(x.cpu), memory: k8s.Quantity.fromString(x.memory) };
+    const size = {
+      cpu: k8s.Quantity.fromString(x.cpu),
+      memory: k8s.Quantity.fromString(x.memory),
+      'ephemeral-storage': k8s.Quantity.fromString(ephemeralStorage([x.workspaceSize, EXECUTOR_TMP_SIZE])),
+    };
 
     new k8s.KubePodTemplate(this, 'template', {
       metadata: { name: this.templateName, namespace: env.namespaces.executor, labels },

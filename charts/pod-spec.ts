@@ -6,6 +6,7 @@
 import type { EnvironmentConfig, ImageRef, Resources } from '../src/config';
 import type { EnvVarDefinition, HttpProbeDefinition, PortDefinition, WritablePath } from '../apps/types';
 import * as k8s from '../imports/k8s';
+import { formatMemory, parseMemory } from '../src/quantity';
 
 /** Value of app.kubernetes.io/part-of on everything we render. */
 export const PART_OF = 'coderun';
@@ -67,11 +68,35 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
   };
 }
 
-/** Requests and limits as Kubernetes quantities. */
-export function containerResources(r: Resources): k8s.ResourceRequirements {
+/**
+ * Node disk a container may fill besides its emptyDirs: its logs, which the kubelet rotates at
+ * 5 files of 10Mi by default (every root filesystem is read-only, so nothing else grows).
+ */
+export const CONTAINER_LOG_STORAGE = '64Mi';
+
+/**
+ * The ephemeral-storage a container requests and is limited to: its logs plus the size limits of the
+ * emptyDirs it writes to. Requested as much as limited, so the scheduler only places the pod on a
+ * node with that much disk free, and the kubelet evicts the pod that overflows, not its neighbours.
+ */
+export function ephemeralStorage(emptyDirSizeLimits: readonly string[] = []): string {
+  return formatMemory([CONTAINER_LOG_STORAGE, ...emptyDirSizeLimits].reduce((sum, q) => sum + parseMemory(q), 0));
+}
+
+/** Requests and limits as Kubernetes quantities; ephemeral-storage as from ephemeralStorage(). */
+export function containerResources(r: Resources, storage = ephemeralStorage()): k8s.ResourceRequirements {
+  const disk = k8s.Quantity.fromString(storage);
   return {
-    requests: { cpu: k8s.Quantity.fromString(r.requests.cpu), memory: k8s.Quantity.fromString(r.requests.memory) },
-    limits: { cpu: k8s.Quantity.fromString(r.limits.cpu), memory: k8s.Quantity.fromString(r.limits.memory) },
+    requests: {
+      cpu: k8s.Quantity.fromString(r.requests.cpu),
+      memory: k8s.Quantity.fromString(r.requests.memory),
+      'ephemeral-storage': disk,
+    },
+    limits: {
+      cpu: k8s.Quantity.fromString(r.limits.cpu),
+      memory: k8s.Quantity.fromString(r.limits.memory),
+      'ephemeral-storage': disk,
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import * as k8s from '../imports/k8s';
 import {
   containerPorts,
   containerResources,
+  ephemeralStorage,
   envVars,
   httpProbe,
   restrictedContainerSecurityContext,
@@ -98,7 +99,7 @@ export class StatelessService extends Construct {
       ...(def.args(env).length > 0 ? { args: [...def.args(env)] } : {}),
       ...(def.env(env).length > 0 ? { env: envVars(def.env(env)) } : {}),
       ports: containerPorts(def.ports, def.name),
-      resources: containerResources(resources),
+      resources: containerResources(resources, ephemeralStorage(def.writablePaths.map((p) => p.sizeLimit))),
       securityContext: restrictedContainerSecurityContext(),
       readinessProbe: httpProbe(def.probes.readiness, def.ports, def.name),
       livenessProbe: httpProbe(def.probes.liveness, def.ports, def.name),

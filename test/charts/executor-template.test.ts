@@ -4,6 +4,7 @@ import { App, Chart } from 'cdk8s';
 import { loadEnvironment, type EnvironmentConfig, type ImageRef } from '../../src/config';
 import { ExecutorTemplate, EXECUTOR_COMPONENT, type ExecutorTemplateProps } from '../../charts/executor-template';
 import { EXECUTORS, EXECUTOR_USER, type ExecutorDefinition } from '../../apps/executors';
+import { ephemeralStorage } from '../../charts/pod-spec';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
@@ -76,8 +77,10 @@ describe('ExecutorTemplate', () => {
     expect(containers).toHaveLength(1);
     const { requests, limits } = containers[0].resources;
     expect(requests).toEqual(limits);
-    expect(requests).toEqual({ cpu, memory });
-    expect(requests).toEqual({ cpu: env.executors.cpu, memory: env.executors.memory });
+    // Disk: the logs allowance, the workspace and /tmp, so a job that fills its scratch space is evicted alone.
+    const disk = ephemeralStorage([env.executors.workspaceSize, '64Mi']);
+    expect(requests).toEqual({ cpu, memory, 'ephemeral-storage': disk });
+    expect(requests).toEqual({ cpu: env.executors.cpu, memory: env.executors.memory, 'ephemeral-storage': disk });
   });
 
   it('runs non-root with a read-only root filesystem and size-limited scratch space', () => {

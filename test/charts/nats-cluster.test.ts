@@ -405,7 +405,7 @@ describe('NatsCluster', () => {
       expect(exporter.ports).toEqual([{ name: 'metrics', containerPort: 7777, protocol: 'TCP' }]);
       expect(exporter.args).toContain('-port=7777');
       expect(exporter.securityContext.readOnlyRootFilesystem).toBe(true);
-      expect(exporter.resources.limits).toEqual({ cpu: '100m', memory: '64Mi' });
+      expect(exporter.resources.limits).toEqual({ cpu: '100m', 'ephemeral-storage': '64Mi', memory: '64Mi' });
       expect(exporter.readinessProbe.httpGet.port).toBe('metrics');
       // The monitor port the exporter scrapes is the one NATS serves.
       expect(serverConf(objs)).toContain('http_port: 8222');

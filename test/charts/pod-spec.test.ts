@@ -2,9 +2,11 @@ import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
 import {
+  CONTAINER_LOG_STORAGE,
   PART_OF,
   containerPorts,
   containerResources,
+  ephemeralStorage,
   envVars,
   httpProbe,
   restrictedContainerSecurityContext,
@@ -126,7 +128,22 @@ describe('security contexts', () => {
 describe('containerResources', () => {
   it('renders requests and limits as the given quantities', () => {
     const r = { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '1', memory: '768Mi' } };
-    expect(json(containerResources(r))).toEqual(r);
+    const disk = { 'ephemeral-storage': CONTAINER_LOG_STORAGE };
+    expect(json(containerResources(r))).toEqual({
+      requests: { ...r.requests, ...disk },
+      limits: { ...r.limits, ...disk },
+    });
+  });
+
+  it('requests and limits ephemeral-storage alike: the logs allowance plus the emptyDirs written to', () => {
+    const r = { requests: { cpu: '250m', memory: '384Mi' }, limits: { cpu: '1', memory: '768Mi' } };
+    expect(ephemeralStorage()).toBe('64Mi');
+    expect(ephemeralStorage(['256Mi', '64Mi'])).toBe('384Mi');
+    expect(ephemeralStorage(['1Gi', '512Ki'])).toBe('1114624Ki');
+    expect(json(containerResources(r, '384Mi'))).toEqual({
+      requests: { ...r.requests, 'ephemeral-storage': '384Mi' },
+      limits: { ...r.limits, 'ephemeral-storage': '384Mi' },
+    });
   });
 });
 

@@ -241,15 +241,16 @@ describe('StatelessService', () => {
     it('uses the app default when the environment does not override (staging frontend)', () => {
       expect(staging.services.frontend.resources).toBeUndefined();
       expect(container(render(frontend, staging)).resources).toEqual({
-        requests: { cpu: '100m', memory: '192Mi' },
-        limits: { cpu: '500m', memory: '384Mi' },
+        // ephemeral-storage: 64Mi of logs, next-cache 256Mi, tmp 64Mi.
+        requests: { cpu: '100m', memory: '192Mi', 'ephemeral-storage': '384Mi' },
+        limits: { cpu: '500m', memory: '384Mi', 'ephemeral-storage': '384Mi' },
       });
     });
 
     it('uses the environment override when present (prod frontend)', () => {
       expect(container(render(frontend, prod)).resources).toEqual({
-        requests: { cpu: '250m', memory: '384Mi' },
-        limits: { cpu: '1', memory: '768Mi' },
+        requests: { cpu: '250m', memory: '384Mi', 'ephemeral-storage': '384Mi' },
+        limits: { cpu: '1', memory: '768Mi', 'ephemeral-storage': '384Mi' },
       });
     });
   });

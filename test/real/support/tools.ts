@@ -38,6 +38,28 @@ export function tool(module: string, name: string): string {
   return path;
 }
 
+/** The bin dir of the checkov venv of tools/install-checkov.sh, installing it (once, about a minute) if needed. */
+export function checkovDir(): string {
+  const cached = built.get('python:checkov');
+  if (cached) return cached;
+  let out: string;
+  try {
+    out = execFileSync('bash', [join(ROOT, 'tools', 'install-checkov.sh')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+    });
+  } catch (e) {
+    throw new Error(`tools/install-checkov.sh failed; checkov is required, not optional: ${String(e)}`);
+  }
+  const dir = out.trim().split('\n').pop() ?? '';
+  if (!existsSync(join(dir, 'checkov')))
+    throw new Error(`tools/install-checkov.sh printed '${dir}', which has no checkov`);
+  built.set('python:checkov', dir);
+  return dir;
+}
+
 /** What `program args...` prints (stdout and stderr together), for version checks. */
 export function output(program: string, args: readonly string[]): string {
   try {
