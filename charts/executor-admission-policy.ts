@@ -85,6 +85,13 @@ export class ExecutorAdmissionPolicy extends Construct {
         expression: '!has(object.spec.ephemeralContainers) || size(object.spec.ephemeralContainers) == 0',
         message: 'executor pods may not get ephemeral (debug) containers',
       },
+      {
+        // automountServiceAccountToken: false alone leaves a projected token volume open, which
+        // Pod Security (restricted) allows; found by the control-plane twin.
+        expression:
+          '!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.projected) || !has(v.projected.sources) || v.projected.sources.all(s, !has(s.serviceAccountToken)))',
+        message: 'executor pods may not mount a service-account token (projected serviceAccountToken volume)',
+      },
     ];
     const labels = standardLabels(name, 'admission-policy', env);
     new ApiObject(this, 'policy', {

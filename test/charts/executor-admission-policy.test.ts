@@ -171,6 +171,7 @@ describe('ExecutorAdmissionPolicy', () => {
         'app.kubernetes.io/component=executor',
         'enableServiceLinks: false',
         'ephemeral',
+        'service-account token',
       ]) {
         expect(
           prodRules.filter((r) => r.message.includes(text)),
@@ -445,6 +446,25 @@ describe('ExecutorAdmissionPolicy', () => {
       it('accepts an empty ephemeralContainers list', () => {
         const pod = mutate((p) => {
           p.spec.ephemeralContainers = [];
+        });
+        expect(violations(pod)).toEqual([]);
+      });
+    });
+
+    describe('service-account token volumes', () => {
+      it('rejects a projected serviceAccountToken volume (automountServiceAccountToken: false does not cover it)', () => {
+        const pod = mutate((p) => {
+          p.spec.volumes.push({
+            name: 'token',
+            projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] },
+          });
+        });
+        expect(violations(pod)).toEqual([rule('service-account token')]);
+      });
+
+      it('accepts projected volumes of other sources', () => {
+        const pod = mutate((p) => {
+          p.spec.volumes.push({ name: 'info', projected: { sources: [{ downwardAPI: { items: [] } }] } });
         });
         expect(violations(pod)).toEqual([]);
       });

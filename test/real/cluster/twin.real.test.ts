@@ -1,0 +1,862 @@
+/**
+ * The control-plane twin of every environment (tools/twin): the real kube-apiserver, controller
+ * manager and scheduler of the declared Kubernetes version, kwok nodes as declared, dist/<env> and
+ * argocd/<env> applied. One environment at a time. Facts go to .build/twin-<env>.md.
+ *
+ * Select one environment with: npm run test:cluster -- -t '<env>'
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capacityReport } from '../../../src/capacity';
+import { listEnvironments } from '../../../src/config';
+import type { Manifest } from '../../../src/render';
+import { formatCpu } from '../../../src/quantity';
+import type { Kube, Obj } from '../../../tools/twin/api';
+import { committedObjects, FINISHED_ANNOTATION, HOLD_ANNOTATION, sleep, Twin, until } from '../../../tools/twin/twin';
+import {
+  Facts,
+  fmtCounts,
+  isReady,
+  matches,
+  nodes,
+  placement,
+  podRequests,
+  pods,
+  skew,
+  workloadOf,
+  type Pod,
+} from './cluster';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const ENVS = listEnvironments(ROOT);
+const mi = (bytes: number) => `${Math.round(bytes / 2 ** 20)}Mi`;
+
+interface Workload {
+  kind: 'Deployment' | 'StatefulSet';
+  name: string;
+  object: Obj;
+  selector: Record<string, string>;
+  replicas: number;
+  hpa?: { min: number; max: number };
+  surge: number;
+}
+
+interface Pdb {
+  name: string;
+  selector: Record<string, string>;
+  minAvailable?: number;
+  maxUnavailable?: number;
+}
+
+describe.each(ENVS)('control-plane twin: %s', (envName) => {
+  const facts = new Facts(ROOT, envName);
+  const objects = committedObjects(ROOT, envName).map((c) => c.object);
+  let twin: Twin;
+  let kube: Kube;
+  let dir: string;
+  let suiteStart = 0;
+
+  const ns = () => twin.env.namespaces;
+  const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
+  const workloads = (): Workload[] =>
+    [...byKind('Deployment'), ...byKind('StatefulSet')].map((o) => {
+      const spec = o.spec as {
+        replicas?: number;
+        selector: { matchLabels: Record<string, string> };
+        strategy?: { rollingUpdate?: { maxSurge?: number | string } };
+      };
+      const hpa = byKind('HorizontalPodAutoscaler').find(
+        (h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === o.metadata?.name,
+      );
+      const hs = hpa?.spec as { minReplicas?: number; maxReplicas: number } | undefined;
+      const s = spec.strategy?.rollingUpdate?.maxSurge;
+      const replicas = spec.replicas ?? 1;
+      return {
+        kind: o.kind as 'Deployment' | 'StatefulSet',
+        name: String(o.metadata?.name),
+        object: o,
+        selector: spec.selector.matchLabels,
+        replicas,
+        ...(hs ? { hpa: { min: hs.minReplicas ?? 1, max: hs.maxReplicas } } : {}),
+        surge:
+          o.kind !== 'Deployment'
+            ? 0
+            : typeof s === 'number'
+              ? s
+              : typeof s === 'string' && s.endsWith('%')
+                ? Math.ceil((replicas * Number(s.slice(0, -1))) / 100)
+                : Math.ceil(replicas * 0.25),
+      };
+    });
+  const pdbs = (): Pdb[] =>
+    byKind('PodDisruptionBudget').map((o) => {
+      const s = o.spec as {
+        selector: { matchLabels: Record<string, string> };
+        minAvailable?: number;
+        maxUnavailable?: number;
+      };
+      return {
+        name: String(o.metadata?.name),
+        selector: s.selector.matchLabels,
+        ...(s.minAvailable === undefined ? {} : { minAvailable: s.minAvailable }),
+        ...(s.maxUnavailable === undefined ? {} : { maxUnavailable: s.maxUnavailable }),
+      };
+    });
+  /** Ready pods a PDB demands when `expected` pods exist. */
+  const pdbMinimum = (p: Pdb, expected: number) =>
+    p.minAvailable !== undefined ? p.minAvailable : expected - (p.maxUnavailable ?? 0);
+
+  /** Desired replicas now: the HPA lifts a Deployment to its minReplicas. */
+  const desired = (w: Workload) => Math.max(w.replicas, w.hpa?.min ?? 0);
+
+  async function workloadsReady(want: (w: Workload) => number = desired): Promise<boolean> {
+    const all = await pods(kube, ns().app);
+    return (
+      workloads().every(
+        (w) => all.filter((p) => matches(p.metadata.labels, w.selector) && isReady(p)).length === want(w),
+      ) && all.every((p) => isReady(p))
+    );
+  }
+
+  beforeAll(async () => {
+    suiteStart = Date.now();
+    dir = mkdtempSync(join(tmpdir(), `coderun-twin-${envName}-`));
+    twin = new Twin({ root: ROOT, env: envName, dir });
+    try {
+      await twin.up();
+    } catch (e) {
+      await twin.down();
+      throw e;
+    }
+    kube = twin.kube;
+    facts.section('Bring-up', [
+      `Kubernetes ${twin.env.kubernetesVersion}; ` +
+        Object.entries(twin.timings)
+          .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+          .join(', '),
+    ]);
+  });
+
+  afterAll(async () => {
+    facts.section('Suite time', [`${((Date.now() - suiteStart) / 1000).toFixed(1)} s including bring-up and teardown`]);
+    await twin?.down();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    facts.write();
+  });
+
+  it(`the API server of the declared version accepts every object of dist/${envName} and argocd/${envName}`, async () => {
+    const version = await kube.must<{ gitVersion: string }>('GET', '/version');
+    expect(version.gitVersion.startsWith(`v${twin.env.kubernetesVersion}.`)).toBe(true);
+    const refused = twin.refused.map((a) => `${a.id} (${a.file}): HTTP ${a.status}: ${a.message}`);
+    expect(refused).toEqual([]);
+    expect(twin.applied.length).toBe(objects.length);
+
+    // CRD validation rules (x-kubernetes-validations) run in this API server: a probe that breaks one is refused.
+    const probe = await kube.req(
+      'POST',
+      `/apis/gateway.networking.k8s.io/v1/namespaces/${ns().app}/httproutes?dryRun=All&fieldValidation=Strict`,
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'twin-cel-probe', namespace: ns().app },
+        spec: { rules: [{ matches: [{ path: { type: 'PathPrefix', value: 'no-leading-slash' } }] }] },
+      },
+    );
+    expect(probe.status).toBe(422);
+    expect(probe.message).toContain('must be an absolute path');
+    const customKinds = [
+      ...new Set(
+        objects
+          .filter((o) => !/^(v1|[a-z.]*k8s\.io\/v1|apps\/v1|policy\/v1|autoscaling\/v2)$/.test(String(o.apiVersion)))
+          .map((o) => `${String(o.kind)} (${String(o.apiVersion)})`),
+      ),
+    ];
+    facts.section('Acceptance', [
+      `- API server ${version.gitVersion} accepted ${twin.applied.length} of ${twin.applied.length} objects (server-side apply, fieldValidation=Strict, in sync-wave order; waves ${[...new Set(twin.applied.map((a) => a.wave))].join(', ')}).`,
+      `- Namespaces the objects use but do not declare, created first (Argo CD's own): ${twin.providedNamespaces.join(', ') || 'none'}.`,
+      `- Custom resources validated against the vendored CRDs: ${customKinds.join(', ') || 'none'}.`,
+      `- CRD CEL rules are evaluated: an HTTPRoute probe breaking one was refused: "${probe.message.slice(0, 160)}".`,
+    ]);
+  });
+
+  it('places every platform pod (Running, Ready), binds the NATS volumes and honours the spread constraints', async () => {
+    await until('every platform workload Ready at its desired replicas', () => workloadsReady(), 90_000);
+    const all = await pods(kube, ns().app);
+    const allNodes = await nodes(kube);
+    const pvcs = await kube.list<Obj>('v1', 'PersistentVolumeClaim', ns().app);
+    expect(pvcs.length).toBeGreaterThan(0);
+    expect(pvcs.map((p) => `${p.metadata?.name}: ${String((p.status as { phase?: string })?.phase)}`)).toEqual(
+      pvcs.map((p) => `${p.metadata?.name}: Bound`),
+    );
+    const lines: string[] = [];
+    const total = placement(all, allNodes);
+    lines.push(`All ${all.length} platform pods Running and Ready. Per node: ${fmtCounts(total.perNode)}.`);
+    if (total.perZone.size) lines.push(`Per zone: ${fmtCounts(total.perZone)}.`);
+    lines.push(
+      '',
+      '| workload | pods | per node | per zone | spread (hard: asserted) |',
+      '| --- | ---: | --- | --- | --- |',
+    );
+    for (const w of workloads()) {
+      const mine = all.filter((p) => matches(p.metadata.labels, w.selector));
+      const { perNode, perZone } = placement(mine, allNodes);
+      const checks: string[] = [];
+      for (const c of mine[0]?.spec.topologySpreadConstraints ?? []) {
+        const counts = c.topologyKey === 'topology.kubernetes.io/zone' ? perZone : perNode;
+        const s = skew(counts);
+        const hard = c.whenUnsatisfiable === 'DoNotSchedule';
+        if (hard && counts.size > 0) expect(s, `${w.name} ${c.topologyKey} skew`).toBeLessThanOrEqual(c.maxSkew);
+        checks.push(`${c.topologyKey.split('/')[1]} skew ${s} ≤ ${c.maxSkew} ${hard ? '(hard)' : '(soft)'}`);
+      }
+      lines.push(
+        `| ${w.kind} ${w.name} | ${mine.length} | ${fmtCounts(perNode)} | ${fmtCounts(perZone) || '-'} | ${checks.join('; ') || 'none'} |`,
+      );
+    }
+    lines.push(
+      '',
+      `PVCs: ${pvcs.map((p) => `${p.metadata?.name} → ${String((p.spec as { volumeName?: string }).volumeName)}`).join(', ')} (Bound).`,
+    );
+    facts.section('Placement', lines);
+  });
+
+  /** A pod from a committed executor PodTemplate, as the middleware builds it. */
+  async function executorPod(asMiddleware: Kube, language: string): Promise<Obj> {
+    const t = await asMiddleware.must<{ template: { metadata: Obj['metadata']; spec: Obj } }>(
+      'GET',
+      `/api/v1/namespaces/${ns().executor}/podtemplates/executor-${language}`,
+    );
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...t.template.metadata, generateName: `executor-${language}-` },
+      spec: t.template.spec,
+    };
+  }
+
+  let middlewareToken = '';
+  /** The middleware's own credentials: a real token from the TokenRequest API. */
+  async function asMiddleware(): Promise<Kube> {
+    if (!middlewareToken) {
+      const sa = byKind('RoleBinding')
+        .flatMap((b) => (b.subjects as { kind: string; name: string; namespace: string }[]) ?? [])
+        .find((s) => s.kind === 'ServiceAccount' && s.namespace === ns().app);
+      expect(sa, 'a RoleBinding for the middleware ServiceAccount').toBeDefined();
+      const r = await kube.must<{ status: { token: string } }>(
+        'POST',
+        `/api/v1/namespaces/${sa?.namespace}/serviceaccounts/${sa?.name}/token`,
+        { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
+      );
+      middlewareToken = r.status.token;
+    }
+    return kube.as(middlewareToken);
+  }
+  const languages = () => Object.keys(twin.env.executors.images);
+
+  it('at full scale places every pod and the executor quota refuses the next job', async () => {
+    const mw = await asMiddleware();
+    const who = await mw.must<{ status: { userInfo: { username: string } } }>(
+      'POST',
+      '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    );
+    // Deployments at their maximum (HPA maxReplicas), then a rollout whose new pods are held unready:
+    // the surge stays open.
+    const target = (w: Workload) => (w.kind === 'Deployment' ? (w.hpa?.max ?? w.replicas) : w.replicas);
+    for (const w of workloads().filter((x) => x.kind === 'Deployment')) {
+      await kube.must(
+        'PATCH',
+        `/apis/apps/v1/namespaces/${ns().app}/deployments/${w.name}/scale`,
+        { spec: { replicas: target(w) } },
+        'application/merge-patch+json',
+      );
+    }
+    await until('Deployments Ready at their maximum', () => workloadsReady(target), 90_000);
+    for (const w of workloads().filter((x) => x.kind === 'Deployment')) {
+      await kube.must(
+        'PATCH',
+        `/apis/apps/v1/namespaces/${ns().app}/deployments/${w.name}`,
+        { spec: { template: { metadata: { annotations: { [HOLD_ANNOTATION]: 'surge' } } } } },
+        'application/strategic-merge-patch+json',
+      );
+    }
+    const surgeTotal = (w: Workload) => target(w) + w.surge;
+    await until(
+      'every rollout holding its surge, every pod bound to a node',
+      async () => {
+        const all = await pods(kube, ns().app);
+        return workloads().every((w) => {
+          const mine = all.filter((p) => matches(p.metadata.labels, w.selector) && !p.metadata.deletionTimestamp);
+          return mine.length === surgeTotal(w) && mine.every((p) => p.spec.nodeName);
+        });
+      },
+      90_000,
+    ).catch(async (e) => {
+      const pending = (await pods(kube, ns().app)).filter((p) => !p.spec.nodeName).map((p) => p.metadata.name);
+      throw new Error(`${String(e)}; unscheduled: ${pending.join(', ')}`);
+    });
+    await sleep(1500); // the deployment controller would scale further now if it were going to
+    const held = await pods(kube, ns().app);
+    for (const w of workloads()) {
+      expect(
+        held.filter((p) => matches(p.metadata.labels, w.selector) && !p.metadata.deletionTimestamp).length,
+        w.name,
+      ).toBe(surgeTotal(w));
+    }
+
+    // The executor quota, filled by the middleware's ServiceAccount from the committed templates.
+    const quota = byKind('ResourceQuota').find((q) => q.metadata?.namespace === ns().executor);
+    const quotaPods = Number((quota?.spec as { hard: { pods: string } }).hard.pods);
+    let created = 0;
+    let refusal = '';
+    for (let i = 0; i <= quotaPods; i++) {
+      const lang = languages()[i % languages().length] ?? '';
+      const r = await mw.req('POST', `/api/v1/namespaces/${ns().executor}/pods`, await executorPod(mw, lang));
+      if (r.status === 201) created++;
+      else {
+        refusal = `HTTP ${r.status}: ${r.message}`;
+        break;
+      }
+    }
+    expect(created).toBe(quotaPods);
+    expect(refusal).toMatch(/^HTTP 403: .*exceeded quota: executor-quota/);
+    await until(
+      'every executor pod Running',
+      async () => {
+        const ex = await pods(kube, ns().executor);
+        return ex.length === quotaPods && ex.every(isReady);
+      },
+      60_000,
+    );
+
+    // The twin against src/capacity.ts.
+    const allPods = [...(await pods(kube, ns().app)), ...(await pods(kube, ns().executor))].filter(
+      (p) => !p.metadata.deletionTimestamp,
+    );
+    const allNodes = await nodes(kube);
+    const unplaced = allPods.filter((p) => !p.spec.nodeName);
+    expect(unplaced.map((p) => p.metadata.name)).toEqual([]);
+    const report = capacityReport(twin.env, objects as unknown as Manifest[]);
+    const sum = allPods.reduce(
+      (a, p) => ({ cpu: a.cpu + podRequests(p).cpu, memory: a.memory + podRequests(p).memory }),
+      { cpu: 0, memory: 0 },
+    );
+    const rows: string[] = [
+      '| what | capacity.ts pods | twin pods placed | capacity.ts requests | twin requests |',
+      '| --- | ---: | ---: | --- | --- |',
+    ];
+    const mismatches: string[] = [];
+    for (const line of report.lines) {
+      const [kind, name] = line.what.split(' ');
+      const mine =
+        kind === 'ResourceQuota'
+          ? allPods.filter((p) => p.metadata.namespace === ns().executor)
+          : allPods.filter(
+              (p) =>
+                p.metadata.namespace === ns().app &&
+                workloads().some((w) => w.name === name && matches(p.metadata.labels, w.selector)),
+            );
+      const req = mine.reduce(
+        (a, p) => ({ cpu: a.cpu + podRequests(p).cpu, memory: a.memory + podRequests(p).memory }),
+        { cpu: 0, memory: 0 },
+      );
+      rows.push(
+        `| ${line.what} | ${line.pods} | ${mine.length} | ${formatCpu(line.total.cpu)} CPU, ${mi(line.total.memory)} | ${formatCpu(req.cpu)} CPU, ${mi(req.memory)} |`,
+      );
+      if (mine.length !== line.pods || req.cpu !== line.total.cpu || req.memory !== line.total.memory)
+        mismatches.push(line.what);
+    }
+    const { perNode, perZone } = placement(allPods, allNodes);
+    const perNodeCpu = new Map(allNodes.map((n) => [n.name, 0]));
+    for (const p of allPods)
+      perNodeCpu.set(p.spec.nodeName ?? '', (perNodeCpu.get(p.spec.nodeName ?? '') ?? 0) + podRequests(p).cpu);
+    facts.section('Full scale', [
+      `Deployments at HPA maximum with a rollout's surge held open; executor quota filled by ${who.status.userInfo.username} (TokenRequest token) from the committed PodTemplates.`,
+      `- ${allPods.length} pods, all placed. Per node: ${fmtCounts(perNode)}${perZone.size ? `; per zone: ${fmtCounts(perZone)}` : ''}.`,
+      `- CPU requested per node: ${[...perNodeCpu].map(([k, v]) => `${k}=${formatCpu(v)}`).join(' ')} (allocatable ${twin.env.cluster.nodeAllocatable.cpu} each).`,
+      `- Executor pods created: ${created} of quota ${quotaPods}; pod ${created + 1} refused: "${refusal}".`,
+      `- Requests in the twin: ${formatCpu(sum.cpu)} CPU, ${mi(sum.memory)}; capacity.ts: ${formatCpu(report.requested.cpu)} CPU, ${mi(report.requested.memory)} of ${formatCpu(report.capacity.cpu)} CPU, ${mi(report.capacity.memory)}.`,
+      `- capacity.ts agrees with the twin: ${mismatches.length ? `NO, differs for ${mismatches.join(', ')}` : 'yes, line by line'}.`,
+      '',
+      ...rows,
+    ]);
+    expect(mismatches).toEqual([]);
+    expect(sum.cpu).toBe(report.requested.cpu);
+    expect(sum.memory).toBe(report.requested.memory);
+
+    // Back to the committed state: no executors, no held rollout, Deployments at their minimum.
+    await mw.must('DELETE', `/api/v1/namespaces/${ns().executor}/pods?gracePeriodSeconds=0`).catch(async () => {
+      for (const p of await pods(kube, ns().executor))
+        await mw.req('DELETE', `/api/v1/namespaces/${ns().executor}/pods/${p.metadata.name}`);
+    });
+    for (const w of workloads().filter((x) => x.kind === 'Deployment')) {
+      await kube.must(
+        'PATCH',
+        `/apis/apps/v1/namespaces/${ns().app}/deployments/${w.name}`,
+        [{ op: 'remove', path: `/spec/template/metadata/annotations/${HOLD_ANNOTATION.replace('/', '~1')}` }],
+        'application/json-patch+json',
+      );
+      await kube.must(
+        'PATCH',
+        `/apis/apps/v1/namespaces/${ns().app}/deployments/${w.name}/scale`,
+        { spec: { replicas: desired(w) } },
+        'application/merge-patch+json',
+      );
+    }
+    await until(
+      'back to the committed state',
+      async () => (await workloadsReady()) && (await pods(kube, ns().executor)).length === 0,
+      90_000,
+    );
+    const afterDown = await pods(kube, ns().app);
+    const nodesNow = await nodes(kube);
+    facts.section('Full scale', [
+      '',
+      `After scaling back to the HPA minimum, pods per zone (the ReplicaSet controller picks which pods to delete without regard to topology spread): ${workloads()
+        .filter((w) => w.kind === 'Deployment')
+        .map(
+          (w) =>
+            `${w.name} ${
+              fmtCounts(
+                placement(
+                  afterDown.filter((p) => matches(p.metadata.labels, w.selector)),
+                  nodesNow,
+                ).perZone,
+              ) ||
+              fmtCounts(
+                placement(
+                  afterDown.filter((p) => matches(p.metadata.labels, w.selector)),
+                  nodesNow,
+                ).perNode,
+              )
+            }`,
+        )
+        .join('; ')}.`,
+    ]);
+  });
+  it('refuses executor pods that break the template, and says why', async () => {
+    const mw = await asMiddleware();
+    const lang = languages()[0] ?? '';
+    type PodSpec = {
+      containers: {
+        image: string;
+        securityContext: Record<string, unknown>;
+        volumeMounts?: { name: string; mountPath: string }[];
+      }[];
+      volumes?: Record<string, unknown>[];
+      activeDeadlineSeconds?: number;
+      automountServiceAccountToken?: boolean;
+    };
+    const cases: { name: string; namespace?: string; change: (s: PodSpec) => void; expect: RegExp }[] = [
+      {
+        name: 'privileged',
+        change: (s) => {
+          const c = s.containers[0];
+          if (c) c.securityContext = { ...c.securityContext, privileged: true, allowPrivilegeEscalation: true };
+        },
+        expect: /violates PodSecurity "restricted:v1\.\d+": .*privileged/,
+      },
+      {
+        name: 'another image',
+        change: (s) => {
+          const c = s.containers[0];
+          if (c) c.image = 'docker.io/library/busybox:1.36';
+        },
+        expect:
+          /ValidatingAdmissionPolicy 'coderun-executor-guard' .*denied request: executor images must be exactly one of/,
+      },
+      {
+        name: 'hostPath volume',
+        change: (s) => {
+          s.volumes = [...(s.volumes ?? []), { name: 'host', hostPath: { path: '/var/run' } }];
+          s.containers[0]?.volumeMounts?.push({ name: 'host', mountPath: '/host' });
+        },
+        expect:
+          /violates PodSecurity "restricted:v1\.\d+": restricted volume types \(volume "host" uses restricted volume type "hostPath"\)/,
+      },
+      {
+        name: 'service-account token mount (automount)',
+        change: (s) => {
+          s.automountServiceAccountToken = true;
+        },
+        expect: /denied request: executor pods must set automountServiceAccountToken: false/,
+      },
+      {
+        name: 'service-account token mount (projected volume)',
+        change: (s) => {
+          s.volumes = [
+            ...(s.volumes ?? []),
+            {
+              name: 'token',
+              projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] },
+            },
+          ];
+          s.containers[0]?.volumeMounts?.push({ name: 'token', mountPath: '/var/run/secrets/tokens' });
+        },
+        expect: /denied request: executor pods may not mount a service-account token/,
+      },
+      {
+        name: 'no deadline',
+        change: (s) => {
+          delete s.activeDeadlineSeconds;
+        },
+        expect: /denied request: executor pods need activeDeadlineSeconds of at most \d+/,
+      },
+      {
+        name: `another namespace (${ns().app})`,
+        namespace: ns().app,
+        change: () => undefined,
+        expect:
+          /User "system:serviceaccount:[^"]+:middleware" cannot create resource "pods" in API group "" in the namespace/,
+      },
+      {
+        name: 'another namespace (default)',
+        namespace: 'default',
+        change: () => undefined,
+        expect:
+          /User "system:serviceaccount:[^"]+:middleware" cannot create resource "pods" in API group "" in the namespace "default"/,
+      },
+    ];
+    // The unmodified template is admitted (so each refusal is the change's doing).
+    const ok = await mw.req('POST', `/api/v1/namespaces/${ns().executor}/pods?dryRun=All`, await executorPod(mw, lang));
+    expect(ok.status, ok.message).toBe(201);
+    const lines = ['| executor pod | HTTP | refused by | message |', '| --- | ---: | --- | --- |'];
+    const got: Record<string, string> = {};
+    for (const c of cases) {
+      const pod = await executorPod(mw, lang);
+      c.change(pod.spec as unknown as PodSpec);
+      const target = c.namespace ?? ns().executor;
+      pod.metadata = { ...pod.metadata, namespace: target };
+      const r = await mw.req('POST', `/api/v1/namespaces/${target}/pods?dryRun=All`, pod);
+      got[c.name] = `${r.status}: ${r.message}`;
+      const by = /PodSecurity/.test(r.message)
+        ? 'Pod Security (restricted)'
+        : /ValidatingAdmissionPolicy/.test(r.message)
+          ? 'ValidatingAdmissionPolicy'
+          : r.status === 403
+            ? 'RBAC'
+            : r.status === 201
+              ? 'NOBODY (admitted)'
+              : 'validation';
+      lines.push(
+        `| ${c.name} | ${r.status} | ${by} | ${(r.status === 201 ? 'admitted' : r.message).replace(/\|/g, '\\|')} |`,
+      );
+    }
+    facts.section('Security: refused executor pods', lines);
+    for (const c of cases) expect(got[c.name], c.name).toMatch(new RegExp(`^(403|422): .*${c.expect.source}`));
+  });
+
+  it('access matrix: the middleware may do exactly what its Role allows, nobody else creates pods or reads Secrets', async () => {
+    type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+    const roles = byKind('Role');
+    const bindings = byKind('RoleBinding');
+    const accounts = new Set<string>();
+    for (const sa of byKind('ServiceAccount')) accounts.add(`${sa.metadata?.namespace}/${sa.metadata?.name}`);
+    for (const n of [ns().app, ns().executor]) accounts.add(`${n}/default`);
+    const checks: { group: string; resource: string; sub?: string; verb: string }[] = [];
+    for (const verb of ['create', 'get', 'list', 'watch', 'update', 'patch', 'delete', 'deletecollection']) {
+      checks.push({ group: '', resource: 'pods', verb });
+    }
+    checks.push(
+      { group: '', resource: 'pods', sub: 'exec', verb: 'create' },
+      { group: '', resource: 'pods', sub: 'log', verb: 'get' },
+      { group: '', resource: 'pods', sub: 'eviction', verb: 'create' },
+      { group: '', resource: 'pods', sub: 'ephemeralcontainers', verb: 'patch' },
+      { group: '', resource: 'podtemplates', verb: 'get' },
+      { group: '', resource: 'podtemplates', verb: 'list' },
+      { group: '', resource: 'podtemplates', verb: 'update' },
+      { group: '', resource: 'secrets', verb: 'get' },
+      { group: '', resource: 'secrets', verb: 'list' },
+      { group: '', resource: 'secrets', verb: 'watch' },
+      { group: '', resource: 'configmaps', verb: 'get' },
+      { group: '', resource: 'serviceaccounts', sub: 'token', verb: 'create' },
+      { group: '', resource: 'resourcequotas', verb: 'update' },
+      { group: 'batch', resource: 'jobs', verb: 'create' },
+      { group: 'apps', resource: 'deployments', verb: 'create' },
+      { group: 'rbac.authorization.k8s.io', resource: 'roles', verb: 'create' },
+      { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', verb: 'create' },
+    );
+    /** What the committed Roles and RoleBindings grant `sa` in `namespace` (no ClusterRoles are rendered). */
+    const expected = (sa: string, namespace: string, c: (typeof checks)[number]) => {
+      const [saNs, saName] = sa.split('/');
+      const resource = c.sub ? `${c.resource}/${c.sub}` : c.resource;
+      return bindings.some((b) => {
+        if (b.metadata?.namespace !== namespace) return false;
+        const subjects = (b.subjects as { kind: string; name: string; namespace?: string }[]) ?? [];
+        if (
+          !subjects.some((s) => s.kind === 'ServiceAccount' && s.name === saName && (s.namespace ?? namespace) === saNs)
+        )
+          return false;
+        const ref = b.roleRef as { kind: string; name: string };
+        const role = roles.find(
+          (r) => r.metadata?.namespace === namespace && r.metadata?.name === ref.name && ref.kind === 'Role',
+        );
+        return ((role?.rules as Rule[]) ?? []).some(
+          (r) =>
+            (r.apiGroups.includes(c.group) || r.apiGroups.includes('*')) &&
+            (r.resources.includes(resource) || r.resources.includes('*')) &&
+            (r.verbs.includes(c.verb) || r.verbs.includes('*')),
+        );
+      });
+    };
+    const namespaces = [ns().executor, ns().app, 'default', 'kube-system', ''];
+    const wrong: string[] = [];
+    const lines = ['| ServiceAccount | namespace | allowed (from real SubjectAccessReviews) |', '| --- | --- | --- |'];
+    let reviews = 0;
+    for (const sa of [...accounts].sort()) {
+      const [saNs, saName] = sa.split('/');
+      for (const namespace of namespaces) {
+        const allowed: string[] = [];
+        await Promise.all(
+          checks.map(async (c) => {
+            const r = await kube.must<{ status: { allowed: boolean } }>(
+              'POST',
+              '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+              {
+                apiVersion: 'authorization.k8s.io/v1',
+                kind: 'SubjectAccessReview',
+                spec: {
+                  user: `system:serviceaccount:${saNs}:${saName}`,
+                  groups: ['system:serviceaccounts', `system:serviceaccounts:${saNs}`, 'system:authenticated'],
+                  resourceAttributes: {
+                    namespace,
+                    group: c.group,
+                    resource: c.resource,
+                    ...(c.sub ? { subresource: c.sub } : {}),
+                    verb: c.verb,
+                  },
+                },
+              },
+            );
+            reviews++;
+            const what = `${c.verb} ${c.resource}${c.sub ? `/${c.sub}` : ''}`;
+            if (r.status.allowed) allowed.push(what);
+            if (r.status.allowed !== (namespace !== '' && expected(sa, namespace, c))) {
+              wrong.push(
+                `${sa} in ${namespace || '(all namespaces)'}: ${what} is ${r.status.allowed ? 'allowed' : 'denied'}`,
+              );
+            }
+          }),
+        );
+        if (allowed.length || namespace === ns().executor) {
+          lines.push(`| ${sa} | ${namespace || '(all)'} | ${allowed.sort().join(', ') || 'nothing'} |`);
+        }
+      }
+    }
+    lines.push(
+      '',
+      `${reviews} SubjectAccessReviews (${checks.length} verb/resource pairs × ${namespaces.length} namespaces incl. cluster-wide × ${accounts.size} ServiceAccounts); rows omitted where nothing is allowed.`,
+      `Pod creators: ${[...accounts].filter((sa) => namespaces.some((n) => n && expected(sa, n, { group: '', resource: 'pods', verb: 'create' }))).join(', ')} (in ${ns().executor} only). Secret readers: none.`,
+    );
+    facts.section('Access matrix', lines);
+    expect(wrong).toEqual([]);
+  });
+  it('finished executor pods leave the quota but stay until something deletes them', async () => {
+    const mw = await asMiddleware();
+    const quota = byKind('ResourceQuota').find((q) => q.metadata?.namespace === ns().executor);
+    const quotaPods = Number((quota?.spec as { hard: { pods: string } }).hard.pods);
+    const names: string[] = [];
+    for (let i = 0; i < quotaPods; i++) {
+      const lang = languages()[i % languages().length] ?? '';
+      const created = await mw.must('POST', `/api/v1/namespaces/${ns().executor}/pods`, await executorPod(mw, lang));
+      names.push(String(created.metadata?.name));
+    }
+    // The jobs end: kwok (standing in for the kubelet) reports exit code 0.
+    for (const n of names) {
+      await kube.must(
+        'PATCH',
+        `/api/v1/namespaces/${ns().executor}/pods/${n}`,
+        { metadata: { annotations: { [FINISHED_ANNOTATION]: 'exit-0' } } },
+        'application/merge-patch+json',
+      );
+    }
+    await until(
+      'every executor pod Succeeded',
+      async () => (await pods(kube, ns().executor)).every((p) => p.status.phase === 'Succeeded'),
+      60_000,
+    );
+    // The quota controller recounts: terminal pods do not count, so the next job is admitted.
+    await until(
+      'the quota freed',
+      async () => {
+        const q = await kube.must<{ status: { used?: { pods?: string } } }>(
+          'GET',
+          `/api/v1/namespaces/${ns().executor}/resourcequotas/${quota?.metadata?.name}`,
+        );
+        return q.status.used?.pods === '0';
+      },
+      30_000,
+    );
+    const next = await mw.req(
+      'POST',
+      `/api/v1/namespaces/${ns().executor}/pods?dryRun=All`,
+      await executorPod(mw, languages()[0] ?? ''),
+    );
+    expect(next.status, next.message).toBe(201);
+    await sleep(3000);
+    const left = (await pods(kube, ns().executor)).filter((p) => p.status.phase === 'Succeeded').length;
+    facts.section('Finished executor pods', [
+      `${names.length} executor pods created by the middleware's ServiceAccount and completed (phase Succeeded): the quota's used pods went back to 0 and the next job was admitted, but ${left} finished pod(s) still exist 3 s later.`,
+      'Nothing in dist/ removes them (the middleware does not watch its pods). In a cluster they stay until kube-controller-manager --terminated-pod-gc-threshold (default 12500 terminated pods cluster-wide) is exceeded. A remover is not rendered yet.',
+    ]);
+    expect(left).toBe(names.length);
+    for (const n of names) await mw.req('DELETE', `/api/v1/namespaces/${ns().executor}/pods/${n}`);
+  });
+  /** Drills run where losing a node or zone can be survived: zones declared and replicated services. */
+  const drills = () => twin.env.cluster.zones.length > 1 && workloads().some((w) => desired(w) > 1);
+
+  /** Ready pods per PDB right now, and what each PDB demands. */
+  async function pdbHealth() {
+    const all = await pods(kube, ns().app);
+    return pdbs().map((p) => {
+      const w = workloads().find((x) => matches(x.selector, p.selector) || matches(p.selector, x.selector));
+      const expected = w ? desired(w) : 0;
+      const ready = all.filter((x) => matches(x.metadata.labels, p.selector) && isReady(x)).length;
+      return { name: p.name, ready, expected, minimum: pdbMinimum(p, expected) };
+    });
+  }
+
+  it('drill: draining a node through the eviction API respects every PodDisruptionBudget', async (ctx) => {
+    if (!drills()) {
+      facts.section('Drills', [
+        `Not run: ${envName} declares ${twin.env.cluster.zones.length} zone(s); drills need zones and replicated services.`,
+      ]);
+      ctx.skip();
+    }
+    // Start from a fresh rollout (as after a sync): scale-downs earlier in the suite may have left
+    // Deployments unevenly spread, which the scheduler never corrects.
+    for (const w of workloads().filter((x) => x.kind === 'Deployment')) {
+      await kube.must(
+        'PATCH',
+        `/apis/apps/v1/namespaces/${ns().app}/deployments/${w.name}`,
+        {
+          spec: {
+            template: { metadata: { annotations: { 'twin.coderun.dev/restartedAt': new Date().toISOString() } } },
+          },
+        },
+        'application/strategic-merge-patch+json',
+      );
+    }
+    await until(
+      'fresh rollout Ready',
+      async () =>
+        (await workloadsReady()) &&
+        (await pods(kube, ns().app)).length === workloads().reduce((a, w) => a + desired(w), 0),
+      90_000,
+    );
+    const before = await pods(kube, ns().app);
+    const perNode = placement(before, await nodes(kube)).perNode;
+    const node = [...perNode].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+    const victims = before.filter((p) => p.spec.nodeName === node);
+    await kube.must(
+      'PATCH',
+      `/api/v1/nodes/${node}`,
+      { spec: { unschedulable: true } },
+      'application/merge-patch+json',
+    );
+    const lowest = new Map<string, { ready: number; minimum: number }>();
+    let watching = true;
+    const monitor = (async () => {
+      while (watching) {
+        for (const h of await pdbHealth()) {
+          const seen = lowest.get(h.name);
+          if (!seen || h.ready < seen.ready) lowest.set(h.name, { ready: h.ready, minimum: h.minimum });
+        }
+        await sleep(50);
+      }
+    })();
+    const refusals: string[] = [];
+    const t0 = Date.now();
+    // Every pod of the node at once, retried on 429 as `kubectl drain` does.
+    await Promise.all(
+      victims.map(async (p) => {
+        for (;;) {
+          const r = await kube.req(
+            'POST',
+            `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/eviction`,
+            {
+              apiVersion: 'policy/v1',
+              kind: 'Eviction',
+              metadata: { name: p.metadata.name, namespace: p.metadata.namespace },
+            },
+          );
+          if (r.status === 201 || r.status === 200 || r.status === 404) return;
+          if (r.status !== 429) throw new Error(`eviction of ${p.metadata.name}: HTTP ${r.status}: ${r.message}`);
+          refusals.push(`${p.metadata.name}: ${r.message}`);
+          if (Date.now() - t0 > 60_000)
+            throw new Error(`eviction of ${p.metadata.name} still refused after 60 s: ${r.message}`);
+          await sleep(300);
+        }
+      }),
+    );
+    await until(
+      'every workload Ready again off the drained node',
+      async () => (await workloadsReady()) && (await pods(kube, ns().app)).every((p) => p.spec.nodeName !== node),
+      90_000,
+    );
+    watching = false;
+    await monitor;
+    const drainSeconds = ((Date.now() - t0) / 1000).toFixed(1);
+    await kube.must(
+      'PATCH',
+      `/api/v1/nodes/${node}`,
+      { spec: { unschedulable: false } },
+      'application/merge-patch+json',
+    );
+    const after = await pods(kube, ns().app);
+    const moved = victims.map((v) => {
+      const w = workloadOf(v as Pod);
+      return `${v.metadata.name} (${w})`;
+    });
+    facts.section('Drills', [
+      `**Drain** of ${node} (${victims.length} pods: ${moved.join(', ')}) through the eviction API: done in ${drainSeconds} s, ${refusals.length} eviction(s) refused (HTTP 429) and retried.`,
+      ...(refusals.length ? [`- first refusal: "${refusals[0]}"`] : []),
+      `- lowest Ready count per PDB during the drain: ${[...lowest].map(([k, v]) => `${k} ${v.ready} (PDB demands ${v.minimum})`).join(', ')}.`,
+      `- afterwards per node: ${fmtCounts(placement(after, await nodes(kube)).perNode)}.`,
+    ]);
+    for (const [k, v] of lowest) expect(v.ready, `PDB ${k} during the drain`).toBeGreaterThanOrEqual(v.minimum);
+  });
+
+  it('drill: after losing a whole zone every service keeps its PDB minimum Ready and NATS keeps quorum', async (ctx) => {
+    if (!drills()) ctx.skip();
+    await until('committed state', () => workloadsReady(), 60_000);
+    const allNodes = await nodes(kube);
+    const zone = twin.env.cluster.zones[0] ?? '';
+    const lost = allNodes.filter((n) => n.zone === zone).map((n) => n.name);
+    const t0 = Date.now();
+    await twin.loseGroup(twin.groupOf(zone));
+    // The node lifecycle controller notices the lapsed leases and marks the zone's pods not Ready.
+    await until(
+      `the nodes of ${zone} NotReady and their pods not Ready`,
+      async () => {
+        const ns2 = await nodes(kube);
+        if (ns2.some((n) => lost.includes(n.name) && n.ready)) return false;
+        const on = (await pods(kube, ns().app)).filter((p) => lost.includes(p.spec.nodeName ?? ''));
+        return on.every((p) => !isReady(p));
+      },
+      60_000,
+    );
+    const noticed = ((Date.now() - t0) / 1000).toFixed(1);
+    const health = await pdbHealth();
+    const nats = workloads().find((w) => w.kind === 'StatefulSet');
+    const natsReady = nats
+      ? (await pods(kube, ns().app)).filter((p) => matches(p.metadata.labels, nats.selector) && isReady(p)).length
+      : 0;
+    const quorum = nats ? Math.floor(desired(nats) / 2) + 1 : 0;
+    facts.section('Drills', [
+      `**Zone loss**: kwok for ${zone} (${lost.join(', ')}) stopped; the controller manager marked the nodes NotReady and their pods not Ready after ${noticed} s.`,
+      ...health.map(
+        (h) =>
+          `- ${h.name}: ${h.ready} of ${h.expected} Ready (PDB demands ${h.minimum}) ${h.ready >= h.minimum ? 'OK' : 'BELOW'}`,
+      ),
+      ...(nats
+        ? [
+            `- NATS: ${natsReady} of ${desired(nats)} Ready, quorum ${quorum}: ${natsReady >= quorum ? 'kept' : 'LOST'}.`,
+          ]
+        : []),
+    ]);
+    for (const h of health) expect(h.ready, `${h.name} after losing ${zone}`).toBeGreaterThanOrEqual(h.minimum);
+    if (nats) expect(natsReady).toBeGreaterThanOrEqual(quorum);
+  });
+});

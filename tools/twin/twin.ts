@@ -1,0 +1,634 @@
+/**
+ * The control-plane twin of one environment: the real etcd, kube-apiserver, kube-controller-manager
+ * and kube-scheduler of the Kubernetes version environments/<env>.yaml declares, built from
+ * tools/go/, on 127.0.0.1; kwok in place of the kubelets, with nodes exactly as the environment
+ * declares; storage for the declared StorageClass; the vendored CRDs; and dist/<env> plus
+ * argocd/<env> applied in sync-wave order with server-side apply and strict field validation.
+ *
+ * Used by `npm run twin` (processes detached, state in .build/twin-<env>/) and by the cluster suite
+ * (processes tied to the test run, state in a temp dir, stopped in afterAll).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, relative } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
+import { listFiles } from '../../src/output';
+import { Kube, type Obj } from './api';
+import { kubeconfig, makePki, type Pki } from './pki';
+
+/** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
+export const NODE_MAX_PODS = '110';
+/** Label that assigns a node to the kwok instance managing it (one instance per zone). */
+export const KWOK_GROUP_LABEL = 'twin.coderun.dev/kwok';
+/** Annotation: the pod stays Pending on its node (kwok-stages.yaml). */
+export const HOLD_ANNOTATION = 'twin.coderun.dev/hold';
+/** Annotation: the pod's containers exit 0 (kwok-stages.yaml). */
+export const FINISHED_ANNOTATION = 'twin.coderun.dev/finished';
+export const FIELD_MANAGER = 'coderun-twin';
+const SERVICE_CIDR = '10.96.0.0/16';
+const SERVICE_IP = '10.96.0.1';
+
+/** Argo CD's resource order within one sync wave (the kinds this repository renders). */
+const KIND_ORDER = [
+  'Namespace',
+  'NetworkPolicy',
+  'ResourceQuota',
+  'LimitRange',
+  'PodDisruptionBudget',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'StorageClass',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+  'Service',
+  'DaemonSet',
+  'Pod',
+  'ReplicaSet',
+  'Deployment',
+  'HorizontalPodAutoscaler',
+  'StatefulSet',
+  'Job',
+  'CronJob',
+  'Ingress',
+];
+
+/** One object as committed. */
+export interface Committed {
+  readonly file: string;
+  readonly object: Obj;
+  readonly wave: number;
+}
+
+/** Result of applying one object. */
+export interface Applied {
+  readonly file: string;
+  readonly id: string;
+  readonly wave: number;
+  readonly status: number;
+  readonly message: string;
+}
+
+export interface ProcRecord {
+  readonly name: string;
+  readonly pid: number;
+  readonly log: string;
+  /** The kwok group (zone, or "all") for kwok processes. */
+  readonly group?: string;
+}
+
+export interface TwinState {
+  readonly env: string;
+  readonly dir: string;
+  readonly server: string;
+  readonly kubernetesVersion: string;
+  readonly kubeconfig: string;
+  readonly procs: ProcRecord[];
+  readonly timings: Record<string, number>;
+}
+
+export function objectId(o: Obj): string {
+  const ns = o.metadata?.namespace;
+  return `${String(o.kind)} ${ns ? `${ns}/` : ''}${String(o.metadata?.name)}`;
+}
+
+/** The bin dir of tools/go/<module>, built by tools/build.sh if needed (fails loudly). */
+export function toolDir(root: string, module: string): string {
+  if (!existsSync(join(root, 'tools', 'go', module, 'go.mod'))) {
+    throw new Error(`tools/go/${module} does not exist: add a Go module for it (see tools/build.sh)`);
+  }
+  let out: string;
+  try {
+    out = execFileSync('bash', [join(root, 'tools', 'build.sh'), module], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  } catch (e) {
+    throw new Error(`tools/build.sh ${module} failed; the real program is required: ${String(e)}`);
+  }
+  const dir = out.trim().split('\n').pop() ?? '';
+  if (!existsSync(dir)) throw new Error(`tools/build.sh ${module} printed '${dir}', which does not exist`);
+  return dir;
+}
+
+/** The programs for one Kubernetes minor version. */
+export function binaries(root: string, kubernetesVersion: string) {
+  const kube = toolDir(root, `kube-${kubernetesVersion}`);
+  const etcd = toolDir(root, 'etcd');
+  const kwok = toolDir(root, 'kwok');
+  const path = (dir: string, name: string) => {
+    const p = join(dir, name);
+    if (!existsSync(p)) throw new Error(`${p} is missing`);
+    return p;
+  };
+  return {
+    etcd: path(etcd, 'etcd'),
+    apiserver: path(kube, 'kube-apiserver'),
+    controllerManager: path(kube, 'kube-controller-manager'),
+    scheduler: path(kube, 'kube-scheduler'),
+    kwok: path(kwok, 'kwok'),
+  };
+}
+
+/** Every document of dist/<env>/ and argocd/<env>/, in sync-wave order, then Argo CD's kind order. */
+export function committedObjects(root: string, env: string): Committed[] {
+  const out: Committed[] = [];
+  for (const dir of [`dist/${env}`, `argocd/${env}`]) {
+    for (const file of listFiles(root, dir).filter((f) => f.endsWith('.yaml'))) {
+      for (const doc of parseAllDocuments(readFileSync(join(root, file), 'utf8'))) {
+        const object = doc.toJS() as Obj | null;
+        if (!object || typeof object !== 'object') continue;
+        const ann = (object.metadata?.annotations ?? {}) as Record<string, string>;
+        out.push({ file, object, wave: Number(ann['argocd.argoproj.io/sync-wave'] ?? 0) });
+      }
+    }
+  }
+  const rank = (k: unknown) => {
+    const i = KIND_ORDER.indexOf(String(k));
+    return i < 0 ? KIND_ORDER.length : i;
+  };
+  return out.sort(
+    (a, b) => a.wave - b.wave || rank(a.object.kind) - rank(b.object.kind) || a.file.localeCompare(b.file),
+  );
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a truthy value; throws `what` on timeout. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000,
+  intervalMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops processes we started, by pid: SIGTERM, then SIGKILL after 10 s. */
+export async function stopProcs(procs: readonly ProcRecord[]): Promise<void> {
+  for (const p of [...procs].reverse()) if (alive(p.pid)) process.kill(p.pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (procs.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(100);
+  for (const p of procs) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
+}
+
+export interface TwinOptions {
+  readonly root: string;
+  readonly env: string;
+  /** State directory (certs, kubeconfigs, etcd data, logs). */
+  readonly dir: string;
+  /** Detached processes outlive this Node process (npm run twin up). */
+  readonly detached?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export class Twin {
+  readonly env: EnvironmentConfig;
+  readonly procs: ProcRecord[] = [];
+  readonly timings: Record<string, number> = {};
+  readonly applied: Applied[] = [];
+  /** Namespaces the rendered objects live in but do not declare (Argo CD's own: argocd). */
+  readonly providedNamespaces: string[] = [];
+  kube!: Kube;
+  server = '';
+  pki!: Pki;
+  private bins!: ReturnType<typeof binaries>;
+  private kwokArgs = new Map<string, string[]>();
+
+  constructor(readonly opts: TwinOptions) {
+    this.env = loadEnvironment(opts.root, opts.env);
+  }
+
+  private say(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  private async timed<T>(phase: string, f: () => Promise<T> | T): Promise<T> {
+    const t = Date.now();
+    const v = await f();
+    this.timings[phase] = Date.now() - t;
+    this.say(`${phase}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+    return v;
+  }
+
+  /** Zones of the nodes; [''] when the environment declares none. */
+  get zones(): string[] {
+    return this.env.cluster.zones.length > 0 ? [...this.env.cluster.zones] : [''];
+  }
+
+  /** Node names and their zones, as the environment declares (round-robin over zones). */
+  nodePlan(): { name: string; zone: string }[] {
+    const zones = this.zones;
+    return Array.from({ length: this.env.cluster.nodes }, (_, i) => {
+      const zone = zones[i % zones.length] ?? '';
+      return { name: `${this.env.name}-worker-${i + 1}`, zone };
+    });
+  }
+
+  private launch(name: string, cmd: string, args: string[], group?: string): ProcRecord {
+    const logDir = join(this.opts.dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const log = join(logDir, `${name}.log`);
+    const fd = openSync(log, 'a');
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: this.opts.detached ?? false });
+    closeSync(fd);
+    if (this.opts.detached) child.unref();
+    if (!child.pid) throw new Error(`could not start ${cmd}`);
+    const rec: ProcRecord = { name, pid: child.pid, log, ...(group === undefined ? {} : { group }) };
+    this.procs.push(rec);
+    this.saveState();
+    return rec;
+  }
+
+  /** The last lines of a process's log, for error messages. */
+  tail(name: string, lines = 30): string {
+    const p = this.procs.find((x) => x.name === name);
+    if (!p || !existsSync(p.log)) return '';
+    return readFileSync(p.log, 'utf8').split('\n').slice(-lines).join('\n');
+  }
+
+  private async waitUp(name: string, what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
+    const p = this.procs.find((x) => x.name === name);
+    try {
+      await until(
+        what,
+        async () => {
+          if (p && !alive(p.pid)) throw new Error(`${name} exited`);
+          return check();
+        },
+        timeoutMs,
+      );
+    } catch (e) {
+      throw new Error(`${String(e)}\n--- ${name} log ---\n${this.tail(name)}`);
+    }
+  }
+
+  get kubeconfigPath(): string {
+    return join(this.opts.dir, 'kubeconfig');
+  }
+
+  saveState(): void {
+    const state: TwinState = {
+      env: this.env.name,
+      dir: this.opts.dir,
+      server: this.server,
+      kubernetesVersion: this.env.kubernetesVersion,
+      kubeconfig: this.kubeconfigPath,
+      procs: this.procs,
+      timings: this.timings,
+    };
+    mkdirSync(this.opts.dir, { recursive: true });
+    writeFileSync(join(this.opts.dir, 'state.json'), JSON.stringify(state, null, 2));
+  }
+
+  /** Starts everything and applies the environment. Throws if a component does not come up. */
+  async up(): Promise<void> {
+    const t0 = Date.now();
+    mkdirSync(this.opts.dir, { recursive: true });
+    this.bins = await this.timed('binaries', () => binaries(this.opts.root, this.env.kubernetesVersion));
+    await this.timed('control plane', () => this.startControlPlane());
+    await this.timed('nodes', () => this.startNodes());
+    await this.timed('storage', () => this.makeStorage());
+    await this.timed('CRDs', () => this.installCrds());
+    await this.timed('apply', () => this.applyCommitted());
+    this.timings.total = Date.now() - t0;
+    this.saveState();
+  }
+
+  private async startControlPlane(): Promise<void> {
+    const d = this.opts.dir;
+    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    this.pki = makePki(d, SERVICE_IP);
+    this.launch('etcd', this.bins.etcd, [
+      '--name=twin',
+      `--data-dir=${join(d, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=twin=http://127.0.0.1:${peerPort}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
+    await this.waitUp('etcd', 'etcd health', async () => {
+      const r = await fetch(`http://127.0.0.1:${etcdPort}/health`);
+      return r.ok;
+    });
+    this.server = `https://127.0.0.1:${apiPort}`;
+    this.launch('kube-apiserver', this.bins.apiserver, [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--tls-cert-file=${this.pki.serverCert}`,
+      `--tls-private-key-file=${this.pki.serverKey}`,
+      `--client-ca-file=${this.pki.caCert}`,
+      `--token-auth-file=${this.pki.tokenFile}`,
+      '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,PodSecurity,Priority,ResourceQuota,NodeRestriction,StorageObjectInUseProtection,TaintNodesByCondition,ValidatingAdmissionPolicy',
+      '--allow-privileged=true',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${this.pki.saPub}`,
+      `--service-account-signing-key-file=${this.pki.saKey}`,
+      '--endpoint-reconciler-type=none',
+      '--profiling=false',
+      '--v=0',
+    ]);
+    this.kube = new Kube(this.server, this.pki.caCert, this.pki.tokens.admin);
+    await this.waitUp('kube-apiserver', 'kube-apiserver /readyz', async () => {
+      const r = await this.kube.req('GET', '/readyz');
+      return r.status === 200;
+    });
+    writeFileSync(
+      this.kubeconfigPath,
+      kubeconfig(`twin-${this.env.name}`, this.server, this.pki.caCert, this.pki.tokens.admin),
+      { mode: 0o600 },
+    );
+    const kcmConfig = join(d, 'kube-controller-manager.kubeconfig');
+    writeFileSync(kcmConfig, kubeconfig('twin', this.server, this.pki.caCert, this.pki.tokens.controllerManager), {
+      mode: 0o600,
+    });
+    const schedConfig = join(d, 'kube-scheduler.kubeconfig');
+    writeFileSync(schedConfig, kubeconfig('twin', this.server, this.pki.caCert, this.pki.tokens.scheduler), {
+      mode: 0o600,
+    });
+    this.launch('kube-controller-manager', this.bins.controllerManager, [
+      `--kubeconfig=${kcmConfig}`,
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+      '--leader-elect=false',
+      '--use-service-account-credentials=true',
+      `--service-account-private-key-file=${this.pki.saKey}`,
+      `--root-ca-file=${this.pki.caCert}`,
+      '--cluster-name=coderun-twin',
+      // Faster than a real cluster so a lost zone shows within seconds (kwok renews leases every 2.5 s).
+      '--node-monitor-period=1s',
+      '--node-monitor-grace-period=12s',
+      // HPAs reach their minReplicas within seconds rather than the default 15 s period.
+      '--horizontal-pod-autoscaler-sync-period=2s',
+      '--kube-api-qps=200',
+      '--kube-api-burst=400',
+      '--v=0',
+    ]);
+    this.launch('kube-scheduler', this.bins.scheduler, [
+      `--kubeconfig=${schedConfig}`,
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+      '--leader-elect=false',
+      '--v=0',
+    ]);
+    // The controller manager is working once the service-account controllers made default SAs.
+    await this.waitUp('kube-controller-manager', 'the default ServiceAccount', async () => {
+      const r = await this.kube.req('GET', '/api/v1/namespaces/default/serviceaccounts/default');
+      return r.status === 200;
+    });
+  }
+
+  /** kwok groups: one per zone (so a zone can be lost), or one for all nodes. */
+  groupOf(zone: string): string {
+    return zone === '' ? 'all' : zone;
+  }
+
+  private startKwok(group: string, index: number): ProcRecord {
+    let args = this.kwokArgs.get(group);
+    if (!args) {
+      const config = join(this.opts.dir, 'kwok.kubeconfig');
+      if (!existsSync(config)) {
+        writeFileSync(config, kubeconfig('twin', this.server, this.pki.caCert, this.pki.tokens.kwok), { mode: 0o600 });
+      }
+      args = [
+        `--kubeconfig=${config}`,
+        `--config=${join(this.opts.root, 'tools', 'twin', 'kwok-stages.yaml')}`,
+        `--manage-nodes-with-label-selector=${KWOK_GROUP_LABEL}=${group}`,
+        '--node-lease-duration-seconds=10',
+        `--cidr=10.${100 + index}.0.0/16`,
+        `--node-ip=10.${200 + index}.0.1`,
+      ];
+      this.kwokArgs.set(group, args);
+    }
+    return this.launch(`kwok-${group}`, this.bins.kwok, args, group);
+  }
+
+  private async startNodes(): Promise<void> {
+    const groups = [...new Set(this.nodePlan().map((n) => this.groupOf(n.zone)))];
+    groups.forEach((g, i) => this.startKwok(g, i));
+    const alloc = {
+      cpu: this.env.cluster.nodeAllocatable.cpu,
+      memory: this.env.cluster.nodeAllocatable.memory,
+      pods: NODE_MAX_PODS,
+    };
+    for (const n of this.nodePlan()) {
+      const labels: Record<string, string> = {
+        'kubernetes.io/hostname': n.name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        [KWOK_GROUP_LABEL]: this.groupOf(n.zone),
+      };
+      if (n.zone) labels['topology.kubernetes.io/zone'] = n.zone;
+      await this.kube.must('POST', '/api/v1/nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: n.name, labels, annotations: { 'node.alpha.kubernetes.io/ttl': '0' } },
+        spec: {},
+        status: { allocatable: alloc, capacity: alloc },
+      });
+    }
+    await until(
+      'every node Ready',
+      async () => {
+        const nodes = await this.kube.list<Obj>('v1', 'Node');
+        const ready = nodes.filter((n) =>
+          ((n.status as { conditions?: { type: string; status: string }[] })?.conditions ?? []).some(
+            (c) => c.type === 'Ready' && c.status === 'True',
+          ),
+        );
+        return ready.length === this.env.cluster.nodes;
+      },
+      60_000,
+    ).catch((e) => {
+      throw new Error(`${String(e)}\n${groups.map((g) => this.tail(`kwok-${g}`)).join('\n')}`);
+    });
+    // The node controller removes the not-ready taints a moment after Ready.
+    await until('nodes without not-ready taints', async () => {
+      const nodes = await this.kube.list<Obj>('v1', 'Node');
+      return nodes.every((n) => !((n.spec as { taints?: unknown[] })?.taints ?? []).length);
+    });
+  }
+
+  /** kwok for a zone (or all nodes) stops: its nodes' leases lapse, as when a zone is lost. */
+  async loseGroup(group: string): Promise<void> {
+    const procs = this.procs.filter((p) => p.group === group && alive(p.pid));
+    await stopProcs(procs);
+  }
+
+  /** StorageClass (and pre-made PVs, one per StatefulSet claim) for every class the objects use. */
+  private async makeStorage(): Promise<void> {
+    const objs = committedObjects(this.opts.root, this.env.name).map((c) => c.object);
+    const claims: { className: string; size: string; count: number; name: string }[] = [];
+    for (const o of objs) {
+      if (o.kind !== 'StatefulSet') continue;
+      const spec = o.spec as { replicas?: number; volumeClaimTemplates?: Obj[] };
+      for (const t of spec.volumeClaimTemplates ?? []) {
+        const s = t.spec as { storageClassName?: string; resources?: { requests?: { storage?: string } } };
+        claims.push({
+          className: s.storageClassName ?? '',
+          size: s.resources?.requests?.storage ?? '1Gi',
+          count: spec.replicas ?? 1,
+          name: `${String(o.metadata?.name)}-${String(t.metadata?.name)}`,
+        });
+      }
+    }
+    const zones = this.env.cluster.zones;
+    for (const className of new Set(claims.map((c) => c.className).filter(Boolean))) {
+      // No provisioner: the scheduler picks a pre-made volume for the pod's node, the PV controller binds it.
+      await this.kube.must('POST', '/apis/storage.k8s.io/v1/storageclasses', {
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'StorageClass',
+        metadata: { name: className },
+        provisioner: 'kubernetes.io/no-provisioner',
+        volumeBindingMode: 'WaitForFirstConsumer',
+        reclaimPolicy: 'Retain',
+      });
+    }
+    let i = 0;
+    for (const c of claims) {
+      // A zonal disk per claim and zone (a replica may land in any zone), or one volume per claim.
+      const perClaim = zones.length > 0 ? zones : [''];
+      for (let k = 0; k < c.count; k++) {
+        for (const zone of perClaim) {
+          i++;
+          await this.kube.must('POST', '/api/v1/persistentvolumes', {
+            apiVersion: 'v1',
+            kind: 'PersistentVolume',
+            metadata: {
+              name: `twin-pv-${i}`,
+              labels: zone ? { 'topology.kubernetes.io/zone': zone } : {},
+            },
+            spec: {
+              capacity: { storage: c.size },
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: c.className,
+              persistentVolumeReclaimPolicy: 'Retain',
+              local: { path: `/twin/${c.name}-${k}${zone ? `-${zone}` : ''}` },
+              nodeAffinity: {
+                required: {
+                  nodeSelectorTerms: [
+                    zone
+                      ? { matchExpressions: [{ key: 'topology.kubernetes.io/zone', operator: 'In', values: [zone] }] }
+                      : { matchExpressions: [{ key: KWOK_GROUP_LABEL, operator: 'Exists' }] },
+                  ],
+                },
+              },
+            },
+          });
+        }
+      }
+    }
+  }
+
+  private async installCrds(): Promise<void> {
+    const base = join(this.opts.root, 'test', 'schemas', 'crds');
+    const names: string[] = [];
+    for (const group of readdirSync(base)) {
+      for (const f of readdirSync(join(base, group)).filter((x) => x.endsWith('.yaml'))) {
+        for (const doc of parseAllDocuments(readFileSync(join(base, group, f), 'utf8'))) {
+          const crd = doc.toJS() as Obj;
+          if (crd?.kind !== 'CustomResourceDefinition') continue;
+          const r = await this.kube.apply(crd);
+          if (r.status > 299) throw new Error(`CRD ${crd.metadata?.name}: HTTP ${r.status}: ${r.message}`);
+          names.push(String(crd.metadata?.name));
+        }
+      }
+    }
+    await until('CRDs Established', async () => {
+      for (const n of names) {
+        const c = await this.kube.must<Obj>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`);
+        const conds = (c.status as { conditions?: { type: string; status: string }[] })?.conditions ?? [];
+        if (!conds.some((x) => x.type === 'Established' && x.status === 'True')) return false;
+      }
+      return true;
+    });
+    this.kube.rediscover();
+  }
+
+  /** Applies dist/<env> and argocd/<env>, wave by wave; records every reply in `applied`. */
+  private async applyCommitted(): Promise<void> {
+    const objs = committedObjects(this.opts.root, this.env.name);
+    const declared = new Set(objs.filter((c) => c.object.kind === 'Namespace').map((c) => c.object.metadata?.name));
+    for (const ns of new Set(objs.map((c) => c.object.metadata?.namespace).filter((n): n is string => !!n))) {
+      if (declared.has(ns)) continue;
+      this.providedNamespaces.push(ns);
+      await this.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    }
+    for (const c of objs) {
+      let r = await this.kube.apply(c.object);
+      // A Namespace's ServiceAccount admission needs the namespace's default SA a moment after creation.
+      for (let n = 0; n < 20 && r.status >= 500; n++) {
+        await sleep(250);
+        r = await this.kube.apply(c.object);
+      }
+      this.applied.push({ file: c.file, id: objectId(c.object), wave: c.wave, status: r.status, message: r.message });
+    }
+  }
+
+  /** Refused objects (HTTP status above 299). */
+  get refused(): Applied[] {
+    return this.applied.filter((a) => a.status > 299);
+  }
+
+  async down(): Promise<void> {
+    this.kube?.close();
+    await stopProcs(this.procs);
+  }
+
+  /** A relative path for messages. */
+  rel(p: string): string {
+    return relative(this.opts.root, p);
+  }
+}
