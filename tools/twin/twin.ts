@@ -20,6 +20,8 @@ import { kubeconfig, makePki, type Pki } from './pki';
 
 /** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
 export const NODE_MAX_PODS = '110';
+/** Ephemeral storage each kwok node offers (environments declare no disk size). */
+const NODE_EPHEMERAL_STORAGE = '90Gi';
 /** Label that assigns a node to the kwok instance managing it (one instance per zone). */
 export const KWOK_GROUP_LABEL = 'twin.coderun.dev/kwok';
 /** Annotation: the pod stays Pending on its node (kwok-stages.yaml). */
@@ -462,6 +464,9 @@ export class Twin {
       cpu: this.env.cluster.nodeAllocatable.cpu,
       memory: this.env.cluster.nodeAllocatable.memory,
       pods: NODE_MAX_PODS,
+      // Environment files declare CPU and memory, not disk; every container requests ephemeral
+      // storage, so each node offers the kubelet's usual root-disk share of a 100 GB boot disk.
+      'ephemeral-storage': NODE_EPHEMERAL_STORAGE,
     };
     for (const n of this.nodePlan()) {
       const labels: Record<string, string> = {
