@@ -66,11 +66,16 @@ export interface NatsConfig extends Omit<ServiceConfig, 'autoscaling'> {
   readonly tls?: { readonly issuer: ObjectRef };
 }
 
+/** Production rules apply by tier, never by an environment's name. */
+export type EnvironmentTier = 'production' | 'non-production';
+
 export type SecretProvider = 'pre-created' | 'external-secrets' | 'sealed-secrets';
 
 /** The environment file after validation, with defaults applied. */
 export interface EnvironmentConfig {
   readonly name: string;
+  /** Which policy applies: production rules (hard spreading, a 3-server NATS cluster) or not. */
+  readonly tier: EnvironmentTier;
   readonly description?: string;
   readonly kubernetesVersion: '1.28' | '1.30' | '1.33';
   readonly hostname: string;

@@ -16,8 +16,8 @@ export interface PolicyException {
 
 export const EXCEPTIONS: readonly PolicyException[] = [
   {
-    rule: 'spread-hard-in-prod',
-    env: 'prod',
+    rule: 'spread-hard-in-production',
+    env: '*',
     kind: 'PodTemplate',
     name: 'executor-*',
     reason:

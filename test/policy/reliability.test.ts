@@ -36,11 +36,22 @@ describe('rule replicas-ha', () => {
   it('fails on a NATS cluster of fewer than three in prod', () => {
     const s: any = pick('prod', 'StatefulSet', 'nats');
     s.spec.replicas = 1;
-    expect(check(replicasHaRule, withReplaced('prod', s))).toContain('runs 1 NATS server(s); prod needs 3');
+    expect(check(replicasHaRule, withReplaced('prod', s))).toContain('runs 1 NATS server(s); production needs 3');
   });
 
   it('does not apply to dev', () => {
     expect(check(replicasHaRule, committed('dev').objects, 'dev')).toBe('');
+  });
+
+  it('follows the tier, not the name: a one-node production environment still needs HA', () => {
+    const dev = committed('dev').env;
+    expect(check(replicasHaRule, committed('dev').objects, 'dev', { ...dev, tier: 'production' })).toContain(
+      'runs 1 replica(s); dev needs at least 2',
+    );
+    const s: any = pick('prod', 'StatefulSet', 'nats');
+    s.spec.replicas = 1;
+    const prod = committed('prod').env;
+    expect(check(replicasHaRule, withReplaced('prod', s), 'prod', { ...prod, tier: 'non-production' })).toBe('');
   });
 });
 

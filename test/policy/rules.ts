@@ -24,7 +24,7 @@ import {
   pinnedImagesRule,
   probesRule,
   resourcesRule,
-  spreadHardInProdRule,
+  spreadHardInProductionRule,
   spreadRule,
 } from './rules/baseline';
 import type { Rule, Violation } from './rules/core';
@@ -72,7 +72,7 @@ export const RULES: readonly Rule[] = [
   replicasHaRule,
   pdbCoverageRule,
   spreadRule,
-  spreadHardInProdRule,
+  spreadHardInProductionRule,
   spreadSatisfiableRule,
   serviceRoutingRule,
   jobDeadlinesRule,

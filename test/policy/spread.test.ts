@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import { committed, pick, withReplaced } from './fixtures';
-import { formatViolations, runRule, spreadHardInProdRule, spreadRule } from './rules';
+import { formatViolations, runRule, spreadHardInProductionRule, spreadRule } from './rules';
 
 const spec = (o: any) => o.spec.template.spec;
 
@@ -58,25 +58,35 @@ describe('rule spread', () => {
   });
 });
 
-describe('rule spread-hard-in-prod', () => {
+describe('rule spread-hard-in-production', () => {
   it('fails when a prod workload uses ScheduleAnyway', () => {
     const d: any = pick('prod', 'Deployment', 'oauth2-proxy');
     spec(d).topologySpreadConstraints[1].whenUnsatisfiable = 'ScheduleAnyway';
-    const { violations } = runRule(spreadHardInProdRule, [d], committed('prod').env);
+    const { violations } = runRule(spreadHardInProductionRule, [d], committed('prod').env);
     expect(formatViolations(violations)).toContain(
       'topology.kubernetes.io/zone uses ScheduleAnyway, not DoNotSchedule',
     );
   });
 
-  it('does not apply outside prod', () => {
+  it('does not apply outside the production tier', () => {
     const d = pick('staging', 'Deployment', 'oauth2-proxy');
-    expect(runRule(spreadHardInProdRule, [d], committed('staging').env).violations).toEqual([]);
+    expect(runRule(spreadHardInProductionRule, [d], committed('staging').env).violations).toEqual([]);
+  });
+
+  it('follows the tier, not the name: fails for any production environment, passes prod marked non-production', () => {
+    const d: any = pick('staging', 'Deployment', 'oauth2-proxy');
+    const staging = committed('staging').env;
+    expect(runRule(spreadHardInProductionRule, [d], { ...staging, tier: 'production' }).violations).not.toEqual([]);
+    const p: any = pick('prod', 'Deployment', 'oauth2-proxy');
+    spec(p).topologySpreadConstraints[1].whenUnsatisfiable = 'ScheduleAnyway';
+    const prod = committed('prod').env;
+    expect(runRule(spreadHardInProductionRule, [p], { ...prod, tier: 'non-production' }).violations).toEqual([]);
   });
 
   it('lets the executor exception through only for executor templates', () => {
     const t: any = pick('prod', 'PodTemplate', 'executor-go');
-    expect(runRule(spreadHardInProdRule, [t], committed('prod').env).violations).toEqual([]);
+    expect(runRule(spreadHardInProductionRule, [t], committed('prod').env).violations).toEqual([]);
     t.metadata.name = 'sneaky-go';
-    expect(runRule(spreadHardInProdRule, [t], committed('prod').env).violations).not.toEqual([]);
+    expect(runRule(spreadHardInProductionRule, [t], committed('prod').env).violations).not.toEqual([]);
   });
 });

@@ -63,12 +63,12 @@ export const spreadRule: Rule = {
   },
 };
 
-/** In prod, spreading is a hard requirement. */
-export const spreadHardInProdRule: Rule = {
-  id: 'spread-hard-in-prod',
-  reason: 'ScheduleAnyway lets the scheduler stack replicas when a zone is short; prod must refuse instead.',
+/** In production (tier), spreading is a hard requirement. */
+export const spreadHardInProductionRule: Rule = {
+  id: 'spread-hard-in-production',
+  reason: 'ScheduleAnyway lets the scheduler stack replicas when a zone is short; production must refuse instead.',
   check(objects, env) {
-    if (env.name !== 'prod') return [];
+    if (env.tier !== 'production') return [];
     const out: Violation[] = [];
     for (const o of objects) {
       const pod = podTemplateOf(o);
@@ -77,7 +77,7 @@ export const spreadHardInProdRule: Rule = {
         if (c.whenUnsatisfiable !== 'DoNotSchedule') {
           out.push(
             violation(
-              'spread-hard-in-prod',
+              'spread-hard-in-production',
               o,
               `constraint on ${String(c.topologyKey)} uses ${String(c.whenUnsatisfiable)}, not DoNotSchedule`,
             ),

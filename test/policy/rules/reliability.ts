@@ -24,17 +24,25 @@ import {
   type Workload,
 } from './core';
 
-/** Environments that must survive the loss of one pod of every stateless service. */
-export const HA_ENVIRONMENTS: ReadonlySet<string> = new Set(['staging', 'prod']);
+/**
+ * Environments that must survive the loss of one pod of every stateless service: every production
+ * environment, and any environment with more than one node (one node cannot survive a node loss anyway).
+ */
+export function isHaEnvironment(env: Pick<EnvironmentConfig, 'tier' | 'cluster'>): boolean {
+  return env.tier === 'production' || env.cluster.nodes > 1;
+}
 
-/** Stateless services run at least two pods in staging and prod; NATS is a three-server cluster in prod. */
+/**
+ * Stateless services run at least two pods in HA environments (see isHaEnvironment); NATS is a
+ * three-server cluster in production.
+ */
 export const replicasHaRule: Rule = {
   id: 'replicas-ha',
   reason:
     'One replica means every rollout, drain or crash is an outage; a JetStream cluster needs three servers to keep a quorum through one loss.',
   check(objects, env) {
     const out: Violation[] = [];
-    if (!HA_ENVIRONMENTS.has(env.name)) return out;
+    if (!isHaEnvironment(env)) return out;
     for (const o of objects) {
       const range = replicaRange(objects, o);
       if (!range) continue;
@@ -50,9 +58,9 @@ export const replicasHaRule: Rule = {
       const isNats =
         o.kind === 'StatefulSet' &&
         (o.metadata.name === 'nats' || o.metadata.labels?.['app.kubernetes.io/name'] === 'nats');
-      if (env.name === 'prod' && isNats && (range.min < 3 || range.min % 2 === 0)) {
+      if (env.tier === 'production' && isNats && (range.min < 3 || range.min % 2 === 0)) {
         out.push(
-          violation('replicas-ha', o, `runs ${range.min} NATS server(s); prod needs 3 (an odd number, at least 3)`),
+          violation('replicas-ha', o, `runs ${range.min} NATS server(s); production needs 3 (an odd number, at least 3)`),
         );
       }
     }
