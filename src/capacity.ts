@@ -4,9 +4,8 @@
  * Deployment during a rolling update, and the executor ResourceQuota fully used.
  */
 import type { EnvironmentConfig } from './config';
-import { asArr, asObj, podSpecOf, type Json } from './manifest';
+import { asArr, asObj, podSpecOf, type Json, type Manifest } from './manifest';
 import { formatCpu, parseCpu, parseMemory } from './quantity';
-import type { Manifest } from './render';
 
 /** CPU in millicores and memory in bytes. */
 export interface Amount {

@@ -14,8 +14,13 @@ import { parseCpu, parseMemory } from './quantity';
 
 export type ServiceName = 'oauth2-proxy' | 'frontend' | 'middleware' | 'nats';
 export const SERVICE_NAMES: readonly ServiceName[] = ['oauth2-proxy', 'frontend', 'middleware', 'nats'];
-export type ExecutorLanguage = 'go' | 'javascript' | 'c';
-export const EXECUTOR_LANGUAGES: readonly ExecutorLanguage[] = ['go', 'javascript', 'c'];
+/**
+ * The executor languages: the one list to change to add a language (README: Adding an executor
+ * language). Each needs an image in every environment file (executors.images.<language>); the
+ * queue cola.<language>, the PodTemplate executor-<language> and the admission policy follow.
+ */
+export const EXECUTOR_LANGUAGES = ['go', 'javascript', 'c'] as const;
+export type ExecutorLanguage = (typeof EXECUTOR_LANGUAGES)[number];
 
 export interface ImageRef {
   readonly repository: string;
@@ -245,6 +250,35 @@ export function listEnvironments(root: string): string[] {
     .filter((f) => f.endsWith('.yaml'))
     .map((f) => f.slice(0, -'.yaml'.length))
     .sort();
+}
+
+/** Files environments/ may hold besides `<env>.yaml`. */
+const ENVIRONMENT_DIR_FILES: ReadonlySet<string> = new Set(['schema.json']);
+
+/**
+ * Files in environments/ that synth would silently skip: `<env>.yml` (environment files end in
+ * .yaml) and anything else that is neither an environment nor the schema.
+ */
+export function environmentFileProblems(root: string): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const f of readdirSync(join(root, 'environments')).sort()) {
+    const file = `environments/${f}`;
+    if (f.endsWith('.yaml') || ENVIRONMENT_DIR_FILES.has(f)) continue;
+    if (f.endsWith('.yml')) {
+      out.push({
+        file,
+        path: '',
+        message: `environment files end in .yaml; this one would be skipped. Rename it to environments/${f.slice(0, -'.yml'.length)}.yaml.`,
+      });
+    } else {
+      out.push({
+        file,
+        path: '',
+        message: `unknown file; environments/ holds only <env>.yaml files and schema.json. Move it elsewhere or remove it.`,
+      });
+    }
+  }
+  return out;
 }
 
 /** Reads and validates one environment file. Throws ConfigError naming every problem. */
@@ -547,10 +581,24 @@ export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): 
       message: `${keda.maxReplicas} must be larger than replicas (${c.services.middleware.replicas}), the minimum.`,
     });
   }
+  const declared: readonly string[] = EXECUTOR_LANGUAGES;
+  const missing = EXECUTOR_LANGUAGES.filter((l) => !(l in c.executors.images));
+  if (missing.length > 0) {
+    out.push({
+      path: 'executors.images',
+      message: `has no image for executor language(s) ${missing.join(', ')} (EXECUTOR_LANGUAGES in src/config.ts). Add executors.images.${missing[0] ?? ''} with a repository and tag to every environment file.`,
+    });
+  }
+  for (const l of Object.keys(c.executors.images).filter((k) => !declared.includes(k))) {
+    out.push({
+      path: `executors.images.${l}`,
+      message: `'${l}' is not an executor language (known: ${EXECUTOR_LANGUAGES.join(', ')}). Add it to EXECUTOR_LANGUAGES in src/config.ts, or remove this image.`,
+    });
+  }
   const images: [string, ImageRef][] = [
     ...SERVICE_NAMES.map((n): [string, ImageRef] => [`services.${n}.image`, c.services[n].image]),
     ['services.nats.exporterImage', c.services.nats.exporterImage],
-    ...EXECUTOR_LANGUAGES.map((l): [string, ImageRef] => [`executors.images.${l}`, c.executors.images[l]]),
+    ...Object.entries(c.executors.images).map(([l, img]): [string, ImageRef] => [`executors.images.${l}`, img]),
   ];
   for (const [path, img] of images) {
     if (!c.allowedRegistries.some((r) => `${img.repository}/`.startsWith(r))) {
@@ -663,6 +711,26 @@ function unescapePointer(s: string): string {
 function valueAt(doc: Document, segments: readonly string[]): unknown {
   const v: unknown = doc.getIn(segments);
   return isNode(v) ? v.toJSON() : v;
+}
+
+/**
+ * Adds the line of each problem's field in its file (relative to `root`); for problems found after
+ * loading, such as conflicts between environments.
+ */
+export function locateProblems(root: string, problems: readonly Omit<ConfigProblem, 'line'>[]): ConfigProblem[] {
+  const docs = new Map<string, { doc: Document; lc: LineCounter } | undefined>();
+  return problems.map((p) => {
+    if (!docs.has(p.file)) {
+      try {
+        const lc = new LineCounter();
+        docs.set(p.file, { doc: parseDocument(readFileSync(join(root, p.file), 'utf8'), { lineCounter: lc }), lc });
+      } catch {
+        docs.set(p.file, undefined);
+      }
+    }
+    const d = docs.get(p.file);
+    return { ...p, line: d ? lineOf(d.doc, d.lc, p.path) : undefined };
+  });
 }
 
 /** 1-based line of the node at a dotted path, or of its nearest existing parent. */

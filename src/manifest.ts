@@ -1,5 +1,21 @@
-/** Safe access to rendered objects, shared by the capacity sum and the auditor report. */
-import type { Manifest } from './render';
+/**
+ * Leaf module: the rendered-object type and safe access to rendered objects, shared by the
+ * renderer, the capacity sum, the cross-environment conflicts and the auditor report.
+ * It imports nothing from src/, so imports go one way: render.ts -> capacity.ts -> manifest.ts.
+ */
+
+/** A rendered Kubernetes object. */
+export interface Manifest {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
+  readonly [k: string]: unknown;
+}
+
+/** `<kind>-<name>.yaml`, lower case: the file one object renders to. */
+export function fileName(obj: Manifest): string {
+  return `${obj.kind.toLowerCase()}-${obj.metadata.name}.yaml`;
+}
 
 export type Json = Record<string, unknown>;
 

@@ -6,6 +6,8 @@ import { App, Chart } from 'cdk8s';
 import { capacityProblems, capacityReport } from './capacity';
 import type { EnvironmentConfig } from './config';
 import { ConfigError } from './config';
+import { CLUSTER_SCOPED_KINDS } from './conflicts';
+import { fileName, type Manifest } from './manifest';
 import { environmentReport } from './report';
 import { toYaml } from './yaml-writer';
 import { frontend } from '../apps/frontend';
@@ -34,13 +36,8 @@ import {
   type GroupKind,
 } from '../charts';
 
-/** A rendered Kubernetes object. */
-export interface Manifest {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
-  readonly [k: string]: unknown;
-}
+// Re-exported for modules that still import them from here (src/report.ts); new code imports ./manifest.
+export { fileName, type Manifest } from './manifest';
 
 /** The files of one environment, keyed by path relative to the repository root. */
 export interface EnvironmentRender {
@@ -48,6 +45,8 @@ export interface EnvironmentRender {
   readonly files: ReadonlyMap<string, string>;
   /** Number of Kubernetes objects under dist/<env>. */
   readonly objectCount: number;
+  /** The platform objects under dist/<env>, as rendered (for checks across environments). */
+  readonly objects: readonly Manifest[];
 }
 
 /**
@@ -65,13 +64,6 @@ export const SYNC_WAVES: Readonly<Record<string, number>> = {
   monitoring: 4,
 };
 
-/** Kinds that are not namespaced, among those this repository renders. */
-const CLUSTER_SCOPED = new Set([
-  'Namespace',
-  'ValidatingAdmissionPolicy',
-  'ValidatingAdmissionPolicyBinding',
-  'PriorityClass',
-]);
 
 /** Builds the cdk8s app of one environment: one Chart per folder of dist/<env>/. */
 export function buildPlatform(env: EnvironmentConfig): App {
@@ -178,7 +170,7 @@ export function renderEnvironment(env: EnvironmentConfig): EnvironmentRender {
     const sub = obj.metadata.name.endsWith('-bootstrap') ? 'bootstrap/' : '';
     addFile(files, `argocd/${env.name}/${sub}${fileName(obj)}`, header + toYaml(obj));
   }
-  return { env, files, objectCount: all.length };
+  return { env, files, objectCount: all.length, objects: all };
 }
 
 /** The AppProject and Application of an environment, plus the bootstrap pair applied once by hand. */
@@ -198,7 +190,7 @@ export function renderArgoCd(env: EnvironmentConfig, platform: readonly Manifest
   const kinds = (clusterScoped: boolean): GroupKind[] => {
     const seen = new Map<string, GroupKind>();
     for (const o of platform) {
-      if (CLUSTER_SCOPED.has(o.kind) !== clusterScoped) continue;
+      if (CLUSTER_SCOPED_KINDS.has(o.kind) !== clusterScoped) continue;
       const group = o.apiVersion.includes('/') ? (o.apiVersion.split('/')[0] ?? '') : '';
       seen.set(`${group}/${o.kind}`, { group, kind: o.kind });
     }
@@ -285,11 +277,6 @@ function withSyncWave(obj: Manifest, wave: number): Manifest {
       },
     },
   };
-}
-
-/** `<kind>-<name>.yaml`, lower case. */
-export function fileName(obj: Manifest): string {
-  return `${obj.kind.toLowerCase()}-${obj.metadata.name}.yaml`;
 }
 
 function addFile(files: Map<string, string>, path: string, content: string): void {
