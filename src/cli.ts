@@ -198,13 +198,7 @@ function listing(root: string, names: readonly string[]): SynthResult {
   for (const name of names) {
     try {
       const e = loadEnvironment(root, name);
-      rows.push([
-        e.name,
-        e.tier,
-        destinationCluster(e),
-        `${e.namespaces.app}, ${e.namespaces.executor}`,
-        e.hostname,
-      ]);
+      rows.push([e.name, e.tier, destinationCluster(e), `${e.namespaces.app}, ${e.namespaces.executor}`, e.hostname]);
     } catch (e) {
       if (e instanceof ConfigError) problems.push(e);
       else throw e;

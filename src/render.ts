@@ -64,7 +64,6 @@ export const SYNC_WAVES: Readonly<Record<string, number>> = {
   monitoring: 4,
 };
 
-
 /** Builds the cdk8s app of one environment: one Chart per folder of dist/<env>/. */
 export function buildPlatform(env: EnvironmentConfig): App {
   const app = new App({ outdir: '.build/unused' });

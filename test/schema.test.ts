@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { listEnvironments } from '../src/config';
 import { loadCommitted, objectId, parseYamlDocuments, ROOT } from './support/committed';
 import { isKindInVersion, SchemaValidator } from './support/schema-validator';
 
@@ -15,7 +16,7 @@ const validator = new SchemaValidator({ kubernetesVersions: ['1.28', '1.30', '1.
 describe('committed YAML', () => {
   it('exists for every environment, under dist/ and argocd/', () => {
     const envs = new Set(docs.map((d) => d.env.name));
-    expect([...envs].sort()).toEqual(['dev', 'prod', 'staging']);
+    expect([...envs].sort()).toEqual(listEnvironments(ROOT));
     expect(docs.some((d) => d.file.startsWith('argocd/'))).toBe(true);
   });
 

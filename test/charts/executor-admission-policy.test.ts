@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
 import { parse } from 'yaml';
 import { evaluate } from '@marcbachmann/cel-js';
-import { loadEnvironment, EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../src/config';
+import { imageString, loadEnvironment, EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../src/config';
 import { ExecutorAdmissionPolicy, type AdmissionRule } from '../../charts/executor-admission-policy';
 import { ExecutorSandbox } from '../../charts/executor-sandbox';
 import { ExecutorTemplate } from '../../charts/executor-template';
@@ -162,7 +162,7 @@ describe('ExecutorAdmissionPolicy', () => {
 
     it('has one rule per guarantee of the executor template', () => {
       for (const text of [
-        'executor images must be exactly one of docker.io/miguellomot/cc-executor-go:1.0.0, docker.io/miguellomot/cc-executor-javascript:1.0.0, docker.io/miguellomot/cc-executor-c:1.0.0',
+        `executor images must be exactly one of ${EXECUTOR_LANGUAGES.map((l) => imageString(prod.executors.images[l])).join(', ')}`,
         'activeDeadlineSeconds of at most 300',
         'automountServiceAccountToken: false',
         'must run as ServiceAccount executor',

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
+import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../../src/config';
 import {
   CONTAINER_LOG_STORAGE,
   PART_OF,
@@ -70,7 +70,7 @@ describe('labels', () => {
   });
 
   it('every label value of the real environments is a valid Kubernetes label value', () => {
-    for (const name of ['dev', 'staging', 'prod']) {
+    for (const name of listEnvironments(root)) {
       const env = loadEnvironment(root, name);
       for (const svc of Object.values(env.services)) {
         for (const v of Object.values(standardLabels('svc', 'c', env, svc.image))) expect(v).toMatch(LABEL_VALUE);

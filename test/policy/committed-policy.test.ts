@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EXCEPTIONS, type PolicyException } from './exceptions';
+import { listEnvironments } from '../../src/config';
+import { ROOT } from '../support/committed';
 import { committedByEnv } from './fixtures';
 import { formatViolations, RULES, runRule } from './rules';
 
@@ -11,8 +13,8 @@ describe('committed manifests pass every policy rule', () => {
   const envs = [...committedByEnv().values()];
   const used = new Set<PolicyException>();
 
-  it('covers dev, staging and prod', () => {
-    expect(envs.map((e) => e.env.name).sort()).toEqual(['dev', 'prod', 'staging']);
+  it('covers every environment in environments/', () => {
+    expect(envs.map((e) => e.env.name).sort()).toEqual(listEnvironments(ROOT));
   });
 
   for (const { env, objects } of envs) {

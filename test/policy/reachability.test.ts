@@ -5,42 +5,50 @@
  * table below). Any extra or missing flow fails, and the message lists it.
  */
 import { describe, expect, it } from 'vitest';
-import { EXECUTOR_LANGUAGES } from '../../src/config';
+import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../src/config';
 import type { K8sObject } from '../support/committed';
-import { committed, pick, withReplaced } from './fixtures';
+import { committed, committedByEnv, pick, withReplaced } from './fixtures';
 import { allowedFlows, compareFlows, type Flow } from './reachability';
 
 /**
- * The intended flows, one row per allowed connection. `envs` is `*` or the environments the row
- * applies to; `executor-*` stands for every executor template; several ports expand to one flow
+ * The intended flows, one row per allowed connection. `when` names a condition in WHEN; `executor-*` stands for every executor template; several ports expand to one flow
  * each. Pseudo-workloads: ingress-controller, dns, prometheus, keda (cluster add-ons),
  * kube-apiserver and internet (addresses outside the pod network).
  */
 const INTENDED = `
-  from               | to             | port          | envs         | why
-  ingress-controller | oauth2-proxy   | 4180/TCP      | staging prod | users reach the platform only through the Ingress, and only oauth2-proxy
+  from               | to             | port          | when         | why
+  ingress-controller | oauth2-proxy   | 4180/TCP      | entrypoint   | users reach the platform only through the Ingress, and only oauth2-proxy
   oauth2-proxy       | frontend       | 3000/TCP      | *            | signed-in requests are proxied to the frontend
   oauth2-proxy       | internet       | 443/TCP       | *            | Google's OAuth endpoints (public addresses only)
   oauth2-proxy       | dns            | 53/UDP 53/TCP | *            | resolves the frontend Service and Google
-  prometheus         | oauth2-proxy   | 44180/TCP     | staging prod | scrapes oauth2-proxy's metrics port
+  prometheus         | oauth2-proxy   | 44180/TCP     | monitoring   | scrapes oauth2-proxy's metrics port
   frontend           | nats           | 4222/TCP      | *            | publishes jobs, reads job state and outputs
   frontend           | dns            | 53/UDP 53/TCP | *            | resolves the nats Service
   middleware         | nats           | 4222/TCP      | *            | consumes the job queues, writes job state
-  middleware         | kube-apiserver | 6443/TCP      | dev staging  | creates executor pods (kind and kubeadm API servers listen on 6443)
-  middleware         | kube-apiserver | 443/TCP       | prod         | creates executor pods (the managed control plane listens on 443)
+  middleware         | kube-apiserver | api/TCP       | *            | creates executor pods (network.apiServerPort: 6443 on kind and kubeadm, 443 on a managed control plane)
   middleware         | dns            | 53/UDP 53/TCP | *            | resolves the nats Service
-  nats               | nats           | 6222/TCP      | prod         | cluster routes between the three NATS servers (single-server NATS has none)
+  nats               | nats           | 6222/TCP      | nats-cluster | cluster routes between the NATS servers (single-server NATS has none)
   nats               | dns            | 53/UDP 53/TCP | *            | resolves the route URLs of its peers
-  prometheus         | nats           | 7777/TCP      | staging prod | scrapes the NATS exporter sidecar
+  prometheus         | nats           | 7777/TCP      | monitoring   | scrapes the NATS exporter sidecar
   executor-*         | nats           | 4222/TCP      | *            | publishes the job's result, and nothing else
   executor-*         | dns            | 53/UDP 53/TCP | *            | resolves the nats Service
 `;
 
+/**
+ * When a row applies, by what the environment declares (never by its name), so a new environment
+ * needs no edit here. `api` in a port is the environment's network.apiServerPort.
+ */
+const WHEN: Readonly<Record<string, (env: EnvironmentConfig) => boolean>> = {
+  '*': () => true,
+  entrypoint: (env) => env.entrypoint.mode !== 'port-forward',
+  monitoring: (env) => env.monitoring.enabled,
+  'nats-cluster': (env) => env.services.nats.replicas > 1,
+};
 interface Row {
   readonly from: string;
   readonly to: string;
   readonly ports: readonly string[];
-  readonly envs: readonly string[] | '*';
+  readonly when: string;
   readonly why: string;
 }
 
@@ -50,8 +58,8 @@ function parseTable(text: string): Row[] {
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
   return lines.slice(1).map((line) => {
-    const [from = '', to = '', ports = '', envs = '', why = ''] = line.split('|').map((c) => c.trim());
-    return { from, to, ports: ports.split(/\s+/), envs: envs === '*' ? '*' : envs.split(/\s+/), why };
+    const [from = '', to = '', ports = '', when = '', why = ''] = line.split('|').map((c) => c.trim());
+    return { from, to, ports: ports.split(/\s+/), when, why };
   });
 }
 
@@ -61,8 +69,12 @@ const expand = (name: string) => (name === 'executor-*' ? EXECUTORS : [name]);
 
 /** The intended flows of one environment. */
 function intended(envName: string): Flow[] {
-  return ROWS.filter((r) => r.envs === '*' || r.envs.includes(envName)).flatMap((r) =>
-    expand(r.from).flatMap((from) => expand(r.to).flatMap((to) => r.ports.map((port) => ({ from, to, port })))),
+  const env = committed(envName).env;
+  const portOf = (p: string) => p.replace(/^api\//, `${env.network.apiServerPort}/`);
+  return ROWS.filter((r) => WHEN[r.when]?.(env) === true).flatMap((r) =>
+    expand(r.from).flatMap((from) =>
+      expand(r.to).flatMap((to) => r.ports.map((port) => ({ from, to, port: portOf(port) }))),
+    ),
   );
 }
 
@@ -77,14 +89,14 @@ describe('network reachability', () => {
     for (const r of ROWS) {
       expect(r.why.length, `row ${r.from} -> ${r.to} needs a reason`).toBeGreaterThan(10);
       expect(
-        r.ports.every((p) => /^\d+\/(TCP|UDP|SCTP)$/.test(p)),
+        r.ports.every((p) => /^(\d+|api)\/(TCP|UDP|SCTP)$/.test(p)),
         `ports of ${r.from} -> ${r.to}`,
       ).toBe(true);
-      if (r.envs !== '*') expect(r.envs.every((e) => ['dev', 'staging', 'prod'].includes(e))).toBe(true);
+      expect(Object.keys(WHEN), `row ${r.from} -> ${r.to}: unknown condition`).toContain(r.when);
     }
   });
 
-  for (const envName of ['dev', 'staging', 'prod']) {
+  for (const envName of [...committedByEnv().keys()]) {
     it(`${envName}: the committed NetworkPolicies allow exactly the intended flows`, () => {
       const { extra, missing } = diff(envName);
       const message =
