@@ -1,0 +1,110 @@
+/**
+ * The README recipes work with zero test edits: on a copy of the repository, add an environment
+ * `qa` (a copy of staging with the fields the recipe says to change) and an executor language
+ * `rust` (the one list plus an image per environment), synth there, and run the suite's
+ * list-deriving checks (every policy rule over every environment, a template per language) there.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { ROOT } from './support/committed';
+
+const COPY = ['apps', 'argocd', 'charts', 'dist', 'environments', 'imports', 'src', 'test/policy', 'test/support'];
+let root: string;
+
+const synth = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'src/run.cjs'), 'cli', ...args], { cwd: root, encoding: 'utf8' });
+
+function editYaml(file: string, edit: (d: ReturnType<typeof parseDocument>) => void): void {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  edit(doc);
+  writeFileSync(file, doc.toString());
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'recipes-'));
+  for (const dir of COPY) cpSync(join(ROOT, dir), join(root, dir), { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(root, 'package.json'));
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('README recipes', () => {
+  it('adding an environment: a plain copy is refused naming each conflict; the recipe fields fix it', () => {
+    const qa = join(root, 'environments/qa.yaml');
+    cpSync(join(root, 'environments/staging.yaml'), qa);
+    editYaml(qa, (d) => d.set('name', 'qa'));
+    const refused = synth('--check');
+    expect(refused.status).toBe(2);
+    for (const field of ['hostname', 'argocd.destination', 'secrets.externalSecrets.remoteKeys.nats']) {
+      expect(refused.stderr).toMatch(new RegExp(`environments/qa\\.yaml:\\d+: ${field.replace(/\./g, '\\.')}: `));
+    }
+    // The recipe: what two environments may not share.
+    editYaml(qa, (d) => {
+      d.set('hostname', 'coderun.qa.example.com');
+      d.setIn(['argocd', 'destination', 'name'], 'qa');
+      d.setIn(['secrets', 'externalSecrets', 'remoteKeys', 'oauth2Proxy'], 'coderun/qa/oauth2-proxy');
+      d.setIn(['secrets', 'externalSecrets', 'remoteKeys', 'nats'], 'coderun/qa/nats');
+    });
+  });
+
+  it('adding a language: a half addition is refused naming each file; the recipe completes it', () => {
+    const config = join(root, 'src/config.ts');
+    const text = readFileSync(config, 'utf8');
+    const line = /^export const EXECUTOR_LANGUAGES = \[(.*)\] as const;$/m;
+    expect(text).toMatch(line);
+    writeFileSync(config, text.replace(line, "export const EXECUTOR_LANGUAGES = [$1, 'rust'] as const;"));
+    const envFiles = readdirSync(join(root, 'environments')).filter((f) => f.endsWith('.yaml'));
+    const refused = synth('--check');
+    expect(refused.status).toBe(2);
+    for (const f of envFiles) {
+      expect(refused.stderr).toMatch(
+        new RegExp(`environments/${f}:\\d+: executors\\.images: has no image for executor language\\(s\\) rust`),
+      );
+    }
+    for (const f of envFiles) {
+      editYaml(join(root, 'environments', f), (d) =>
+        d.setIn(['executors', 'images', 'rust'], {
+          repository: 'docker.io/miguellomot/cc-executor-rust',
+          tag: '1.0.0',
+        }),
+      );
+    }
+  });
+
+  it("synth renders both and the suite's list-deriving checks pass there", () => {
+    const r = synth();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(synth('--list').stdout).toMatch(/^qa +non-production +name qa /m);
+    const out = join(root, '.build/recipe-check.cjs');
+    buildSync({
+      absWorkingDir: root,
+      entryPoints: ['test/support/recipe-check.ts'],
+      outfile: out,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      packages: 'external',
+      logLevel: 'warning',
+    });
+    const check = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `process.stdout.write(JSON.stringify(require(${JSON.stringify(out)}).recipeProblems(${JSON.stringify(root)})))`,
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
+    expect(check.stderr).toBe('');
+    expect(JSON.parse(check.stdout)).toEqual([]);
+    expect(readdirSync(join(root, 'dist/qa')).length).toBeGreaterThan(0);
+    for (const env of readdirSync(join(root, 'dist'))) {
+      expect(readdirSync(join(root, 'dist', env, 'executors'))).toContain('podtemplate-executor-rust.yaml');
+    }
+  });
+});

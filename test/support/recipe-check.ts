@@ -1,0 +1,36 @@
+/**
+ * The list-deriving checks of the test suite, as one function, for test/recipes.test.ts: it is
+ * bundled from a copy of the repository (with a new environment and a new language added by the
+ * README recipes) and run there, so it sees that copy's environments and EXECUTOR_LANGUAGES.
+ * Returns the problems found; [] means the committed output of the copy passes.
+ */
+import { EXECUTOR_LANGUAGES, listEnvironments } from '../../src/config';
+import { formatViolations, RULES, runRule } from '../policy/rules';
+import { loadCommitted, type K8sObject } from './committed';
+
+export function recipeProblems(root: string): string[] {
+  const problems: string[] = [];
+  const docs = loadCommitted(root);
+  const envs = listEnvironments(root);
+  const byEnv = new Map<string, { env: (typeof docs)[number]['env']; objects: K8sObject[] }>();
+  for (const d of docs) {
+    if (!d.file.startsWith('dist/')) continue;
+    const e = byEnv.get(d.env.name) ?? { env: d.env, objects: [] };
+    e.objects.push(d.object);
+    byEnv.set(d.env.name, e);
+  }
+  const rendered = [...byEnv.keys()].sort();
+  if (rendered.join() !== envs.join()) problems.push(`committed environments ${rendered.join()} != ${envs.join()}`);
+  for (const { env, objects } of byEnv.values()) {
+    for (const rule of RULES) {
+      const v = formatViolations(runRule(rule, objects, env).violations);
+      if (v) problems.push(`${env.name}: ${v}`);
+    }
+    for (const l of EXECUTOR_LANGUAGES) {
+      if (!objects.some((o) => o.kind === 'PodTemplate' && o.metadata.name === `executor-${l}`)) {
+        problems.push(`${env.name}: no PodTemplate executor-${l}`);
+      }
+    }
+  }
+  return problems;
+}
