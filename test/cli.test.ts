@@ -189,7 +189,62 @@ describe('synth --check', () => {
   });
 });
 
+describe('synth: environments/ contents, languages and conflicts', () => {
+  it('refuses an <env>.yml file, saying to rename it, and writes nothing', () => {
+    const before = snapshot();
+    cpSync(join(root, 'environments/staging.yaml'), join(root, 'environments/no-such-env-x.yml'));
+    const r = synth(root, { envs: [], check: false });
+    expect(r.exitCode).toBe(2);
+    expect(r.lines.join('\n')).toContain(
+      'environments/no-such-env-x.yml: (top level): environment files end in .yaml; this one would be skipped. Rename it to environments/no-such-env-x.yaml.',
+    );
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('refuses an unknown file in environments/', () => {
+    writeFileSync(join(root, 'environments/notes.txt'), 'hello\n');
+    const r = synth(root, { envs: ['dev'], check: true });
+    expect(r.exitCode).toBe(2);
+    expect(r.lines.join('\n')).toContain('environments/notes.txt: (top level): unknown file;');
+  });
+
+  it('refuses an image of an unknown language, and a missing language image, naming the field', () => {
+    editEnv('dev', (d) => {
+      d.setIn(['executors', 'images', 'cobol'], { repository: 'docker.io/library/cobol', tag: '1' });
+      d.deleteIn(['executors', 'images', 'go']);
+    });
+    const text = synth(root, { envs: ['dev'], check: true }).lines.join('\n');
+    expect(text).toMatch(/environments\/dev\.yaml:\d+: executors\.images\.cobol: 'cobol' is not an executor language/);
+    expect(text).toMatch(/environments\/dev\.yaml:\d+: executors\.images: has no image for executor language\(s\) go/);
+  });
+
+  it('refuses a new environment that conflicts with one it does not render (--env), and writes nothing', () => {
+    const before = snapshot();
+    cpSync(join(root, 'environments/staging.yaml'), join(root, 'environments/no-such-env-x.yaml'));
+    editEnv('no-such-env-x', (d) => d.set('name', 'no-such-env-x'));
+    const r = synth(root, { envs: ['no-such-env-x'], check: false });
+    expect(r.exitCode).toBe(2);
+    const text = r.lines.join('\n');
+    expect(text).toMatch(/environments\/no-such-env-x\.yaml:\d+: hostname: .* is also the hostname of staging/);
+    expect(text).not.toMatch(/^environments\/staging\.yaml/m);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('--list prints every environment with tier, destination and namespaces', () => {
+    const r = synth(root, { envs: [], check: false, list: true });
+    expect(r.exitCode).toBe(0);
+    for (const name of listEnvironments(root))
+      expect(r.lines.join('\n')).toMatch(new RegExp(`^${name} +(production|non-production) +(server|name) `, 'm'));
+  });
+});
+
 describe('argument parsing', () => {
+  it('accepts --help, -h and --list', () => {
+    expect(parseArgs(['--help'])).toEqual({ envs: [], check: false, help: true });
+    expect(parseArgs(['-h'])).toEqual({ envs: [], check: false, help: true });
+    expect(parseArgs(['--list'])).toEqual({ envs: [], check: false, list: true });
+    expect(() => parseArgs(['--list', '--check'])).toThrow(UsageError);
+  });
   it('accepts --env (repeated), --env=, and --check', () => {
     expect(parseArgs(['--env', 'dev', '--env=prod', '--check'])).toEqual({ envs: ['dev', 'prod'], check: true });
   });
@@ -219,6 +274,26 @@ describe('npm run synth entry point (subprocess)', () => {
     const r = run('--env', 'no-such-env-x', '--check');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/environments\/no-such-env-x\.yaml/);
+  });
+
+  it('--help exits 0 with the usage and the exit codes', () => {
+    const r = run('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: npm run synth/);
+    expect(r.stdout).toContain('3 internal error');
+  });
+
+  it('exits 3 on an internal error, saying it is a bug and writing nothing', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `process.exitCode = require(${JSON.stringify(join(ROOT, '.build/cli.cjs'))}).main([], '/nonexistent-root-x')`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/internal error \(a bug in the generator/);
   });
 
   it('is usable without npm (node only)', () => {
