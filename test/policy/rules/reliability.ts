@@ -60,7 +60,11 @@ export const replicasHaRule: Rule = {
         (o.metadata.name === 'nats' || o.metadata.labels?.['app.kubernetes.io/name'] === 'nats');
       if (env.tier === 'production' && isNats && (range.min < 3 || range.min % 2 === 0)) {
         out.push(
-          violation('replicas-ha', o, `runs ${range.min} NATS server(s); production needs 3 (an odd number, at least 3)`),
+          violation(
+            'replicas-ha',
+            o,
+            `runs ${range.min} NATS server(s); production needs 3 (an odd number, at least 3)`,
+          ),
         );
       }
     }
