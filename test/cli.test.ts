@@ -80,6 +80,14 @@ describe('synth: bad environment files', () => {
       expected: [/executors\.images\.c\.tag: "latest" is not valid: .*may not be "latest"/],
     },
     {
+      name: 'floating tag',
+      env: 'staging',
+      edit: (d) => d.setIn(['services', 'frontend', 'image', 'tag'], 'stable'),
+      expected: [
+        /services\.frontend\.image\.tag: "stable" is not valid: .*another floating tag \(main, master, stable, edge/,
+      ],
+    },
+    {
       name: 'replicas that cannot spread',
       env: 'prod',
       edit: (d) => d.setIn(['services', 'frontend', 'replicas'], 2),

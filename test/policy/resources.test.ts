@@ -62,9 +62,19 @@ describe('rule pinned-images', () => {
     expect(out).toContain("'localhost:5000/middleware' is not pinned");
   });
 
-  it('accepts a digest', () => {
+  it.each(['main', 'stable', 'edge', 'master', 'nightly'])('fails on the floating tag %s like latest', (tag) => {
+    const a: any = pick('staging', 'Deployment', 'frontend');
+    container(a).image = `docker.io/miguellomot/cc-fronted:${tag}`;
+    expect(formatViolations(runRule(pinnedImagesRule, [a], env).violations)).toContain(
+      `'docker.io/miguellomot/cc-fronted:${tag}' is not pinned`,
+    );
+  });
+
+  it('accepts a digest, which pins any tag (even a floating one)', () => {
     const a: any = pick('staging', 'Deployment', 'frontend');
     container(a).image = `docker.io/miguellomot/cc-fronted@sha256:${'a'.repeat(64)}`;
+    expect(runRule(pinnedImagesRule, [a], env).violations).toEqual([]);
+    container(a).image = `docker.io/miguellomot/cc-fronted:main@sha256:${'a'.repeat(64)}`;
     expect(runRule(pinnedImagesRule, [a], env).violations).toEqual([]);
   });
 });

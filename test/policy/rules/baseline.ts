@@ -142,7 +142,18 @@ export const probesRule: Rule = {
   },
 };
 
-/** Images are pinned: a tag other than latest, or a digest. */
+/** Tags that move by design; refused like latest. A digest pins any tag. */
+export const FLOATING_TAGS: ReadonlySet<string> = new Set([
+  'latest',
+  'main',
+  'master',
+  'stable',
+  'edge',
+  'nightly',
+  'dev',
+]);
+
+/** Images are pinned: a tag other than a floating one (latest, main, stable, edge, ...), or a digest. */
 export const pinnedImagesRule: Rule = {
   id: 'pinned-images',
   reason: 'An unpinned image changes under a running cluster; git would no longer say what runs.',
@@ -155,13 +166,13 @@ export const pinnedImagesRule: Rule = {
         const image = String(c.image ?? '');
         const lastSegment = image.split('/').pop() ?? '';
         const pinnedByDigest = /@sha256:[a-f0-9]{64}$/.test(image);
-        const tag = lastSegment.includes(':') ? lastSegment.split(':').pop() : undefined;
-        if (!pinnedByDigest && (tag === undefined || tag === 'latest')) {
+        const tag = lastSegment.includes(':') ? lastSegment.split('@')[0]?.split(':').pop() : undefined;
+        if (!pinnedByDigest && (tag === undefined || FLOATING_TAGS.has(tag))) {
           out.push(
             violation(
               'pinned-images',
               o,
-              `container ${String(c.name)} image '${image}' is not pinned (tag other than latest, or digest)`,
+              `container ${String(c.name)} image '${image}' is not pinned (a release tag, not ${[...FLOATING_TAGS].join('/')}, or a digest)`,
             ),
           );
         }
