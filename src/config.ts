@@ -695,7 +695,8 @@ function schemaProblem(e: ErrorObject, file: string, doc: Document, lc: LineCoun
 
 function describePattern(segments: readonly string[], description: string | undefined): string | undefined {
   const last = segments[segments.length - 1];
-  if (last === 'tag') return 'a tag is 1-128 letters, digits, "_", "." or "-", and may not be "latest" or another floating tag (main, master, stable, edge, nightly, dev); pin a version';
+  if (last === 'tag')
+    return 'a tag is 1-128 letters, digits, "_", "." or "-", and may not be "latest" or another floating tag (main, master, stable, edge, nightly, dev); pin a version';
   if (last === 'digest') return 'a digest looks like sha256:<64 hex digits>';
   if (last === 'cpu') return 'CPU is millicores like "250m" or cores like "1" or "0.5"';
   if (last === 'memory' || last === 'size' || last === 'workspaceSize')
