@@ -88,22 +88,22 @@ def api_url():
 
 
 def bearer_token():
-    token = os.environ.get("REAPER_TOKEN")
-    if token:
-        return token
+    given = os.environ.get("REAPER_TOKEN")
+    if given:
+        return given
     return read(os.environ.get("REAPER_TOKEN_FILE") or f"{SA_DIR}/token")
 
 
 class Api:
-    def __init__(self, url, token, ca_file):
+    def __init__(self, url, bearer, ca_file):
         self.url = url
-        self.token = token
+        self.bearer = bearer
         self.context = ssl.create_default_context(cafile=ca_file)
 
     def call(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token}")
+        req.add_header("Authorization", f"Bearer {self.bearer}")
         req.add_header("Accept", "application/json")
         if data is not None:
             req.add_header("Content-Type", "application/json")

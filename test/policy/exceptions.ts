@@ -33,6 +33,24 @@ export const EXCEPTIONS: readonly PolicyException[] = [
       'Executors run to completion (restartPolicy Never, activeDeadlineSeconds). They serve nothing to probe; ' +
       'the deadline ends a hung job.',
   },
+  {
+    rule: 'probes',
+    env: '*',
+    kind: 'CronJob',
+    name: 'executor-reaper',
+    reason:
+      'The reaper is a short batch run (restartPolicy Never, activeDeadlineSeconds); it serves nothing to probe, ' +
+      'the Job deadline ends a hung run and the next schedule starts a fresh one.',
+  },
+  {
+    rule: 'spread',
+    env: '*',
+    kind: 'CronJob',
+    name: 'executor-reaper',
+    reason:
+      'One pod per run and at most one run at a time (concurrencyPolicy Forbid): there is nothing to spread; ' +
+      'losing its node only delays the next run by one schedule.',
+  },
 ];
 
 /** The peers' linters run over the committed dist/<env>/ and argocd/<env>/ by test/real/software/linters.real.test.ts. */

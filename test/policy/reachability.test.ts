@@ -29,6 +29,8 @@ const INTENDED = `
   middleware         | kube-apiserver | 6443/TCP      | dev staging  | creates executor pods (kind and kubeadm API servers listen on 6443)
   middleware         | kube-apiserver | 443/TCP       | prod         | creates executor pods (the managed control plane listens on 443)
   middleware         | dns            | 53/UDP 53/TCP | *            | resolves the nats Service
+  executor-reaper    | kube-apiserver | 6443/TCP      | dev staging  | lists and deletes finished executor pods (by KUBERNETES_SERVICE_HOST, an IP: no DNS)
+  executor-reaper    | kube-apiserver | 443/TCP       | prod         | lists and deletes finished executor pods (by KUBERNETES_SERVICE_HOST, an IP: no DNS)
   nats               | nats           | 6222/TCP      | prod         | cluster routes between the three NATS servers (single-server NATS has none)
   nats               | dns            | 53/UDP 53/TCP | *            | resolves the route URLs of its peers
   prometheus         | nats           | 7777/TCP      | staging prod | scrapes the NATS exporter sidecar
