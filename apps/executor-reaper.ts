@@ -168,7 +168,11 @@ def main():
     if min_age < 0:
         raise SystemExit(f"REAPER_MIN_AGE_SECONDS ({min_age}) must not be negative")
     selector = os.environ.get("REAPER_LABEL_SELECTOR", "")
-    api = Api(api_url(), bearer_token(), os.environ.get("REAPER_CA_FILE") or f"{SA_DIR}/ca.crt")
+    try:
+        api = Api(api_url(), bearer_token(), os.environ.get("REAPER_CA_FILE") or f"{SA_DIR}/ca.crt")
+    except OSError as e:
+        log(f"error reading the API credentials: {e}")
+        return 1
     now = time.time()
     deleted = kept = errors = 0
     try:

@@ -109,19 +109,7 @@ export function networkPlan(env: EnvironmentConfig): Record<string, AppNetworkPo
         [natsClient, dns],
       ),
     ],
-    middleware: [
-      policy(
-        middleware.name,
-        app,
-        selectorLabels(middleware.name, env),
-        [],
-        [
-          natsClient,
-          apiServer,
-          dns,
-        ],
-      ),
-    ],
+    middleware: [policy(middleware.name, app, selectorLabels(middleware.name, env), [], [natsClient, apiServer, dns])],
     // The reaper talks to the API server and nothing else: no DNS (KUBERNETES_SERVICE_HOST is an IP).
     'executor-reaper': [policy(REAPER_NAME, app, selectorLabels(REAPER_NAME, env), [], [apiServer])],
     nats: [

@@ -277,14 +277,17 @@ describe('networkPlan', () => {
       }
     });
 
-    it.each(ENVS)('%s: the executor reaper reaches the API server and nothing else, and nothing reaches it', (_n, env) => {
-      const p = policy(env, 'executor-reaper', 'executor-reaper');
-      expect(p.namespace).toBe(env.namespaces.app);
-      expect(p.ingress).toEqual([]);
-      expect(p.egress).toEqual([
-        { peers: env.network.apiServerCidrs.map((cidr) => ({ cidr })), ports: [{ port: env.network.apiServerPort }] },
-      ]);
-    });
+    it.each(ENVS)(
+      '%s: the executor reaper reaches the API server and nothing else, and nothing reaches it',
+      (_n, env) => {
+        const p = policy(env, 'executor-reaper', 'executor-reaper');
+        expect(p.namespace).toBe(env.namespaces.app);
+        expect(p.ingress).toEqual([]);
+        expect(p.egress).toEqual([
+          { peers: env.network.apiServerCidrs.map((cidr) => ({ cidr })), ports: [{ port: env.network.apiServerPort }] },
+        ]);
+      },
+    );
   });
 
   describe('oauth2-proxy', () => {
