@@ -59,7 +59,7 @@ export interface ExecutorReaperProps {
   readonly ttlSecondsAfterFinished?: number;
   /**
    * Requests and limits of the reaper container.
-   * @default - 10m CPU and 32Mi requested, 100m CPU and 64Mi limited
+   * @default - 50m CPU and 64Mi, requested and limited (Guaranteed)
    */
   readonly resources?: Resources;
   /**
@@ -77,9 +77,10 @@ export const REAPER_DEFAULTS = {
   activeDeadlineSeconds: 120,
   backoffLimit: 1,
   ttlSecondsAfterFinished: 3600,
+  // Guaranteed (requests equal limits): a short run of the Python interpreter with ssl and json loaded.
   resources: {
-    requests: { cpu: '10m', memory: '32Mi' },
-    limits: { cpu: '100m', memory: '64Mi' },
+    requests: { cpu: '50m', memory: '64Mi' },
+    limits: { cpu: '50m', memory: '64Mi' },
   },
 } as const;
 

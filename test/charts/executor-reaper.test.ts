@@ -101,8 +101,8 @@ describe('ExecutorReaper', () => {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },
     });
-    expect(c.resources.requests).toEqual({ cpu: '10m', memory: '32Mi', 'ephemeral-storage': '64Mi' });
-    expect(c.resources.limits).toEqual({ cpu: '100m', memory: '64Mi', 'ephemeral-storage': '64Mi' });
+    expect(c.resources.requests).toEqual({ cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' });
+    expect(c.resources.limits).toEqual(c.resources.requests);
     const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
     expect(env).toMatchObject({
       REAPER_NAMESPACE: 'jobs-ns',
