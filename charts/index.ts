@@ -4,6 +4,7 @@ export * from './argocd-project';
 export * from './entry-point';
 export * from './executor-admission-policy';
 export * from './executor-launcher-role';
+export * from './executor-reaper';
 export * from './executor-sandbox';
 export * from './executor-template';
 export * from './middleware-scaler';

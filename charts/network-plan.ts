@@ -4,7 +4,7 @@
  *   common network:   frontend, middleware -> NATS;
  *   executor network: executors -> NATS only.
  * Plus what Kubernetes itself needs: DNS for everyone who connects out, the API server for the
- * middleware, NATS routes between NATS servers, Google for oauth2-proxy, and Prometheus scrapes.
+ * middleware and the executor reaper, NATS routes between NATS servers, Google for oauth2-proxy, and Prometheus scrapes.
  */
 import type { EnvironmentConfig } from '../src/config';
 import { frontend } from '../apps/frontend';
@@ -12,6 +12,7 @@ import { middleware } from '../apps/middleware';
 import { nats } from '../apps/nats';
 import { oauth2Proxy } from '../apps/oauth2-proxy';
 import type { AppNetworkPolicyProps, NetworkPeer, NetworkRule } from './app-network-policy';
+import { REAPER_NAME } from '../apps/executor-reaper';
 import { EXECUTOR_COMPONENT } from './executor-template';
 import { PART_OF, selectorLabels, standardLabels } from './pod-spec';
 
@@ -45,6 +46,10 @@ export function networkPlan(env: EnvironmentConfig): Record<string, AppNetworkPo
       { port: 53, protocol: 'UDP' },
       { port: 53, protocol: 'TCP' },
     ],
+  };
+  const apiServer: NetworkRule = {
+    peers: env.network.apiServerCidrs.map((cidr) => ({ cidr })),
+    ports: [{ port: env.network.apiServerPort }],
   };
   const natsClient: NetworkRule = { peers: [pods(nats.name)], ports: [{ port: port(nats, 'client') }] };
   const prometheus: NetworkPeer = {
@@ -104,19 +109,9 @@ export function networkPlan(env: EnvironmentConfig): Record<string, AppNetworkPo
         [natsClient, dns],
       ),
     ],
-    middleware: [
-      policy(
-        middleware.name,
-        app,
-        selectorLabels(middleware.name, env),
-        [],
-        [
-          natsClient,
-          { peers: env.network.apiServerCidrs.map((cidr) => ({ cidr })), ports: [{ port: env.network.apiServerPort }] },
-          dns,
-        ],
-      ),
-    ],
+    middleware: [policy(middleware.name, app, selectorLabels(middleware.name, env), [], [natsClient, apiServer, dns])],
+    // The reaper talks to the API server and nothing else: no DNS (KUBERNETES_SERVICE_HOST is an IP).
+    'executor-reaper': [policy(REAPER_NAME, app, selectorLabels(REAPER_NAME, env), [], [apiServer])],
     nats: [
       policy(
         nats.name,

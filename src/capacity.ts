@@ -1,7 +1,8 @@
 /**
  * Does the platform fit the cluster it declares? Computed from the rendered objects, so it counts
  * exactly what ships: every workload at its maximum (HPA or KEDA maxReplicas), one surge pod per
- * Deployment during a rolling update, and the executor ResourceQuota fully used.
+ * Deployment during a rolling update, the executor ResourceQuota fully used, and one run of each
+ * CronJob (concurrencyPolicy Forbid keeps it to one; otherwise two runs are counted).
  */
 import type { EnvironmentConfig } from './config';
 import { asArr, asObj, podSpecOf, type Json, type Manifest } from './manifest';
@@ -117,6 +118,22 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
         total,
         note: `${executorJobs} concurrent executor jobs at full use`,
       });
+    }
+    if (o.kind === 'CronJob') {
+      const perPod = podRequests(podSpecOf(o) ?? {});
+      const job = asObj(asObj(spec.jobTemplate).spec);
+      const parallelism = typeof job.parallelism === 'number' ? job.parallelism : 1;
+      const runs = spec.concurrencyPolicy === 'Forbid' || spec.concurrencyPolicy === 'Replace' ? 1 : 2;
+      const pods = runs * parallelism;
+      lines.push({
+        what: `${o.kind} ${o.metadata.name}`,
+        pods,
+        perPod,
+        total: { cpu: perPod.cpu * pods, memory: perPod.memory * pods },
+        note: `${runs} run${runs > 1 ? 's' : ''} at a time (concurrencyPolicy ${String(spec.concurrencyPolicy ?? 'Allow')})`,
+      });
+      if (perPod.cpu > allocatable.cpu || perPod.memory > allocatable.memory)
+        podsTooBig.push(`${o.kind} ${o.metadata.name}`);
     }
     if (o.kind === 'PodTemplate') {
       const perPod = podRequests(podSpecOf(o) ?? {});

@@ -29,9 +29,11 @@ export function asArr(v: unknown): Json[] {
   return Array.isArray(v) ? v.map(asObj) : [];
 }
 
-/** The pod spec of a Deployment, StatefulSet or PodTemplate; undefined for other kinds. */
+/** The pod spec of a Deployment, StatefulSet, Job, CronJob or PodTemplate; undefined for other kinds. */
 export function podSpecOf(o: Manifest): Json | undefined {
   if (o.kind === 'PodTemplate') return asObj(asObj(o.template).spec);
-  if (o.kind === 'Deployment' || o.kind === 'StatefulSet') return asObj(asObj(asObj(o.spec).template).spec);
+  if (o.kind === 'Deployment' || o.kind === 'StatefulSet' || o.kind === 'Job')
+    return asObj(asObj(asObj(o.spec).template).spec);
+  if (o.kind === 'CronJob') return asObj(asObj(asObj(asObj(asObj(o.spec).jobTemplate).spec).template).spec);
   return undefined;
 }

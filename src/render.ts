@@ -21,6 +21,7 @@ import {
   EntryPoint,
   ExecutorAdmissionPolicy,
   ExecutorLauncherRole,
+  ExecutorReaper,
   ExecutorSandbox,
   ExecutorTemplate,
   MiddlewareScaler,
@@ -57,6 +58,7 @@ export const SYNC_WAVES: Readonly<Record<string, number>> = {
   namespaces: -1,
   secrets: 0,
   executors: 0,
+  'executor-reaper': 1,
   nats: 1,
   middleware: 2,
   frontend: 2,
@@ -96,6 +98,9 @@ export function buildPlatform(env: EnvironmentConfig): App {
       priorityClassName: PRIORITY.executor.name,
     });
   }
+
+  // After the executor namespace's objects: the reaper's Role and RoleBinding live there.
+  new ExecutorReaper(chart('executor-reaper'), 'reaper', { env });
 
   const natsCluster = new NatsCluster(chart('nats'), 'nats', {
     env,

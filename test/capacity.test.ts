@@ -51,7 +51,9 @@ describe('capacity of the committed platform', () => {
     expect(line('StatefulSet nats')).toMatchObject({ pods: 1, total: { cpu: 210 } });
     // executors: 4 jobs x 500m / 512Mi.
     expect(line('ResourceQuota executor-quota')?.total).toEqual({ cpu: 2000, memory: 2048 * 1024 ** 2 });
-    expect(report.requested.cpu).toBe(3060);
+    // the executor reaper: one run at a time (concurrencyPolicy Forbid), 50m / 64Mi.
+    expect(line('CronJob executor-reaper')).toMatchObject({ pods: 1, total: { cpu: 50, memory: 64 * 1024 ** 2 } });
+    expect(report.requested.cpu).toBe(3110);
     expect(report.capacity).toEqual({ cpu: 5600, memory: 2 * 3584 * 1024 ** 2 });
   });
 
@@ -77,9 +79,9 @@ describe('capacity errors', () => {
       const text = result.lines.join('\n');
       expect(result.exitCode).toBe(2);
       expect(text).toMatch(
-        /environments\/staging\.yaml: executors\.maxConcurrentJobs: the platform at full scale requests 7060m CPU/,
+        /environments\/staging\.yaml: executors\.maxConcurrentJobs: the platform at full scale requests 7110m CPU/,
       );
-      expect(text).toMatch(/has 5600m CPU and 7168Mi: short by 1460m CPU and \d+Mi memory/);
+      expect(text).toMatch(/has 5600m CPU and 7168Mi: short by 1510m CPU and \d+Mi memory/);
       expect(readFileSync(join(root, 'dist/staging/executors/resourcequota-executor-quota.yaml'), 'utf8')).toBe(before);
     } finally {
       rmSync(root, { recursive: true, force: true });

@@ -91,6 +91,7 @@ describe('networkPlan', () => {
         middleware: [`${APP}/middleware`],
         nats: [`${APP}/nats`],
         executors: [`${EXE}/default-deny`, `${EXE}/executor`],
+        'executor-reaper': [`${APP}/executor-reaper`],
       });
     });
 
@@ -264,13 +265,29 @@ describe('networkPlan', () => {
       });
     });
 
-    it.each(ENVS)('%s: only the middleware may reach the API server port', (_n, env) => {
-      const cidrRules = allPolicies(env).flatMap((p) =>
-        p.egress.filter((r) => r.peers.some((x) => 'cidr' in x && env.network.apiServerCidrs.includes(x.cidr))),
+    it.each(ENVS)('%s: only the middleware and the executor reaper may reach the API server port', (_n, env) => {
+      const withApi = allPolicies(env).filter((p) =>
+        p.egress.some((r) => r.peers.some((x) => 'cidr' in x && env.network.apiServerCidrs.includes(x.cidr))),
       );
-      expect(cidrRules).toHaveLength(1);
-      expect(cidrRules[0]?.ports).toEqual([{ port: env.network.apiServerPort }]);
+      expect(withApi.map((p) => p.name).sort()).toEqual(['executor-reaper', 'middleware']);
+      for (const p of withApi) {
+        const cidrRules = p.egress.filter((r) => r.peers.some((x) => 'cidr' in x));
+        expect(cidrRules).toHaveLength(1);
+        expect(cidrRules[0]?.ports).toEqual([{ port: env.network.apiServerPort }]);
+      }
     });
+
+    it.each(ENVS)(
+      '%s: the executor reaper reaches the API server and nothing else, and nothing reaches it',
+      (_n, env) => {
+        const p = policy(env, 'executor-reaper', 'executor-reaper');
+        expect(p.namespace).toBe(env.namespaces.app);
+        expect(p.ingress).toEqual([]);
+        expect(p.egress).toEqual([
+          { peers: env.network.apiServerCidrs.map((cidr) => ({ cidr })), ports: [{ port: env.network.apiServerPort }] },
+        ]);
+      },
+    );
   });
 
   describe('oauth2-proxy', () => {
@@ -409,7 +426,7 @@ describe('networkPlan', () => {
         const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
         for (const p of allPolicies(env)) new AppNetworkPolicy(chart, `${p.namespace}-${p.name}`, p);
         const objs = chart.toJson() as Record<string, unknown>[];
-        expect(objs).toHaveLength(7);
+        expect(objs).toHaveLength(8);
         for (const o of objs) expect(validator.validate(o, env.kubernetesVersion)).toEqual([]);
       },
     );

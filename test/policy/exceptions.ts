@@ -33,6 +33,24 @@ export const EXCEPTIONS: readonly PolicyException[] = [
       'Executors run to completion (restartPolicy Never, activeDeadlineSeconds). They serve nothing to probe; ' +
       'the deadline ends a hung job.',
   },
+  {
+    rule: 'probes',
+    env: '*',
+    kind: 'CronJob',
+    name: 'executor-reaper',
+    reason:
+      'The reaper is a short batch run (restartPolicy Never, activeDeadlineSeconds); it serves nothing to probe, ' +
+      'the Job deadline ends a hung run and the next schedule starts a fresh one.',
+  },
+  {
+    rule: 'spread',
+    env: '*',
+    kind: 'CronJob',
+    name: 'executor-reaper',
+    reason:
+      'One pod per run and at most one run at a time (concurrencyPolicy Forbid): there is nothing to spread; ' +
+      'losing its node only delays the next run by one schedule.',
+  },
 ];
 
 /** The peers' linters run over the committed dist/<env>/ and argocd/<env>/ by test/real/software/linters.real.test.ts. */
@@ -54,7 +72,7 @@ export interface LinterException {
 }
 
 const SERVICES = ['Deployment/frontend', 'Deployment/middleware', 'Deployment/oauth2-proxy', 'StatefulSet/nats'];
-const WORKLOADS = [...SERVICES, 'PodTemplate/executor-*'];
+const WORKLOADS = [...SERVICES, 'PodTemplate/executor-*', 'CronJob/executor-reaper'];
 
 const PULL_POLICY =
   'Every image is public (no imagePullSecrets to re-check) and pinned to a release tag per environment ' +
@@ -132,7 +150,17 @@ export const LINTER_EXCEPTIONS: readonly LinterException[] = [
     objects: ['Deployment/middleware'],
     reason:
       'The middleware creates executor pods from their PodTemplates through the Kubernetes API (Role ' +
-      'executor-launcher), so it needs its ServiceAccount token; it is the only pod that mounts one.',
+      'executor-launcher), so it needs its ServiceAccount token; with the executor reaper, it is the only pod that mounts one.',
+  },
+  {
+    linter: 'checkov',
+    check: 'CKV_K8S_38',
+    env: '*',
+    objects: ['CronJob/executor-reaper'],
+    reason:
+      'The executor reaper lists and deletes finished executor pods through the Kubernetes API (Role ' +
+      'executor-reaper: get, list, delete pods in the executor namespace only), so its pod mounts its token; ' +
+      'its ServiceAccount does not automount it anywhere else.',
   },
   {
     linter: 'kube-score',

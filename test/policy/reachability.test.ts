@@ -27,6 +27,7 @@ const INTENDED = `
   middleware         | nats           | 4222/TCP      | *            | consumes the job queues, writes job state
   middleware         | kube-apiserver | api/TCP       | *            | creates executor pods (network.apiServerPort: 6443 on kind and kubeadm, 443 on a managed control plane)
   middleware         | dns            | 53/UDP 53/TCP | *            | resolves the nats Service
+  executor-reaper    | kube-apiserver | api/TCP       | *            | lists and deletes finished executor pods (by KUBERNETES_SERVICE_HOST, an IP: no DNS)
   nats               | nats           | 6222/TCP      | nats-cluster | cluster routes between the NATS servers (single-server NATS has none)
   nats               | dns            | 53/UDP 53/TCP | *            | resolves the route URLs of its peers
   prometheus         | nats           | 7777/TCP      | monitoring   | scrapes the NATS exporter sidecar

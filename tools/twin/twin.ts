@@ -239,6 +239,8 @@ export class Twin {
   kube!: Kube;
   server = '';
   pki!: Pki;
+  /** CronJobs applied and then suspended, so that none runs on its own during a test. */
+  readonly suspendedCronJobs: string[] = [];
   private bins!: ReturnType<typeof binaries>;
   private kwokArgs = new Map<string, string[]>();
 
@@ -619,6 +621,17 @@ export class Twin {
         r = await this.kube.apply(c.object);
       }
       this.applied.push({ file: c.file, id: objectId(c.object), wave: c.wave, status: r.status, message: r.message });
+      if (c.object.kind === 'CronJob' && r.status < 300) {
+        // The twin runs on the wall clock: a scheduled run would drop a pod into the app namespace at an
+        // arbitrary moment of a test. Suspended (as `kubectl patch`, not in git); tests start runs themselves.
+        await this.kube.must(
+          'PATCH',
+          `${await this.kube.pathOf(c.object)}?fieldManager=coderun-twin-suspend`,
+          { spec: { suspend: true } },
+          'application/merge-patch+json',
+        );
+        this.suspendedCronJobs.push(objectId(c.object));
+      }
     }
   }
 

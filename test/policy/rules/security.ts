@@ -182,8 +182,14 @@ export const readOnlyRootRule: Rule = {
   },
 };
 
-/** Workloads whose pods may mount a Kubernetes API token: only the middleware, which launches executors. */
-export const TOKEN_MOUNTING_WORKLOADS: ReadonlySet<string> = new Set(['Deployment/middleware']);
+/**
+ * Workloads whose pods may mount a Kubernetes API token: the middleware, which launches executors, and
+ * the executor reaper, which deletes finished ones.
+ */
+export const TOKEN_MOUNTING_WORKLOADS: ReadonlySet<string> = new Set([
+  'Deployment/middleware',
+  'CronJob/executor-reaper',
+]);
 
 /** No API tokens where they are not needed, and never the namespace's default ServiceAccount. */
 export const serviceAccountTokensRule: Rule = {

@@ -5,7 +5,8 @@
  *
  * Select one environment with: npm run test:cluster -- -t '<env>'
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -235,23 +236,45 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     };
   }
 
-  let middlewareToken = '';
-  /** The middleware's own credentials: a real token from the TokenRequest API. */
-  async function asMiddleware(): Promise<Kube> {
-    if (!middlewareToken) {
+  const tokens = new Map<string, string>();
+  /** A real token of a ServiceAccount of the app namespace that a committed RoleBinding binds (TokenRequest API). */
+  async function tokenOf(serviceAccount: string): Promise<string> {
+    let token = tokens.get(serviceAccount);
+    if (!token) {
       const sa = byKind('RoleBinding')
         .flatMap((b) => (b.subjects as { kind: string; name: string; namespace: string }[]) ?? [])
-        .find((s) => s.kind === 'ServiceAccount' && s.namespace === ns().app);
-      expect(sa, 'a RoleBinding for the middleware ServiceAccount').toBeDefined();
+        .find((s) => s.kind === 'ServiceAccount' && s.namespace === ns().app && s.name === serviceAccount);
+      expect(sa, `a RoleBinding for the ${serviceAccount} ServiceAccount`).toBeDefined();
       const r = await kube.must<{ status: { token: string } }>(
         'POST',
         `/api/v1/namespaces/${sa?.namespace}/serviceaccounts/${sa?.name}/token`,
         { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
       );
-      middlewareToken = r.status.token;
+      token = r.status.token;
+      tokens.set(serviceAccount, token);
     }
-    return kube.as(middlewareToken);
+    return token;
   }
+  /** The middleware's own credentials. */
+  async function asMiddleware(): Promise<Kube> {
+    const d = byKind('Deployment').find((o) => o.metadata?.name === 'middleware');
+    const sa = (d?.spec as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName;
+    return kube.as(await tokenOf(sa));
+  }
+  /** The executor reaper's CronJob and its pod spec, as committed. */
+  const reaperCronJob = () => {
+    const cj = byKind('CronJob').find((o) => o.metadata?.name === 'executor-reaper');
+    expect(cj, 'the committed executor-reaper CronJob').toBeDefined();
+    const spec = cj?.spec as {
+      jobTemplate: {
+        metadata?: Obj['metadata'];
+        spec: {
+          template: { spec: { serviceAccountName: string; containers: { env: { name: string; value: string }[] }[] } };
+        };
+      };
+    };
+    return { object: cj as Obj, spec, pod: spec.jobTemplate.spec.template.spec };
+  };
   const languages = () => Object.keys(twin.env.executors.images);
 
   it('at full scale places every pod and the executor quota refuses the next job', async () => {
@@ -305,6 +328,35 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       ).toBe(surgeTotal(w));
     }
 
+    // One run of each CronJob, started by hand from its jobTemplate (`kubectl create job --from=cronjob/...`):
+    // the twin suspends CronJobs, and capacity.ts counts one run.
+    const cronJobs = byKind('CronJob');
+    for (const cj of cronJobs) {
+      const jt = (cj.spec as { jobTemplate: { metadata?: Obj['metadata']; spec: Obj } }).jobTemplate;
+      await kube.must('POST', `/apis/batch/v1/namespaces/${ns().app}/jobs`, {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: {
+          name: `${String(cj.metadata?.name)}-manual`,
+          labels: jt.metadata?.labels ?? {},
+          annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' },
+        },
+        spec: jt.spec,
+      });
+    }
+    const jobPods = async () =>
+      (await pods(kube, ns().app)).filter((p) =>
+        p.metadata.labels?.['batch.kubernetes.io/job-name']?.endsWith('-manual'),
+      );
+    await until(
+      'every CronJob run Running',
+      async () => {
+        const jp = await jobPods();
+        return jp.length === cronJobs.length && jp.every((p) => isReady(p));
+      },
+      60_000,
+    );
+
     // The executor quota, filled by the middleware's ServiceAccount from the committed templates.
     const quota = byKind('ResourceQuota').find((q) => q.metadata?.namespace === ns().executor);
     const quotaPods = Number((quota?.spec as { hard: { pods: string } }).hard.pods);
@@ -352,11 +404,17 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       const mine =
         kind === 'ResourceQuota'
           ? allPods.filter((p) => p.metadata.namespace === ns().executor)
-          : allPods.filter(
-              (p) =>
-                p.metadata.namespace === ns().app &&
-                workloads().some((w) => w.name === name && matches(p.metadata.labels, w.selector)),
-            );
+          : kind === 'CronJob'
+            ? allPods.filter(
+                (p) =>
+                  p.metadata.namespace === ns().app &&
+                  p.metadata.labels?.['batch.kubernetes.io/job-name'] === `${name}-manual`,
+              )
+            : allPods.filter(
+                (p) =>
+                  p.metadata.namespace === ns().app &&
+                  workloads().some((w) => w.name === name && matches(p.metadata.labels, w.selector)),
+              );
       const req = mine.reduce(
         (a, p) => ({ cpu: a.cpu + podRequests(p).cpu, memory: a.memory + podRequests(p).memory }),
         { cpu: 0, memory: 0 },
@@ -385,7 +443,13 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     expect(sum.cpu).toBe(report.requested.cpu);
     expect(sum.memory).toBe(report.requested.memory);
 
-    // Back to the committed state: no executors, no held rollout, Deployments at their minimum.
+    // Back to the committed state: no executors, no CronJob runs, no held rollout, Deployments at their minimum.
+    for (const cj of cronJobs) {
+      await kube.must(
+        'DELETE',
+        `/apis/batch/v1/namespaces/${ns().app}/jobs/${String(cj.metadata?.name)}-manual?propagationPolicy=Background`,
+      );
+    }
     await mw.must('DELETE', `/api/v1/namespaces/${ns().executor}/pods?gracePeriodSeconds=0`).catch(async () => {
       for (const p of await pods(kube, ns().executor))
         await mw.req('DELETE', `/api/v1/namespaces/${ns().executor}/pods/${p.metadata.name}`);
@@ -406,7 +470,8 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     }
     await until(
       'back to the committed state',
-      async () => (await workloadsReady()) && (await pods(kube, ns().executor)).length === 0,
+      async () =>
+        (await workloadsReady()) && (await pods(kube, ns().executor)).length === 0 && (await jobPods()).length === 0,
       90_000,
     );
     const afterDown = await pods(kube, ns().app);
@@ -652,37 +717,57 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     facts.section('Access matrix', lines);
     expect(wrong).toEqual([]);
   });
-  it('finished executor pods leave the quota but stay until something deletes them', async () => {
+  it('finished executor pods leave the quota, and the executor reaper (the committed script) deletes the old ones', async () => {
     const mw = await asMiddleware();
-    const quota = byKind('ResourceQuota').find((q) => q.metadata?.namespace === ns().executor);
+    const exe = ns().executor;
+    const quota = byKind('ResourceQuota').find((q) => q.metadata?.namespace === exe);
     const quotaPods = Number((quota?.spec as { hard: { pods: string } }).hard.pods);
-    const names: string[] = [];
-    for (let i = 0; i < quotaPods; i++) {
-      const lang = languages()[i % languages().length] ?? '';
-      const created = await mw.must('POST', `/api/v1/namespaces/${ns().executor}/pods`, await executorPod(mw, lang));
-      names.push(String(created.metadata?.name));
-    }
-    // The jobs end: kwok (standing in for the kubelet) reports exit code 0.
-    for (const n of names) {
-      await kube.must(
-        'PATCH',
-        `/api/v1/namespaces/${ns().executor}/pods/${n}`,
-        { metadata: { annotations: { [FINISHED_ANNOTATION]: 'exit-0' } } },
-        'application/merge-patch+json',
+    /** Creates an executor pod as the middleware, waiting while the quota controller has not yet freed room. */
+    const launch = async (lang: string): Promise<string> => {
+      const body = await executorPod(mw, lang);
+      const created = await until(
+        'the quota admits the next executor pod',
+        async () => {
+          const r = await mw.req('POST', `/api/v1/namespaces/${exe}/pods`, body);
+          if (r.status === 201) return r.body;
+          if (r.status === 403 && /exceeded quota/.test(r.message)) return undefined;
+          throw new Error(`HTTP ${r.status}: ${r.message}`);
+        },
+        30_000,
       );
-    }
-    await until(
-      'every executor pod Succeeded',
-      async () => (await pods(kube, ns().executor)).every((p) => p.status.phase === 'Succeeded'),
-      60_000,
-    );
-    // The quota controller recounts: terminal pods do not count, so the next job is admitted.
+      return String(created.metadata?.name);
+    };
+    const pod = (n: string) =>
+      kube.must<Obj & { status: Record<string, unknown> }>('GET', `/api/v1/namespaces/${exe}/pods/${n}`);
+    const running = async (n: string) => (await pod(n)).status.phase === 'Running';
+    const finish = async (names: string[]) => {
+      // The jobs end: kwok (standing in for the kubelet) reports exit code 0.
+      for (const n of names) {
+        await until(`${n} Running`, () => running(n), 30_000);
+        await kube.must(
+          'PATCH',
+          `/api/v1/namespaces/${exe}/pods/${n}`,
+          { metadata: { annotations: { [FINISHED_ANNOTATION]: 'exit-0' } } },
+          'application/merge-patch+json',
+        );
+      }
+      await until(
+        'the executor pods Succeeded',
+        async () => (await Promise.all(names.map(pod))).every((p) => p.status.phase === 'Succeeded'),
+        60_000,
+      );
+    };
+
+    // A full quota of jobs, all finished: they leave the quota, the next job is admitted.
+    const first: string[] = [];
+    for (let i = 0; i < quotaPods; i++) first.push(await launch(languages()[i % languages().length] ?? ''));
+    await finish(first);
     await until(
       'the quota freed',
       async () => {
         const q = await kube.must<{ status: { used?: { pods?: string } } }>(
           'GET',
-          `/api/v1/namespaces/${ns().executor}/resourcequotas/${quota?.metadata?.name}`,
+          `/api/v1/namespaces/${exe}/resourcequotas/${quota?.metadata?.name}`,
         );
         return q.status.used?.pods === '0';
       },
@@ -690,18 +775,171 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     );
     const next = await mw.req(
       'POST',
-      `/api/v1/namespaces/${ns().executor}/pods?dryRun=All`,
+      `/api/v1/namespaces/${exe}/pods?dryRun=All`,
       await executorPod(mw, languages()[0] ?? ''),
     );
     expect(next.status, next.message).toBe(201);
-    await sleep(3000);
-    const left = (await pods(kube, ns().executor)).filter((p) => p.status.phase === 'Succeeded').length;
-    facts.section('Finished executor pods', [
-      `${names.length} executor pods created by the middleware's ServiceAccount and completed (phase Succeeded): the quota's used pods went back to 0 and the next job was admitted, but ${left} finished pod(s) still exist 3 s later.`,
-      'Nothing in dist/ removes them (the middleware does not watch its pods). In a cluster they stay until kube-controller-manager --terminated-pod-gc-threshold (default 12500 terminated pods cluster-wide) is exceeded. A remover is not rendered yet.',
+
+    // Their ages, as the kubelet would have reported them: all but one finished long ago.
+    const { pod: reaperPod } = reaperCronJob();
+    const reaperEnv = Object.fromEntries(reaperPod.containers[0]?.env.map((e) => [e.name, e.value]) ?? []);
+    const threshold = Number(reaperEnv.REAPER_MIN_AGE_SECONDS);
+    expect(threshold).toBeGreaterThan(0);
+    const ago = (seconds: number) => new Date(Date.now() - seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const oldSucceeded = first.slice(0, -1);
+    const recentSucceeded = first.slice(-1);
+    for (const n of oldSucceeded) {
+      const p = await pod(n);
+      const st = p.status as {
+        startTime?: string;
+        containerStatuses?: { state: { terminated?: Record<string, unknown> } }[];
+      };
+      st.startTime = ago(threshold * 2 + 60);
+      for (const c of st.containerStatuses ?? []) {
+        if (c.state.terminated)
+          c.state.terminated = {
+            ...c.state.terminated,
+            startedAt: ago(threshold * 2 + 30),
+            finishedAt: ago(threshold * 2),
+          };
+      }
+      await kube.must('PUT', `/api/v1/namespaces/${exe}/pods/${n}/status`, p);
+    }
+    // One job that hit its deadline long ago (phase Failed, DeadlineExceeded, no container end time:
+    // the script falls back to startTime + activeDeadlineSeconds), and one still running.
+    const failed = await launch(languages()[0] ?? '');
+    const stillRunning = await launch(languages()[1 % languages().length] ?? '');
+    await until(`${failed} Running`, () => running(failed), 30_000);
+    {
+      const p = await pod(failed);
+      const deadline = Number((p.spec as { activeDeadlineSeconds?: number }).activeDeadlineSeconds ?? 0);
+      p.status = {
+        ...p.status,
+        phase: 'Failed',
+        reason: 'DeadlineExceeded',
+        message: 'Pod was active on the node longer than the specified deadline',
+        startTime: ago(threshold * 2 + deadline),
+        conditions: [],
+        containerStatuses: [],
+      };
+      await kube.must('PUT', `/api/v1/namespaces/${exe}/pods/${failed}/status`, p);
+    }
+    await until(`${stillRunning} Running`, () => running(stillRunning), 30_000);
+
+    // The reaper, as its CronJob runs it: the script from the committed ConfigMap, the environment of the
+    // committed container, the reaper ServiceAccount's own token; the API server and CA of the twin.
+    const cm = byKind('ConfigMap').find((o) => o.metadata?.name === 'executor-reaper');
+    const script = (cm?.data as Record<string, string> | undefined)?.['reap.py'];
+    expect(script, 'dist/<env> ConfigMap executor-reaper with reap.py').toBeTruthy();
+    const scriptFile = join(dir, 'reap.py');
+    writeFileSync(scriptFile, script ?? '');
+    const reaperToken = await tokenOf(reaperPod.serviceAccountName);
+    const reap = () => {
+      const t0 = Date.now();
+      const r = spawnSync('python3', [scriptFile], {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          ...reaperEnv,
+          REAPER_API_URL: twin.server,
+          REAPER_TOKEN: reaperToken,
+          REAPER_CA_FILE: twin.pki.caCert,
+        },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      return { status: r.status, out: `${r.stdout}${r.stderr}`, ms: Date.now() - t0 };
+    };
+    const run1 = reap();
+    expect(run1.status, run1.out).toBe(0);
+    const gone = [...oldSucceeded, failed];
+    await until(
+      'the old finished pods gone',
+      async () => {
+        const left = (await pods(kube, exe)).map((p) => p.metadata.name);
+        return gone.every((n) => !left.includes(n));
+      },
+      30_000,
+    );
+    const left = (await pods(kube, exe)).map((p) => p.metadata.name).sort();
+    expect(left).toEqual([...recentSucceeded, stillRunning].sort());
+    const lines1 = run1.out.trim().split('\n');
+    for (const n of gone)
+      expect(
+        lines1.some((l) => / deleted pod /.test(l) && l.includes(`/${n} `)),
+        n,
+      ).toBe(true);
+    for (const n of recentSucceeded)
+      expect(
+        lines1.some((l) => / kept pod /.test(l) && l.includes(`/${n} `)),
+        n,
+      ).toBe(true);
+    expect(lines1.some((l) => l.includes(stillRunning))).toBe(false);
+    expect(lines1.at(-1)).toMatch(new RegExp(`done: ${gone.length} deleted, ${recentSucceeded.length} kept, 0 errors`));
+    // Idempotent: a second run finds nothing old.
+    const run2 = reap();
+    expect(run2.status, run2.out).toBe(0);
+    expect(run2.out).toMatch(new RegExp(`done: 0 deleted, ${recentSucceeded.length} kept, 0 errors`));
+
+    // The reaper's token can do nothing else.
+    const reaper = kube.as(reaperToken);
+    const sar = async (namespace: string, verb: string, resource: string) =>
+      (
+        await reaper.must<{ status: { allowed: boolean } }>(
+          'POST',
+          '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+          {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { namespace, verb, resource } },
+          },
+        )
+      ).status.allowed;
+    const denied: string[] = [];
+    const allowed: string[] = [];
+    for (const [namespace, verb, resource] of [
+      [exe, 'get', 'pods'],
+      [exe, 'list', 'pods'],
+      [exe, 'delete', 'pods'],
+      [exe, 'create', 'pods'],
+      [exe, 'watch', 'pods'],
+      [exe, 'patch', 'pods'],
+      [exe, 'deletecollection', 'pods'],
+      [exe, 'get', 'secrets'],
+      [exe, 'list', 'podtemplates'],
+      [ns().app, 'delete', 'pods'],
+      [ns().app, 'list', 'pods'],
+      [ns().app, 'get', 'secrets'],
+      ['kube-system', 'delete', 'pods'],
+    ] as const) {
+      ((await sar(namespace, verb, resource)) ? allowed : denied).push(`${verb} ${resource} in ${namespace}`);
+    }
+    expect(allowed.sort()).toEqual([`delete pods in ${exe}`, `get pods in ${exe}`, `list pods in ${exe}`]);
+    const create = await reaper.req(
+      'POST',
+      `/api/v1/namespaces/${exe}/pods?dryRun=All`,
+      await executorPod(mw, languages()[0] ?? ''),
+    );
+    expect(create.status).toBe(403);
+    const appPod = (await pods(kube, ns().app))[0]?.metadata.name ?? '';
+    const delApp = await reaper.req('DELETE', `/api/v1/namespaces/${ns().app}/pods/${appPod}?dryRun=All`);
+    expect(delApp.status).toBe(403);
+    expect(delApp.message).toMatch(/cannot delete resource "pods" in API group "" in the namespace/);
+
+    facts.section('Finished executor pods and the reaper', [
+      `${first.length} executor pods created by the middleware's ServiceAccount and completed (phase Succeeded): the quota's used pods went back to 0 and the next job was admitted. Nothing else removes them: the middleware does not watch its pods, and kube-controller-manager's terminated-pod GC starts only above --terminated-pod-gc-threshold (12500 cluster-wide by default).`,
+      '',
+      `The executor reaper, run once as its CronJob would run it (CronJobs are suspended in the twin so that none starts at a random moment): \`python3 reap.py\` with the script of the committed ConfigMap (dist/${envName}/executor-reaper/configmap-executor-reaper.yaml), the committed container's environment (threshold ${threshold} s, selector \`${reaperEnv.REAPER_LABEL_SELECTOR}\`), a TokenRequest token of ServiceAccount ${ns().app}/${reaperPod.serviceAccountName} and the twin's CA.`,
+      `- Before: ${oldSucceeded.length} Succeeded ${threshold * 2} s ago, ${recentSucceeded.length} Succeeded just now, 1 Failed (DeadlineExceeded, no container end time) started ${threshold * 2} s + its deadline ago, 1 Running.`,
+      `- Run 1 (${run1.ms} ms, exit ${run1.status}): deleted ${gone.length} (${gone.join(', ')}), kept ${recentSucceeded.length} recent (${recentSucceeded.join(', ')}); the Running pod was not listed. Left: ${left.join(', ')}.`,
+      `- Run 2 (${run2.ms} ms, exit ${run2.status}): "${run2.out.trim().split('\n').at(-1)?.replace(/^\S+ /, '') ?? ''}".`,
+      `- The reaper's token (SelfSubjectAccessReviews): allowed ${allowed.sort().join(', ')}; denied ${denied.join(', ')}. A real create of an executor pod: HTTP ${create.status}; a real delete of pod ${appPod} in ${ns().app}: HTTP ${delApp.status} ("${delApp.message}").`,
+      '',
+      'Run 1 log:',
+      '',
+      ...lines1.map((l) => `    ${l}`),
     ]);
-    expect(left).toBe(names.length);
-    for (const n of names) await mw.req('DELETE', `/api/v1/namespaces/${ns().executor}/pods/${n}`);
+    for (const n of [...recentSucceeded, stillRunning]) await mw.req('DELETE', `/api/v1/namespaces/${exe}/pods/${n}`);
+    await until('executor namespace empty', async () => (await pods(kube, exe)).length === 0, 30_000);
   });
   /** Drills run where losing a node or zone can be survived: zones declared and replicated services. */
   const drills = () => twin.env.cluster.zones.length > 1 && workloads().some((w) => desired(w) > 1);
