@@ -113,6 +113,8 @@ export interface EnvironmentConfig {
     readonly apiServerPort: number;
     readonly dnsNamespace: string;
     readonly dnsPodLabels: Readonly<Record<string, string>>;
+    /** The cluster's CNI plugin, when declared; the report notes one that does not enforce NetworkPolicy. */
+    readonly cni?: string;
   };
   readonly monitoring: {
     readonly enabled: boolean;
@@ -382,6 +384,7 @@ function applyDefaults(input: InputEnvironment, file: string): EnvironmentConfig
       apiServerPort: input.network.apiServerPort ?? 6443,
       dnsNamespace: input.network.dnsNamespace ?? 'kube-system',
       dnsPodLabels: input.network.dnsPodLabels ?? { 'k8s-app': 'kube-dns' },
+      ...(input.network.cni !== undefined ? { cni: input.network.cni } : {}),
     },
     monitoring: {
       enabled: input.monitoring.enabled,

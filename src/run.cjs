@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Runs a TypeScript entry point without a TypeScript loader: esbuild bundles the project's own
 // code (not node_modules) into .build/<entry>.cjs once, and reuses it until a source file changes.
-// Usage: node src/run.cjs <entry> [args...]   (entry: cli | bench | twin)
+// Usage: node src/run.cjs <entry> [args...]   (entry: cli | bench | twin | diff)
 'use strict';
 const { existsSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
 const entry = process.argv[2];
-const entries = { cli: 'src/cli.ts', bench: 'src/bench.ts', twin: 'tools/twin/cli.ts' };
+const entries = { cli: 'src/cli.ts', bench: 'src/bench.ts', twin: 'tools/twin/cli.ts', diff: 'src/diff-cli.ts' };
 if (!entries[entry]) {
   process.stderr.write(`usage: node src/run.cjs <${Object.keys(entries).join('|')}> [args]\n`);
   process.exit(2);

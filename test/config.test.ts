@@ -94,6 +94,7 @@ describe('the real environments', () => {
     expect(staging.network).toEqual({
       apiServerCidrs: ['192.168.1.10/32'],
       apiServerPort: 6443,
+      cni: 'flannel',
       dnsNamespace: 'kube-system',
       dnsPodLabels: { 'k8s-app': 'kube-dns' },
     });
