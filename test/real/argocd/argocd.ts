@@ -2,21 +2,27 @@
  * The real Argo CD (v3.5.1, built from tools/go/argocd) against the control-plane twin of one
  * environment, as Argo CD's own Procfile runs it for local development: one `argocd` binary started
  * as argocd-repo-server and argocd-application-controller (ARGOCD_BINARY_NAME), Redis from Debian's
- * redis-server, and this repository served by `git daemon` from a temporary bare clone.
+ * redis-server, and this repository served by git's smart-HTTP server (`git http-backend`, over
+ * HTTPS with a throwaway CA; support/git-https.ts) from a temporary bare clone.
  *
  * Nothing of dist/ is applied by the twin (apply: false): the user's bootstrap command
  * (`kubectl apply -n argocd -f argocd/<env>/bootstrap/`) starts it, and Argo CD does the rest.
- * The one change to the clone: environments/<env>.yaml's argocd.repoURL points at the git daemon
+ * The one change to the clone: environments/<env>.yaml's argocd.repoURL points at that server
  * (as a fork would point it at itself), re-rendered with `synth` and committed to `main`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main as synth } from '../../../src/cli';
 import type { Kube, Obj } from '../../../tools/twin/api';
 import { Twin } from '../../../tools/twin/twin';
+import { serveGitHttps, type GitHttps } from '../support/git-https';
 import { freePorts, start, waitFor, type Running } from '../support/process';
+import { makePki } from '../support/throwaway-ca';
 import { ROOT, tool } from '../support/tools';
+
+const execFileAsync = promisify(execFile);
 
 export const ARGOCD_NAMESPACE = 'argocd';
 /** Application and AppProject resources (the vendored CRDs). */
@@ -69,12 +75,14 @@ export function statusOf(app: Obj): AppStatus {
 export class ArgoLoop {
   readonly twin: Twin;
   readonly timings: Record<string, number> = {};
-  /** The bare repository git daemon serves, and the clone the tests commit in. */
+  /** The bare repository the git server serves, and the clone the tests commit in. */
   readonly bare: string;
   readonly work: string;
   repoURL = '';
   kubectl = '';
   private procs: Running[] = [];
+  private gitServer?: GitHttps;
+  caFile = '';
   repoServer!: Running;
   controller!: Running;
 
@@ -129,8 +137,8 @@ export class ArgoLoop {
     this.kubectl = await this.timed('build kubectl', () => tool('kubectl', 'kubectl'));
     const redis = redisServer();
     await this.timed('twin', () => this.twin.up());
-    const [redisPort, gitPort, repoPort, repoMetrics, ctrlMetrics] = await freePorts(5);
-    await this.timed('git daemon', () => this.startGit(gitPort ?? 0));
+    const [redisPort, repoPort, repoMetrics, ctrlMetrics] = await freePorts(4);
+    await this.timed('git server', () => this.startGit());
     await this.timed('redis', async () => {
       const p = start('redis', redis, [
         '--bind',
@@ -203,8 +211,8 @@ export class ArgoLoop {
     this.timings.up = Date.now() - t0;
   }
 
-  /** A bare clone of this repository's HEAD as `main`, the work clone, and git daemon serving it. */
-  private async startGit(port: number): Promise<void> {
+  /** A bare clone of this repository's HEAD as `main`, the work clone, and a git server for it. */
+  private async startGit(): Promise<void> {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
     mkdirSync(join(this.dir, 'srv'), { recursive: true });
     execFileSync('git', ['init', '-q', '--bare', '-b', 'main', this.bare]);
@@ -212,28 +220,27 @@ export class ArgoLoop {
     this.git('checkout', '-q', '-B', 'main', head);
     this.git('remote', 'set-url', 'origin', this.bare);
     this.git('push', '-q', 'origin', 'main');
-    const daemon = start('git-daemon', 'git', [
-      'daemon',
-      '--reuseaddr',
-      '--listen=127.0.0.1',
-      `--port=${port}`,
-      `--base-path=${join(this.dir, 'srv')}`,
-      '--export-all',
-      '--informative-errors',
-      join(this.dir, 'srv'),
-    ]);
-    this.procs.push(daemon);
-    this.repoURL = `git://127.0.0.1:${port}/coderun-gitops.git`;
+    const pkiDir = join(this.dir, 'git-pki');
+    mkdirSync(pkiDir, { recursive: true });
+    const pki = makePki(pkiDir, '127.0.0.1');
+    this.gitServer = await serveGitHttps(join(this.dir, 'srv'), pki);
+    this.repoURL = `${this.gitServer.url}/coderun-gitops.git`;
+    // Argo CD trusts a repository server's certificate from ARGOCD_TLS_DATA_PATH/<host> (argocd-tls-certs-cm).
+    mkdirSync(join(this.dir, 'argocd', 'tls'), { recursive: true });
+    writeFileSync(join(this.dir, 'argocd', 'tls', '127.0.0.1'), readFileSync(pki.caFile));
+    this.caFile = pki.caFile;
     await waitFor(
-      'git daemon serving',
-      () => {
-        try {
-          return execFileSync('git', ['ls-remote', this.repoURL, 'main'], { encoding: 'utf8' }).includes(head);
-        } catch {
-          return false;
-        }
+      'the git server serving',
+      // Asynchronously: the server runs in this process.
+      async () => {
+        const { stdout } = await execFileAsync('git', ['ls-remote', this.repoURL, 'main'], {
+          encoding: 'utf8',
+          env: { ...process.env, GIT_SSL_CAINFO: pki.caFile },
+          timeout: 10_000,
+        });
+        return stdout.includes(head);
       },
-      { proc: daemon, timeoutMs: 20_000 },
+      { timeoutMs: 20_000 },
     );
     // The one change a fork makes: argocd.repoURL points at where Argo CD reads the repository.
     const file = join(this.work, 'environments', `${this.envName}.yaml`);
@@ -242,7 +249,7 @@ export class ArgoLoop {
     if (next === text) throw new Error(`no argocd.repoURL in ${file}`);
     writeFileSync(file, next);
     this.synth();
-    const changed = this.git('status', '--porcelain').split('\n').map((l) => l.slice(3));
+    const changed = this.git('diff', '--name-only', 'HEAD').split('\n');
     const unexpected = changed.filter(
       (f) => f !== `environments/${this.envName}.yaml` && !f.startsWith(`argocd/${this.envName}/`),
     );
@@ -327,6 +334,7 @@ export class ArgoLoop {
 
   async down(): Promise<void> {
     await Promise.all([...this.procs].reverse().map((p) => p.stop()));
+    await this.gitServer?.close();
     await this.twin.down();
   }
 }
