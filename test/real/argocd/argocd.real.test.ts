@@ -91,11 +91,23 @@ describe.each(ENVS)('Argo CD loop: %s', (envName) => {
     );
     const order = s.resources
       .filter((r) => r.syncPhase === 'Sync')
-      .map((r) => ({ ...r, ...(folderOf.get(`${r.kind}/${r.namespace ?? ''}/${r.name}`) ?? { folder: '?', wave: NaN }) }));
+      .map((r) => ({
+        ...r,
+        // Cluster-scoped objects: Argo CD reports them with the destination namespace.
+        ...(folderOf.get(`${r.kind}/${r.namespace ?? ''}/${r.name}`) ??
+          folderOf.get(`${r.kind}//${r.name}`) ?? { folder: '?', wave: NaN }),
+      }));
     expect(order.length).toBe(committed.length);
-    // Folders in the order Argo CD synced them (consecutive duplicates collapsed).
-    const folders = order.map((r) => r.folder).filter((f, i, xs) => i === 0 || xs[i - 1] !== f);
-    fact(`Sync order (syncResult, by folder): ${folders.join(' → ')}`);
+    // Waves in the order Argo CD synced them, with the folders in each (Argo CD orders by kind within a wave).
+    const groups: { wave: number; folders: Set<string>; n: number }[] = [];
+    for (const r of order) {
+      const g = groups[groups.length - 1];
+      if (g && g.wave === r.wave) {
+        g.folders.add(r.folder);
+        g.n++;
+      } else groups.push({ wave: r.wave, folders: new Set([r.folder]), n: 1 });
+    }
+    fact(`Sync order (syncResult): ${groups.map((g) => `wave ${g.wave} [${[...g.folders].join(', ')}: ${g.n}]`).join(' → ')}`);
     const waves = order.map((r) => r.wave);
     expect(waves).toEqual([...waves].sort((x, y) => x - y));
     // Creation times confirm it: each wave was created no earlier than the previous one finished.

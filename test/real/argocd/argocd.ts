@@ -12,7 +12,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main as synth } from '../../../src/cli';
 import type { Kube, Obj } from '../../../tools/twin/api';
@@ -159,7 +159,7 @@ export class ArgoLoop {
     const dirs = ['tls', 'ssh', 'gpg/keys', 'gpg/source', 'cmp', 'home'].map((d) => join(this.dir, 'argocd', d));
     for (const d of dirs) mkdirSync(d, { recursive: true });
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
+      PATH: `${this.argocdScripts()}:${process.env.PATH ?? ''}`,
       HOME: join(this.dir, 'argocd', 'home'),
       KUBECONFIG: this.twin.kubeconfigPath,
       ARGOCD_FAKE_IN_CLUSTER: 'true',
@@ -209,6 +209,25 @@ export class ArgoLoop {
       });
     });
     this.timings.up = Date.now() - t0;
+  }
+
+  /**
+   * Argo CD's image puts hack/git-verify-wrapper.sh on PATH; the repo-server runs it for every
+   * manifest generation (v3.5.1). It comes from the pinned module (go.sum), copied out of the
+   * read-only module cache to make it executable.
+   */
+  private argocdScripts(): string {
+    const moduleDir = execFileSync('go', ['list', '-m', '-f', '{{.Dir}}', 'github.com/argoproj/argo-cd/v3'], {
+      cwd: join(ROOT, 'tools', 'go', 'argocd'),
+      encoding: 'utf8',
+      env: { ...process.env, GOFLAGS: '-mod=readonly', GOPROXY: 'off' },
+    }).trim();
+    const bin = join(this.dir, 'argocd', 'bin');
+    mkdirSync(bin, { recursive: true });
+    const script = join(bin, 'git-verify-wrapper.sh');
+    copyFileSync(join(moduleDir, 'hack', 'git-verify-wrapper.sh'), script);
+    chmodSync(script, 0o755);
+    return bin;
   }
 
   /** A bare clone of this repository's HEAD as `main`, the work clone, and a git server for it. */
