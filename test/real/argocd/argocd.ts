@@ -296,6 +296,30 @@ export class ArgoLoop {
       const r = await this.kube.apply(o, { manager: 'argocd-install' });
       if (r.status > 299) throw new Error(`${o.kind} ${o.metadata.name}: HTTP ${r.status}: ${r.message}`);
     }
+    // An environment whose destination is a cluster name (argocd.destination.name) expects that
+    // cluster registered in Argo CD, as `argocd cluster add` does: a cluster Secret. The twin is it.
+    const name = this.twin.env.argocd.destination.name;
+    if (name !== undefined) {
+      const config = {
+        bearerToken: this.twin.pki.tokens.admin,
+        tlsClientConfig: { caData: readFileSync(this.twin.pki.caCert).toString('base64') },
+      };
+      const r = await this.kube.apply(
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: {
+            name: `cluster-${name}`,
+            namespace: ARGOCD_NAMESPACE,
+            labels: { 'argocd.argoproj.io/secret-type': 'cluster' },
+          },
+          type: 'Opaque',
+          stringData: { name, server: this.twin.server, config: JSON.stringify(config) },
+        },
+        { manager: 'argocd-cluster-add' },
+      );
+      if (r.status > 299) throw new Error(`cluster Secret ${name}: HTTP ${r.status}: ${r.message}`);
+    }
   }
 
   /** The README's bootstrap: `kubectl apply -n argocd -f argocd/<env>/bootstrap/`, from the clone. */
