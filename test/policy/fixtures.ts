@@ -7,6 +7,10 @@ export interface EnvObjects {
   readonly env: EnvironmentConfig;
   /** Objects under dist/<env>/ (the platform, not Argo CD). */
   readonly objects: readonly K8sObject[];
+  /** Objects under argocd/<env>/, bootstrap/ included (what rules with reads: 'argocd' check). */
+  readonly argocd: readonly K8sObject[];
+  /** Files under argocd/<env>/bootstrap/ and the objects in each. */
+  readonly bootstrapFiles: ReadonlyMap<string, readonly K8sObject[]>;
 }
 
 let cache: Map<string, EnvObjects> | undefined;
@@ -16,9 +20,15 @@ export function committedByEnv(): Map<string, EnvObjects> {
   if (cache) return cache;
   cache = new Map();
   for (const d of loadCommitted()) {
-    if (!d.file.startsWith('dist/')) continue;
-    const entry = cache.get(d.env.name) ?? { env: d.env, objects: [] };
-    cache.set(d.env.name, { env: entry.env, objects: [...entry.objects, d.object] });
+    const entry = cache.get(d.env.name) ?? { env: d.env, objects: [], argocd: [], bootstrapFiles: new Map() };
+    if (d.file.startsWith('dist/')) {
+      cache.set(d.env.name, { ...entry, objects: [...entry.objects, d.object] });
+    } else {
+      const files = new Map(entry.bootstrapFiles);
+      if (d.file.startsWith(`argocd/${d.env.name}/bootstrap/`))
+        files.set(d.file, [...(files.get(d.file) ?? []), d.object]);
+      cache.set(d.env.name, { ...entry, argocd: [...entry.argocd, d.object], bootstrapFiles: files });
+    }
   }
   return cache;
 }
@@ -28,6 +38,11 @@ export function committed(envName: string): EnvObjects {
   const e = committedByEnv().get(envName);
   if (!e) throw new Error(`no committed output for environment ${envName}`);
   return e;
+}
+
+/** The objects a rule reads in an environment: dist/<env>/, or argocd/<env>/ for reads: 'argocd'. */
+export function inputOf(rule: Rule, e: EnvObjects): readonly K8sObject[] {
+  return rule.reads === 'argocd' ? e.argocd : e.objects;
 }
 
 /** A deep copy of the one committed object of this kind and name. */

@@ -12,18 +12,19 @@ export function recipeProblems(root: string): string[] {
   const problems: string[] = [];
   const docs = loadCommitted(root);
   const envs = listEnvironments(root);
-  const byEnv = new Map<string, { env: (typeof docs)[number]['env']; objects: K8sObject[] }>();
+  const byEnv = new Map<string, { env: (typeof docs)[number]['env']; objects: K8sObject[]; argocd: K8sObject[] }>();
   for (const d of docs) {
-    if (!d.file.startsWith('dist/')) continue;
-    const e = byEnv.get(d.env.name) ?? { env: d.env, objects: [] };
-    e.objects.push(d.object);
+    const e = byEnv.get(d.env.name) ?? { env: d.env, objects: [], argocd: [] };
+    if (d.file.startsWith('dist/')) e.objects.push(d.object);
+    else if (d.file.startsWith('argocd/')) e.argocd.push(d.object);
+    else continue;
     byEnv.set(d.env.name, e);
   }
   const rendered = [...byEnv.keys()].sort();
   if (rendered.join() !== envs.join()) problems.push(`committed environments ${rendered.join()} != ${envs.join()}`);
-  for (const { env, objects } of byEnv.values()) {
+  for (const { env, objects, argocd } of byEnv.values()) {
     for (const rule of RULES) {
-      const v = formatViolations(runRule(rule, objects, env).violations);
+      const v = formatViolations(runRule(rule, rule.reads === 'argocd' ? argocd : objects, env).violations);
       if (v) problems.push(`${env.name}: ${v}`);
     }
     for (const l of EXECUTOR_LANGUAGES) {

@@ -226,6 +226,11 @@ export interface TwinOptions {
   readonly dir: string;
   /** Detached processes outlive this Node process (npm run twin up). */
   readonly detached?: boolean;
+  /**
+   * Apply dist/<env> and argocd/<env> (default true). False: control plane, nodes, storage, CRDs and
+   * the namespaces Argo CD's install provides only, so that Argo CD itself does the applying.
+   */
+  readonly apply?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -339,7 +344,8 @@ export class Twin {
     await this.timed('nodes', () => this.startNodes());
     await this.timed('storage', () => this.makeStorage());
     await this.timed('CRDs', () => this.installCrds());
-    await this.timed('apply', () => this.applyCommitted());
+    if (this.opts.apply ?? true) await this.timed('apply', () => this.applyCommitted());
+    else await this.timed('provided namespaces', () => this.makeProvidedNamespaces());
     this.timings.total = Date.now() - t0;
     this.saveState();
   }
@@ -604,8 +610,8 @@ export class Twin {
     this.kube.rediscover();
   }
 
-  /** Applies dist/<env> and argocd/<env>, wave by wave; records every reply in `applied`. */
-  private async applyCommitted(): Promise<void> {
+  /** Creates the namespaces the rendered objects live in but do not declare (Argo CD's: argocd). */
+  private async makeProvidedNamespaces(): Promise<void> {
     const objs = committedObjects(this.opts.root, this.env.name);
     const declared = new Set(objs.filter((c) => c.object.kind === 'Namespace').map((c) => c.object.metadata?.name));
     for (const ns of new Set(objs.map((c) => c.object.metadata?.namespace).filter((n): n is string => !!n))) {
@@ -613,6 +619,12 @@ export class Twin {
       this.providedNamespaces.push(ns);
       await this.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     }
+  }
+
+  /** Applies dist/<env> and argocd/<env>, wave by wave; records every reply in `applied`. */
+  private async applyCommitted(): Promise<void> {
+    const objs = committedObjects(this.opts.root, this.env.name);
+    await this.makeProvidedNamespaces();
     for (const c of objs) {
       let r = await this.kube.apply(c.object);
       // A Namespace's ServiceAccount admission needs the namespace's default SA a moment after creation.

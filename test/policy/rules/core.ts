@@ -15,6 +15,8 @@ export interface Violation {
 export interface Rule {
   readonly id: string;
   readonly reason: string;
+  /** What the rule reads: the environment's dist/ (default) or its argocd/ (AppProject, Applications, bootstrap/). */
+  readonly reads?: 'dist' | 'argocd';
   readonly check: (objects: readonly K8sObject[], env: EnvironmentConfig) => Violation[];
 }
 
