@@ -163,6 +163,31 @@ func retry(ctx context.Context, f func() error) error {
 	}
 }
 
+// bucketsMu serialises bucket creation within one middleware process: concurrent creation of the
+// same replicated stream from several goroutines can stall a clustered JetStream's answer.
+var bucketsMu sync.Mutex
+
+// ensureBucketsRetrying opens or creates the user's buckets, each attempt bounded by 5 s, until ctx
+// ends: another replica may be creating the same stream, and a new stream's leader may not answer yet.
+func ensureBucketsRetrying(ctx context.Context, js jetstream.JetStream, user string) (jetstream.KeyValue, error) {
+	bucketsMu.Lock()
+	defer bucketsMu.Unlock()
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 5*time.Second)
+		kv, _, err := ensureBuckets(attempt, js, user)
+		cancel()
+		if err == nil {
+			return kv, nil
+		}
+		fmt.Fprintf(os.Stderr, "buckets of %s: %v (retrying)\n", user, err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 func middleware(jobs int) {
 	errs := newAsyncErrors()
 	nc := connect(errs)
@@ -175,7 +200,7 @@ func middleware(jobs int) {
 	for _, q := range strings.Split(env("NATS_QUEUES"), ",") {
 		queue := q
 		_, err := nc.QueueSubscribe(queue, env("NATS_QUEUE_GROUP"), func(m *nats.Msg) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 			defer cancel()
 			var job Job
 			fmt.Fprintf(os.Stderr, "received on %s: %s\n", queue, m.Data)
@@ -183,7 +208,7 @@ func middleware(jobs int) {
 				emit(map[string]any{"queue": queue, "error": "bad job: " + err.Error()})
 				return
 			}
-			kv, _, err := ensureBuckets(ctx, js, job.UserID)
+			kv, err := ensureBucketsRetrying(ctx, js, job.UserID)
 			if err != nil {
 				emit(map[string]any{"queue": queue, "error": err.Error()})
 				return
