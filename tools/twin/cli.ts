@@ -12,7 +12,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { listEnvironments } from '../../src/config';
 import { Kube, type Obj } from './api';
-import { stopProcs, Twin, type TwinState } from './twin';
+import { alive, stopProcs, Twin, type TwinState } from './twin';
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -24,15 +24,6 @@ function err(line: string): void {
 function usage(root: string): number {
   err(`usage: npm run twin -- up|down|status --env <${listEnvironments(root).join('|')}>`);
   return 2;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function stateDir(root: string, env: string): string {

@@ -10,13 +10,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
 import { listFiles } from '../../src/output';
 import { Kube, type Obj } from './api';
 import { kubeconfig, makePki, type Pki } from './pki';
+import { freePorts } from './ports';
 
 /** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
 export const NODE_MAX_PODS = '110';
@@ -162,19 +162,6 @@ export function committedObjects(root: string, env: string): Committed[] {
   );
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
-
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a truthy value; throws `what` on timeout. */
@@ -202,7 +189,8 @@ export async function until<T>(
   }
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` still runs. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -352,7 +340,7 @@ export class Twin {
 
   private async startControlPlane(): Promise<void> {
     const d = this.opts.dir;
-    const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const [etcdPort, peerPort, apiPort] = await freePorts(3);
     this.pki = makePki(d, SERVICE_IP);
     this.launch('etcd', this.bins.etcd, [
       '--name=twin',

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedContainers, type CommittedContainer } from '../support/committed-container';
 import { startGoogleStandIn, type GoogleStandIn } from '../support/google-standin';
-import { freePort, httpGet, start, stopAll, waitFor, type Running } from '../support/process';
+import { freePorts, httpGet, start, stopAll, waitFor, type Running } from '../support/process';
 import { output, tool } from '../support/tools';
 import { startUpstreamStandIn, UPSTREAM_BODY, type UpstreamStandIn } from '../support/upstream-standin';
 
@@ -103,7 +103,7 @@ async function startProxy(
   upstream: UpstreamStandIn,
   opts: { extra?: readonly string[]; trustedProxyIps?: readonly string[] } = {},
 ): Promise<Proxy> {
-  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const [httpPort = 0, metricsPort = 0] = await freePorts(2);
   const args = [
     ...rewriteAddresses(c, { httpPort, metricsPort, upstream: upstream.url, trustedProxyIps: opts.trustedProxyIps }),
     ...(opts.extra ?? []),
@@ -242,7 +242,7 @@ for (const c of containers) {
       );
 
       it('exits non-zero on an unknown flag (the start-up check has teeth)', async () => {
-        const [httpPort, metricsPort] = [await freePort(), await freePort()];
+        const [httpPort = 0, metricsPort = 0] = await freePorts(2);
         const bad = start(
           `oauth2-proxy ${c.env} bogus flag`,
           binary,

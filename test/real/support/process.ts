@@ -4,7 +4,6 @@
  * stopAll(), which each suite calls in afterAll.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
 
 export interface Running {
   readonly name: string;
@@ -71,40 +70,7 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((p) => p.stop()));
 }
 
-/** `n` distinct TCP ports that are free on 127.0.0.1 right now (all held open until all are known). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((res, rej) => {
-          const srv = createServer();
-          srv.on('error', rej);
-          srv.listen(0, '127.0.0.1', () => res(srv));
-        }),
-    ),
-  );
-  const ports = servers.map((srv) => {
-    const addr = srv.address();
-    return typeof addr === 'object' && addr ? addr.port : 0;
-  });
-  await Promise.all(servers.map((srv) => new Promise((res) => srv.close(res))));
-  return ports;
-}
-
-/** A TCP port that is free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
+export { freePorts } from '../../../tools/twin/ports';
 
 /** Polls `check` until it returns a truthy value; throws `what` (and the process log) on timeout. */
 export async function waitFor<T>(
