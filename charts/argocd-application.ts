@@ -37,7 +37,7 @@ export interface ArgoCdApplicationProps {
 
 /**
  * An Argo CD Application that keeps one folder of this repository applied: automated sync,
- * retry with exponential backoff, and the resources finalizer so deleting the Application
+ * retry with exponential backoff (each retry takes the newest commit), and the resources finalizer so deleting the Application
  * deletes what it deployed.
  */
 export class ArgoCdApplication extends Construct {
@@ -79,7 +79,9 @@ export class ArgoCdApplication extends Construct {
         syncPolicy: {
           automated: { prune: props.prune, selfHeal: props.selfHeal },
           syncOptions: ['CreateNamespace=false', 'PrunePropagationPolicy=foreground', 'PruneLast=true'],
-          retry: { limit: 5, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } },
+          // refresh: a retry syncs the branch's newest commit, not the one that failed, so a fix or
+          // a revert pushed while a broken commit is being retried lands at the next retry.
+          retry: { limit: 5, refresh: true, backoff: { duration: '10s', factor: 2, maxDuration: '5m' } },
         },
       },
     });
