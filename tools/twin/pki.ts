@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Who holds which static token (kube-apiserver --token-auth-file). */
@@ -150,4 +150,62 @@ export function kubeconfig(name: string, server: string, caCert: string, token: 
     `current-context: ${name}`,
     '',
   ].join('\n');
+}
+
+/** A certificate and its key, PEM. */
+export interface Issued {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/**
+ * A certificate signed by the twin's CA (ECDSA P-256, two days), for a server or a client that
+ * stands in for part of the cluster: `names` become DNS subject alternative names (IPs for
+ * dotted quads), `usages` the extended key usages (serverAuth, clientAuth), `isCA` a CA certificate.
+ */
+export function issueCert(
+  pki: Pki,
+  commonName: string,
+  opts: { readonly names?: readonly string[]; readonly usages?: readonly string[]; readonly isCA?: boolean } = {},
+): Issued {
+  const dir = mkdtempSync(join(pki.dir, 'issued-'));
+  try {
+    const san = (opts.names ?? []).map((n) => (/^\d+\.\d+\.\d+\.\d+$/.test(n) ? `IP:${n}` : `DNS:${n}`));
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        'tls.key',
+        '-out',
+        'tls.crt',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${commonName}`,
+        '-CA',
+        pki.caCert,
+        '-CAkey',
+        join(pki.dir, 'ca.key'),
+        ...(san.length > 0 ? ['-addext', `subjectAltName=${san.join(',')}`] : []),
+        ...((opts.usages ?? []).length > 0 ? ['-addext', `extendedKeyUsage=${(opts.usages ?? []).join(',')}`] : []),
+        '-addext',
+        `basicConstraints=critical,CA:${opts.isCA ? 'TRUE' : 'FALSE'}`,
+      ],
+      dir,
+    );
+    return {
+      cert: readFileSync(join(dir, 'tls.crt'), 'utf8'),
+      key: readFileSync(join(dir, 'tls.key'), 'utf8'),
+      ca: readFileSync(pki.caCert, 'utf8'),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

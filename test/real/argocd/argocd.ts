@@ -16,6 +16,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { main as synth } from '../../../src/cli';
 import type { Kube, Obj } from '../../../tools/twin/api';
+import { StandIns } from '../../../tools/twin/standins';
 import { Twin } from '../../../tools/twin/twin';
 import { serveGitHttps, type GitHttps } from '../support/git-https';
 import { freePorts, start, waitFor, type Running } from '../support/process';
@@ -82,6 +83,8 @@ export class ArgoLoop {
   kubectl = '';
   private procs: Running[] = [];
   private gitServer?: GitHttps;
+  /** The cluster add-ons the environment's cluster provides (tools/twin/standins.ts). */
+  standIns?: StandIns;
   caFile = '';
   repoServer!: Running;
   controller!: Running;
@@ -137,6 +140,10 @@ export class ArgoLoop {
     this.kubectl = await this.timed('build kubectl', () => tool('kubectl', 'kubectl'));
     const redis = redisServer();
     await this.timed('twin', () => this.twin.up());
+    await this.timed('stand-ins', async () => {
+      this.standIns = new StandIns(this.kube, this.twin.pki, this.twin.env, { log: this.log });
+      await this.standIns.start();
+    });
     const [redisPort, repoPort, repoMetrics, ctrlMetrics] = await freePorts(4);
     await this.timed('git server', () => this.startGit());
     await this.timed('redis', async () => {
@@ -164,6 +171,8 @@ export class ArgoLoop {
       KUBECONFIG: this.twin.kubeconfigPath,
       ARGOCD_FAKE_IN_CLUSTER: 'true',
       ARGOCD_RECONCILIATION_TIMEOUT: RECONCILIATION,
+      // No random delay on top (default up to 60 s), so a push is seen within one period.
+      ARGOCD_RECONCILIATION_JITTER: '0s',
       ARGOCD_TLS_DATA_PATH: dirs[0],
       ARGOCD_SSH_DATA_PATH: dirs[1],
       ARGOCD_GNUPGHOME: dirs[2],
@@ -270,7 +279,12 @@ export class ArgoLoop {
     this.synth();
     const changed = this.git('diff', '--name-only', 'HEAD').split('\n');
     const unexpected = changed.filter(
-      (f) => f !== `environments/${this.envName}.yaml` && !f.startsWith(`argocd/${this.envName}/`),
+      // The environment's audit report (dist/<env>/README.md) names the repository, too; Argo CD
+      // reads only manifests from dist/<env>, so that is no change to the cluster.
+      (f) =>
+        f !== `environments/${this.envName}.yaml` &&
+        f !== `dist/${this.envName}/README.md` &&
+        !f.startsWith(`argocd/${this.envName}/`),
     );
     if (unexpected.length > 0) throw new Error(`changing repoURL changed more than argocd/: ${unexpected.join(', ')}`);
     this.commit(`${this.envName}: Argo CD reads this repository from ${this.repoURL}`);
@@ -376,6 +390,7 @@ export class ArgoLoop {
   }
 
   async down(): Promise<void> {
+    await this.standIns?.stop();
     await Promise.all([...this.procs].reverse().map((p) => p.stop()));
     await this.gitServer?.close();
     await this.twin.down();
