@@ -84,6 +84,14 @@ describe.each(ENVS)('Argo CD loop: %s', (envName) => {
     const missing: string[] = [];
     for (const c of committed) if (!(await live(c.object))) missing.push(objectId(c.object));
     expect(missing).toEqual([]);
+    // What the stand-ins did (tools/twin/standins.ts), and the HPAs scaling on the metrics API.
+    for (const a of loop.standIns?.actions ?? []) fact(`Stand-in: ${a}`);
+    for (const c of committed.filter((x) => x.object.kind === 'HorizontalPodAutoscaler')) {
+      const h = (await live(c.object)) as { status?: { conditions?: { type: string; status: string; reason: string }[]; currentMetrics?: unknown[] } };
+      const active = h.status?.conditions?.find((x) => x.type === 'ScalingActive');
+      fact(`${objectId(c.object)}: ScalingActive ${active?.status} (${active?.reason}), current metrics ${JSON.stringify(h.status?.currentMetrics ?? [])}`);
+      expect(active?.status, objectId(c.object)).toBe('True');
+    }
   });
 
   it('applies in the original start order: namespaces and policies, NATS, middleware and frontend, oauth2-proxy', async () => {
