@@ -128,13 +128,18 @@ export class StandIns {
     if (this.env.entrypoint.mode === 'ingress') await this.ingresses();
   }
 
-  /** Has this object at this generation been handled? Marks it. */
+  private static key(o: Any): string {
+    return `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+  }
+
+  /** Is this object, at this generation, not handled yet? */
   private fresh(o: Any): boolean {
-    const key = `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
-    const at = `${o.metadata.uid}@${o.metadata.generation}`;
-    if (this.done.get(key) === at) return false;
-    this.done.set(key, at);
-    return true;
+    return this.done.get(StandIns.key(o)) !== `${o.metadata.uid}@${o.metadata.generation}`;
+  }
+
+  /** Handled (after its Secret and status are written; a failure is retried on the next pass). */
+  private handled(o: Any): void {
+    this.done.set(StandIns.key(o), `${o.metadata.uid}@${o.metadata.generation}`);
   }
 
   private async status(o: Any, status: Record<string, unknown>): Promise<void> {
@@ -180,6 +185,7 @@ export class StandIns {
             : 'dataFrom has no stand-in';
         await this.status(o, { conditions: [this.condition(false, 'SecretSyncedError', message)] });
         this.act(`${id}: refused (${message})`);
+        this.handled(o);
         continue;
       }
       const target = o.spec.target?.name ?? o.metadata.name;
@@ -221,6 +227,7 @@ export class StandIns {
         syncedResourceVersion: `${o.metadata.generation}-stand-in`,
         binding: { name: target },
       });
+      this.handled(o);
       this.act(
         `${id}: Secret ${target} synced (${Object.keys(stringData).length} keys from ${es.store.kind} ${es.store.name})`,
       );
@@ -245,6 +252,7 @@ export class StandIns {
         const message = `Referenced "${ref.kind}" not found: ${ref.kind.toLowerCase()}.cert-manager.io "${ref.name}" not found`;
         await this.status(o, { conditions: [this.condition(false, 'DoesNotExist', message, o.metadata.generation)] });
         this.act(`${id}: refused (${message})`);
+        this.handled(o);
         continue;
       }
       const names: string[] = [...(o.spec.dnsNames ?? []), ...(o.spec.ipAddresses ?? [])];
@@ -282,6 +290,7 @@ export class StandIns {
         renewalTime: iso(new Date(now.getTime() + 86_400_000)),
         revision: 1,
       });
+      this.handled(o);
       this.act(`${id}: Secret ${o.spec.secretName} issued by ${ref.kind} ${ref.name} (${names.length} names)`);
     }
   }

@@ -70,6 +70,9 @@ export async function serveGitHttps(projectRoot: string, pki: Pki): Promise<GitH
           }
           res.writeHead(status, headers).end(all.subarray(split + sep));
         });
+        // git http-backend may exit before reading the whole request (e.g. nothing to send); its
+        // answer is what it wrote, so a closed stdin is no error.
+        cgi.stdin.on('error', () => undefined);
         cgi.stdin.end(body);
       });
     },
