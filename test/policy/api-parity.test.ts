@@ -288,6 +288,76 @@ describe('rule references', () => {
     expect(out).toContain('volume nats-ca reads Secret coderun-executors/nats-ca');
   });
 
+  it('fails on a volumeMount or volumeDevice without its volume', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    pod(d).volumes = pod(d).volumes.filter((v: any) => v.name !== 'nats-ca');
+    container(d).volumeDevices = [{ name: 'scratch', devicePath: '/dev/xvdb' }];
+    const out = check(referencesRule, withReplaced('prod', d));
+    expect(out).toContain(
+      'Deployment coderun/frontend: container frontend volumeMounts nats-ca (/etc/nats-ca) names no volume of the pod',
+    );
+    expect(out).toContain('container frontend volumeDevices scratch (/dev/xvdb) names no volume of the pod');
+  });
+
+  it("accepts a StatefulSet's mount of a volumeClaimTemplate, and fails when the template is gone", () => {
+    const sts: any = pick('prod', 'StatefulSet', 'nats');
+    expect(container(sts).volumeMounts.map((m: any) => m.name)).toContain('data');
+    expect(check(referencesRule, withReplaced('prod', sts))).toBe('');
+    sts.spec.volumeClaimTemplates[0].metadata.name = 'jetstream';
+    expect(check(referencesRule, withReplaced('prod', sts))).toContain(
+      'StatefulSet coderun/nats: container nats volumeMounts data (/data) names no volume of the pod nor a volumeClaimTemplate',
+    );
+  });
+
+  it('fails on a PersistentVolumeClaim that is not rendered', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    pod(d).volumes.push({ name: 'cache', persistentVolumeClaim: { claimName: 'frontend-cache' } });
+    expect(check(referencesRule, withReplaced('prod', d))).toContain(
+      'volume cache reads PersistentVolumeClaim coderun/frontend-cache, which is neither rendered nor provided by the cluster',
+    );
+  });
+
+  it('fails on a key a rendered ConfigMap does not hold', () => {
+    const cj: any = pick('prod', 'CronJob', 'executor-reaper');
+    cj.spec.jobTemplate.spec.template.spec.volumes[0].configMap.items[0].key = 'reap.sh';
+    expect(check(referencesRule, withReplaced('prod', cj))).toContain(
+      'CronJob coderun/executor-reaper: volume script reads key reap.sh of ConfigMap coderun/executor-reaper, which holds only reap.py',
+    );
+  });
+
+  it('fails on a key the ExternalSecret or Certificate behind a Secret does not provide', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    container(d).env.find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef.key = 'password';
+    pod(d).volumes.find((v: any) => v.name === 'nats-ca').secret.items[0].key = 'ca.pem';
+    const out = check(referencesRule, withReplaced('prod', d));
+    expect(out).toContain(
+      'reads key password of Secret coderun/nats-credentials, which holds only frontend-password, middleware-password, executor-password (ExternalSecret coderun/nats-credentials)',
+    );
+    expect(out).toContain(
+      'volume nats-ca reads key ca.pem of Secret coderun/nats-tls, which holds only tls.crt, tls.key, ca.crt (Certificate coderun/nats-tls)',
+    );
+  });
+
+  it('does not guess the keys of pre-created Secrets, nor of optional references', () => {
+    const d: any = pick('dev', 'Deployment', 'frontend');
+    container(d).env.find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef.key = 'password';
+    expect(check(referencesRule, withReplaced('dev', d), 'dev')).toBe('');
+    const s: any = pick('staging', 'Deployment', 'frontend');
+    const ref = container(s).env.find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef;
+    ref.key = 'password';
+    ref.optional = true;
+    expect(check(referencesRule, withReplaced('staging', s), 'staging')).toBe('');
+  });
+
+  it('fails on an Ingress tls Secret that nothing provides', () => {
+    const ing: any = pick('prod', 'Ingress', 'oauth2-proxy');
+    expect(check(referencesRule, withReplaced('prod', ing))).toBe('');
+    delete ing.metadata.annotations['cert-manager.io/cluster-issuer'];
+    expect(check(referencesRule, withReplaced('prod', ing))).toContain(
+      'Ingress coderun/oauth2-proxy: tls secretName coderun/oauth2-proxy-tls is neither rendered nor provided by the cluster',
+    );
+  });
+
   it('fails on an object in a namespace that is not rendered', () => {
     const cm: any = pick('prod', 'ConfigMap', 'nats-config');
     cm.metadata.namespace = 'nats-system';
@@ -307,7 +377,29 @@ describe('providedByCluster', () => {
       'coderun/nats-credentials',
       'coderun/nats-tls',
       'coderun/oauth2-proxy-credentials',
+      'coderun/oauth2-proxy-tls',
     ]);
+  });
+
+  it('knows the keys of ExternalSecret targets, Certificate and ingress-shim Secrets', () => {
+    const { env, objects } = committed('prod');
+    const keys = new Map(providedByCluster(env, objects).map((p) => [`${p.namespace}/${p.name}`, p.keys]));
+    expect(keys.get('coderun/nats-credentials')).toEqual([
+      'frontend-password',
+      'middleware-password',
+      'executor-password',
+    ]);
+    expect(keys.get('coderun/nats-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+    expect(keys.get('coderun/oauth2-proxy-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+    const es: any = structuredClone(objects.find((o) => o.kind === 'ExternalSecret'));
+    es.spec.dataFrom = [{ extract: { key: 'all' } }];
+    expect(providedByCluster(env, [es])[0]?.keys).toBeUndefined();
+    delete es.spec.dataFrom;
+    es.spec.target.template = { data: { 'nats.creds': '{{ .x }}' } };
+    expect(providedByCluster(env, [es])[0]?.keys).toEqual(['nats.creds']);
+    es.spec.target.template.mergePolicy = 'Merge';
+    expect(providedByCluster(env, [es])[0]?.keys).toContain('nats.creds');
+    expect(providedByCluster(env, [es])[0]?.keys).toContain(es.spec.data[0].secretKey);
   });
 
   it('lists the pre-created Secrets of env.secrets only with provider pre-created', () => {
@@ -330,7 +422,7 @@ describe('providedByCluster', () => {
       spec: { encryptedData: { x: 'AgB' }, template: { metadata: { name: 'nats-auth' } } },
     };
     expect(providedByCluster({ ...env, secrets: { ...env.secrets, provider: 'sealed-secrets' } }, [sealed])).toEqual([
-      { namespace: 'coderun', name: 'nats-auth', by: 'SealedSecret coderun/nats-credentials' },
+      { namespace: 'coderun', name: 'nats-auth', by: 'SealedSecret coderun/nats-credentials', keys: ['x'] },
     ]);
   });
 });
