@@ -190,6 +190,52 @@ describe('rule autoscalers', () => {
     );
   });
 
+  it('fails when the target has no scale subresource', () => {
+    const h: any = pick('prod', 'HorizontalPodAutoscaler', 'frontend');
+    h.spec.scaleTargetRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'nats-config' };
+    expect(check(autoscalersRule, withReplaced('prod', h))).toContain(
+      'HorizontalPodAutoscaler coderun/frontend: scaleTargetRef ConfigMap nats-config has no scale subresource',
+    );
+  });
+
+  it('fails on a ContainerResource metric for a container the target does not have', () => {
+    const h: any = pick('prod', 'HorizontalPodAutoscaler', 'frontend');
+    h.spec.metrics.push({
+      type: 'ContainerResource',
+      containerResource: { name: 'cpu', container: 'web', target: { type: 'Utilization', averageUtilization: 70 } },
+    });
+    expect(check(autoscalersRule, withReplaced('prod', h))).toContain(
+      'metrics[2] reads container web, which Deployment frontend does not have (frontend)',
+    );
+    h.spec.metrics[2].containerResource.container = 'frontend';
+    expect(check(autoscalersRule, withReplaced('prod', h))).toBe('');
+  });
+
+  it('fails on a KEDA trigger authentication that is not rendered', () => {
+    const d: any = pick('prod', 'Deployment', 'middleware');
+    delete d.spec.replicas;
+    const scaled: K8sObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: 'middleware', namespace: 'coderun' },
+      spec: {
+        scaleTargetRef: { name: 'middleware' },
+        minReplicaCount: 3,
+        maxReplicaCount: 6,
+        triggers: [{ type: 'nats-jetstream', authenticationRef: { name: 'nats-monitor' } }],
+      },
+    };
+    expect(check(autoscalersRule, [...withReplaced('prod', d), scaled])).toContain(
+      'ScaledObject coderun/middleware: triggers[0] authenticationRef TriggerAuthentication coderun/nats-monitor is not rendered',
+    );
+    const auth: K8sObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'TriggerAuthentication',
+      metadata: { name: 'nats-monitor', namespace: 'coderun' },
+    };
+    expect(check(autoscalersRule, [...withReplaced('prod', d), scaled, auth])).toBe('');
+  });
+
   it('counts a KEDA ScaledObject as an autoscaler', () => {
     const scaled: K8sObject = {
       apiVersion: 'keda.sh/v1alpha1',

@@ -18,6 +18,7 @@ import {
   named,
   num,
   nsOf,
+  podTemplateOf,
   replicaRange,
   scales,
   selectorMatches,
@@ -282,11 +283,18 @@ export const pdbValidRule: Rule = {
   },
 };
 
-/** HPAs and ScaledObjects: a sane range, a target that exists, and a target that leaves replicas to them. */
+/** Kinds with a scale subresource, which an autoscaler can drive. */
+export const SCALABLE_KINDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
+
+/**
+ * HPAs and ScaledObjects: a sane range, a target that exists and can be scaled, metrics on
+ * containers the target has, KEDA trigger authentications that exist, and a target that leaves
+ * replicas to them.
+ */
 export const autoscalersRule: Rule = {
   id: 'autoscalers',
   reason:
-    'An autoscaler on a missing target does nothing; a target that also sets spec.replicas makes Argo CD and the autoscaler fight over the count.',
+    'An autoscaler on a missing or unscalable target, or on a container its target lacks, does nothing; a target that also sets spec.replicas makes Argo CD and the autoscaler fight over the count.',
   check(objects) {
     const out: Violation[] = [];
     const all = autoscalers(objects);
@@ -302,6 +310,48 @@ export const autoscalersRule: Rule = {
           violation('autoscalers', o, `scaleTargetRef ${a.targetKind} ${nsOf(o)}/${a.targetName} is not rendered`),
         );
         continue;
+      }
+      if (!SCALABLE_KINDS.has(target.kind)) {
+        out.push(
+          violation(
+            'autoscalers',
+            o,
+            `scaleTargetRef ${target.kind} ${target.metadata.name} has no scale subresource (scalable: ${[...SCALABLE_KINDS].join(', ')})`,
+          ),
+        );
+        continue;
+      }
+      const containers = new Set(allContainers(podTemplateOf(target)?.spec ?? {}).map((c) => String(c.name)));
+      for (const [i, m] of asArr(asObj(o.spec).metrics).entries()) {
+        if (m.type !== 'ContainerResource') continue;
+        const c = String(asObj(m.containerResource).container);
+        if (!containers.has(c)) {
+          out.push(
+            violation(
+              'autoscalers',
+              o,
+              `metrics[${i}] reads container ${c}, which ${target.kind} ${target.metadata.name} does not have (${[...containers].join(', ')})`,
+            ),
+          );
+        }
+      }
+      if (o.kind === 'ScaledObject') {
+        for (const [i, t] of asArr(asObj(o.spec).triggers).entries()) {
+          const ref = asObj(t.authenticationRef);
+          const name = named(ref.name);
+          if (name === undefined) continue;
+          const kind = String(ref.kind ?? 'TriggerAuthentication');
+          const namespace = kind === 'ClusterTriggerAuthentication' ? '' : nsOf(o);
+          if (!objects.some((x) => x.kind === kind && x.metadata.name === name && nsOf(x) === namespace)) {
+            out.push(
+              violation(
+                'autoscalers',
+                o,
+                `triggers[${i}] authenticationRef ${kind} ${namespace ? `${namespace}/` : ''}${name} is not rendered`,
+              ),
+            );
+          }
+        }
       }
       if (asObj(target.spec).replicas !== undefined) {
         out.push(
