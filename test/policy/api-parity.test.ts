@@ -89,6 +89,17 @@ describe('rule workload-selectors', () => {
     expect(check(workloadSelectorsRule, [d])).toContain('does not match');
   });
 
+  it("fails when a controller's selector also matches another workload's pods", () => {
+    const d: any = pick('prod', 'Deployment', 'middleware');
+    d.spec.selector = { matchLabels: { 'app.kubernetes.io/instance': 'coderun-prod' } };
+    const out = check(workloadSelectorsRule, withReplaced('prod', d));
+    expect(out).toContain(
+      'Deployment coderun/middleware: spec.selector also matches the pods of Deployment frontend; the controllers would fight over them',
+    );
+    expect(out).toContain('also matches the pods of StatefulSet nats');
+    expect(out).not.toContain('PodTemplate'); // the executors live in another namespace
+  });
+
   it("fails when the StatefulSet's serviceName is missing or not headless", () => {
     const sts: any = pick('prod', 'StatefulSet', 'nats');
     sts.spec.serviceName = 'nats';

@@ -76,6 +76,15 @@ describe('rule pdb-coverage', () => {
     );
   });
 
+  it('fails when two budgets select the same pods', () => {
+    const p: any = pick('prod', 'PodDisruptionBudget', 'frontend');
+    p.metadata.name = 'frontend-web';
+    p.spec.selector = { matchLabels: { 'app.kubernetes.io/name': 'frontend' } };
+    expect(check(pdbCoverageRule, [...committed('prod').objects, p])).toContain(
+      'Deployment coderun/frontend: its pods are selected by 2 PodDisruptionBudgets (frontend, frontend-web); the eviction API refuses pods with more than one',
+    );
+  });
+
   it('does not ask single-replica workloads for a budget', () => {
     expect(check(pdbCoverageRule, committed('dev').objects, 'dev')).toBe('');
   });

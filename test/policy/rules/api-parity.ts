@@ -130,14 +130,21 @@ export const uniqueIdentityRule: Rule = {
   },
 };
 
-/** Controllers select their own pods; StatefulSets are governed by a headless Service. */
+/** Kinds whose pods a controller's selector could adopt: pods without a controller of their own. */
+const ADOPTABLE_KINDS = new Set([...CONTROLLER_KINDS, 'PodTemplate', 'Pod']);
+
+/**
+ * Controllers select their own pods and no one else's; StatefulSets are governed by a headless
+ * Service.
+ */
 export const workloadSelectorsRule: Rule = {
   id: 'workload-selectors',
   reason:
-    'The API server rejects a selector that does not match the template; a StatefulSet without its headless Service has no stable pod DNS names.',
+    "The API server rejects a selector that does not match the template; a selector that also matches another workload's pods makes two controllers fight over them; a StatefulSet without its headless Service has no stable pod DNS names.",
   check(objects) {
     const out: Violation[] = [];
-    for (const w of workloads(objects)) {
+    const all = workloads(objects);
+    for (const w of all) {
       const o = w.object;
       if (!CONTROLLER_KINDS.has(o.kind) && o.kind !== 'Job') continue;
       const selector = asObj(o.spec).selector;
@@ -145,6 +152,19 @@ export const workloadSelectorsRule: Rule = {
         out.push(violation('workload-selectors', o, 'has no spec.selector'));
       } else if (selector !== undefined && !selectorMatches(selector, w.pod.labels)) {
         out.push(violation('workload-selectors', o, 'spec.selector does not match the pod template labels'));
+      } else if (selector !== undefined && CONTROLLER_KINDS.has(o.kind)) {
+        for (const other of all) {
+          if (other === w || other.namespace !== w.namespace || !ADOPTABLE_KINDS.has(other.object.kind)) continue;
+          if (selectorMatches(selector, other.pod.labels)) {
+            out.push(
+              violation(
+                'workload-selectors',
+                o,
+                `spec.selector also matches the pods of ${other.object.kind} ${other.object.metadata.name}; the controllers would fight over them`,
+              ),
+            );
+          }
+        }
       }
       if (o.kind === 'StatefulSet') {
         const svcName = named(asObj(o.spec).serviceName);

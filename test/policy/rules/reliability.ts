@@ -72,22 +72,36 @@ export const replicasHaRule: Rule = {
   },
 };
 
-/** Every workload that runs (or may scale to) more than one pod has a PodDisruptionBudget. */
+/**
+ * Every workload that runs (or may scale to) more than one pod has a PodDisruptionBudget, and no
+ * pod is selected by more than one.
+ */
 export const pdbCoverageRule: Rule = {
   id: 'pdb-coverage',
-  reason: 'Without a budget a node drain may evict every replica at once; the replicas were there to prevent that.',
+  reason:
+    'Without a budget a node drain may evict every replica at once; the replicas were there to prevent that. The eviction API refuses a pod that more than one budget selects, so drains block.',
   check(objects) {
     const out: Violation[] = [];
     const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
     for (const w of workloads(objects)) {
-      const range = replicaRange(objects, w.object);
-      if (!range || (range.max <= 1 && !range.autoscaled)) continue;
-      const covered = pdbs.some(
+      const budgets = pdbs.filter(
         (p) =>
           nsOf(p) === w.namespace &&
           !isEmptySelector(asObj(p.spec).selector) &&
           selectorMatches(asObj(p.spec).selector, w.pod.labels),
       );
+      if (budgets.length > 1) {
+        out.push(
+          violation(
+            'pdb-coverage',
+            w.object,
+            `its pods are selected by ${budgets.length} PodDisruptionBudgets (${budgets.map((p) => p.metadata.name).join(', ')}); the eviction API refuses pods with more than one`,
+          ),
+        );
+      }
+      const range = replicaRange(objects, w.object);
+      if (!range || (range.max <= 1 && !range.autoscaled)) continue;
+      const covered = budgets.length > 0;
       if (!covered) {
         out.push(
           violation(
