@@ -5,6 +5,7 @@ import { check, committed, pick, pod, withReplaced } from './fixtures';
 import {
   clusterNodes,
   jobDeadlinesRule,
+  monitorTargetsRule,
   pdbCoverageRule,
   placeablePods,
   replicasHaRule,
@@ -218,6 +219,83 @@ describe('rule service-routing', () => {
     const out = check(serviceRoutingRule, [...committed('prod').objects, route]);
     expect(out).toContain('backendRef: Service coderun/oauth2-proxy does not expose port 4180');
     expect(out).toContain('backendRef frontend has no port');
+  });
+});
+
+describe('rule monitor-targets', () => {
+  /** A ServiceMonitor on the nats Service, as a team might add one. */
+  const serviceMonitor = (): any => ({
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: { name: 'nats', namespace: 'coderun', labels: { release: 'kube-prometheus-stack' } },
+    spec: {
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': 'coderun-prod' } },
+      endpoints: [{ port: 'client' }],
+    },
+  });
+
+  it('passes on the committed PodMonitors and a ServiceMonitor on a real Service port', () => {
+    expect(check(monitorTargetsRule, [...committed('prod').objects, serviceMonitor()])).toBe('');
+  });
+
+  it("fails when a PodMonitor's selector matches no pod template", () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    m.spec.selector.matchLabels['app.kubernetes.io/name'] = 'nats-exporter';
+    expect(check(monitorTargetsRule, withReplaced('prod', m))).toContain(
+      'PodMonitor coderun/nats: selector matches no rendered pod template in coderun',
+    );
+  });
+
+  it('fails when a PodMonitor scrapes a port its pods do not declare', () => {
+    const m: any = pick('prod', 'PodMonitor', 'oauth2-proxy');
+    m.spec.podMetricsEndpoints[0].port = 'prometheus';
+    expect(check(monitorTargetsRule, withReplaced('prod', m))).toContain(
+      'PodMonitor coderun/oauth2-proxy: podMetricsEndpoints[0] port prometheus is declared by no container of Deployment oauth2-proxy',
+    );
+  });
+
+  it('fails on an empty selector and on a namespace outside the environment', () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    m.spec.namespaceSelector.matchNames = ['nats-system'];
+    m.spec.selector = {};
+    const out = check(monitorTargetsRule, withReplaced('prod', m));
+    expect(out).toContain(
+      'PodMonitor coderun/nats: namespaceSelector names nats-system, which is not in the environment',
+    );
+    expect(out).toContain('PodMonitor coderun/nats: has an empty selector');
+  });
+
+  it('fails when a monitor lacks the labels Prometheus selects by', () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    delete m.metadata.labels.release;
+    const r: any = pick('prod', 'PrometheusRule', 'coderun-alerts');
+    r.metadata.labels.release = 'prometheus';
+    const out = check(monitorTargetsRule, [...withReplaced('prod', m).filter((o) => o.kind !== 'PrometheusRule'), r]);
+    expect(out).toContain(
+      "PodMonitor coderun/nats: metadata.labels lacks release=kube-prometheus-stack (it has none), which the environment's Prometheus selects by",
+    );
+    expect(out).toContain(
+      'PrometheusRule coderun/coderun-alerts: metadata.labels lacks release=kube-prometheus-stack (it has prometheus)',
+    );
+  });
+
+  it('fails on a monitor where monitoring is off', () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    expect(check(monitorTargetsRule, [...committed('dev').objects, m], 'dev')).toContain(
+      'PodMonitor coderun/nats: is rendered, but env.monitoring.enabled is false',
+    );
+  });
+
+  it("fails when a ServiceMonitor's selector matches no Service, or its port is not a Service port", () => {
+    const sm = serviceMonitor();
+    sm.spec.endpoints[0].port = 'monitor';
+    expect(check(monitorTargetsRule, [...committed('prod').objects, sm])).toContain(
+      'ServiceMonitor coderun/nats: endpoints[0] port monitor is not a named port of Service coderun/nats',
+    );
+    sm.spec.selector.matchLabels['app.kubernetes.io/component'] = 'metrics';
+    expect(check(monitorTargetsRule, [...committed('prod').objects, sm])).toContain(
+      'ServiceMonitor coderun/nats: selector matches the labels of no rendered Service in coderun',
+    );
   });
 });
 

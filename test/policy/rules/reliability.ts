@@ -9,6 +9,7 @@ import {
   asArr,
   asObj,
   asStrArr,
+  environmentNamespaces,
   isEmptySelector,
   mapSelector,
   named,
@@ -374,6 +375,105 @@ export const serviceRoutingRule: Rule = {
             }
             const problem = exposes(String(b.namespace ?? nsOf(o)), String(b.name), b.port);
             if (problem) out.push(violation('service-routing', o, `backendRef: ${problem}`));
+          }
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** Prometheus Operator kinds that Prometheus picks up by their labels. */
+const MONITORING_KINDS = new Set(['PodMonitor', 'ServiceMonitor', 'PrometheusRule']);
+
+/** The namespaces a PodMonitor or ServiceMonitor looks in: its namespaceSelector, or its own namespace. */
+function monitoredNamespaces(o: K8sObject, all: readonly string[]): string[] {
+  const sel = asObj(asObj(o.spec).namespaceSelector);
+  if (sel.any === true) return [...all];
+  const names = asStrArr(sel.matchNames);
+  return names.length > 0 ? names : [nsOf(o)];
+}
+
+/**
+ * PodMonitors and ServiceMonitors scrape what exists: their namespaces are the environment's,
+ * their selector picks rendered pod templates (PodMonitor) or Services (ServiceMonitor), and every
+ * endpoint's port is declared by each of them. Every Prometheus Operator object carries the labels
+ * the environment's Prometheus selects by (env.monitoring.selectorLabels), and none is rendered
+ * where env.monitoring.enabled is false (the operator, and its CRDs, are not a dependency there).
+ */
+export const monitorTargetsRule: Rule = {
+  id: 'monitor-targets',
+  reason:
+    'A monitor that selects nothing, names a port its targets lack, or lacks the labels Prometheus selects by syncs green and scrapes nothing: the dashboards go quiet and the alerts never fire.',
+  check(objects, env) {
+    const out: Violation[] = [];
+    const all = workloads(objects);
+    const envNamespaces = [...environmentNamespaces(objects, env)];
+    for (const o of objects) {
+      if (!MONITORING_KINDS.has(o.kind)) continue;
+      const add = (m: string) => out.push(violation('monitor-targets', o, m));
+      if (!env.monitoring.enabled) {
+        add(`is rendered, but env.monitoring.enabled is false: no Prometheus Operator is a dependency of ${env.name}`);
+        continue;
+      }
+      for (const [k, v] of Object.entries(env.monitoring.selectorLabels)) {
+        if (o.metadata.labels?.[k] !== v) {
+          add(
+            `metadata.labels lacks ${k}=${v} (it has ${String(o.metadata.labels?.[k] ?? 'none')}), which the environment's Prometheus selects by (env.monitoring.selectorLabels)`,
+          );
+        }
+      }
+      if (o.kind === 'PrometheusRule') continue;
+      const spec = asObj(o.spec);
+      const namespaces = monitoredNamespaces(o, envNamespaces);
+      const foreign = namespaces.filter((n) => !envNamespaces.includes(n));
+      if (foreign.length > 0) {
+        add(
+          `namespaceSelector names ${foreign.join(', ')}, which ${foreign.length > 1 ? 'are' : 'is'} not in the environment`,
+        );
+      }
+      if (spec.selector === undefined || isEmptySelector(spec.selector)) {
+        add('has an empty selector, which scrapes every pod or Service of its namespaces');
+        continue;
+      }
+      const where = namespaces.join(', ');
+      if (o.kind === 'PodMonitor') {
+        const selected = all.filter(
+          (w) => namespaces.includes(w.namespace) && selectorMatches(spec.selector, w.pod.labels),
+        );
+        if (selected.length === 0) {
+          add(`selector matches no rendered pod template in ${where}`);
+          continue;
+        }
+        for (const [i, e] of asArr(spec.podMetricsEndpoints).entries()) {
+          const port = e.port ?? e.portNumber ?? e.targetPort;
+          if (port === undefined) continue;
+          for (const w of selected) {
+            if (!resolves(w.pod.spec, port, 'TCP')) {
+              add(
+                `podMetricsEndpoints[${i}] port ${String(port)} is declared by no container of ${w.object.kind} ${w.object.metadata.name}`,
+              );
+            }
+          }
+        }
+      } else {
+        const services = objects.filter(
+          (x) =>
+            x.kind === 'Service' &&
+            namespaces.includes(nsOf(x)) &&
+            selectorMatches(spec.selector, x.metadata.labels ?? {}),
+        );
+        if (services.length === 0) {
+          add(`selector matches the labels of no rendered Service in ${where}`);
+          continue;
+        }
+        for (const [i, e] of asArr(spec.endpoints).entries()) {
+          const port = named(e.port);
+          if (port === undefined) continue;
+          for (const svc of services) {
+            if (!asArr(asObj(svc.spec).ports).some((p) => p.name === port)) {
+              add(`endpoints[${i}] port ${port} is not a named port of Service ${nsOf(svc)}/${svc.metadata.name}`);
+            }
           }
         }
       }
