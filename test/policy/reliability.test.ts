@@ -4,6 +4,7 @@ import type { K8sObject } from '../support/committed';
 import { check, committed, pick, pod, withReplaced } from './fixtures';
 import {
   clusterNodes,
+  inClusterAddresses,
   jobDeadlinesRule,
   monitorTargetsRule,
   pdbCoverageRule,
@@ -296,6 +297,87 @@ describe('rule monitor-targets', () => {
     expect(check(monitorTargetsRule, [...committed('prod').objects, sm])).toContain(
       'ServiceMonitor coderun/nats: selector matches the labels of no rendered Service in coderun',
     );
+  });
+});
+
+describe('in-cluster addresses', () => {
+  it('finds every [pod.]service.namespace.svc name in the committed prod objects, with its port', () => {
+    const found = committed('prod').objects.flatMap((o) =>
+      inClusterAddresses(o).map(
+        (a) => `${o.kind} ${o.metadata.name}: ${a.text} -> ${a.pod ?? ''}|${a.service}|${a.namespace}|${a.port ?? ''}`,
+      ),
+    );
+    expect(found).toContain('Deployment oauth2-proxy: frontend.coderun.svc.cluster.local:80 -> |frontend|coderun|80');
+    expect(found).toContain('Deployment frontend: nats.coderun.svc.cluster.local:4222 -> |nats|coderun|4222');
+    expect(found).toContain(
+      'ConfigMap nats-config: nats-2.nats-headless.coderun.svc.cluster.local:6222 -> nats-2|nats-headless|coderun|6222',
+    );
+    expect(found).toContain(
+      'Certificate nats-tls: *.nats-headless.coderun.svc.cluster.local -> *|nats-headless|coderun|',
+    );
+  });
+
+  it('gives http and https URLs without a port their default port', () => {
+    const cm: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x', namespace: 'coderun' },
+      data: { a: 'http://frontend.coderun.svc/ and https://kubernetes.default.svc' },
+    };
+    expect(inClusterAddresses(cm).map((a) => a.port)).toEqual([80, 443]);
+  });
+});
+
+describe('rule service-routing', () => {
+  it('fails on an address whose Service is not rendered or does not expose the port', () => {
+    const d: any = pick('prod', 'Deployment', 'oauth2-proxy');
+    const args: string[] = d.spec.template.spec.containers[0].args;
+    args[args.findIndex((a) => a.startsWith('--upstream='))] = '--upstream=http://web.coderun.svc.cluster.local:80/';
+    const f: any = pick('prod', 'Deployment', 'frontend');
+    f.spec.template.spec.containers[0].env.find((e: any) => e.name === 'NATS_URL').value =
+      'tls://nats.coderun.svc.cluster.local:4223';
+    const out = check(
+      serviceRoutingRule,
+      withReplaced('prod', d).map((o) => (o.kind === 'Deployment' && o.metadata.name === 'frontend' ? f : o)),
+    );
+    expect(out).toContain(
+      'Deployment coderun/oauth2-proxy: spec.template.spec.containers[0].args[3] names web.coderun.svc.cluster.local:80: Service coderun/web is not rendered',
+    );
+    expect(out).toContain(
+      'Deployment coderun/frontend: spec.template.spec.containers[0].env[0].value names nats.coderun.svc.cluster.local:4223: Service coderun/nats does not expose port 4223 (it exposes 4222)',
+    );
+  });
+
+  it('fails on a pod name that no StatefulSet under the headless Service has, or on a port its pods do not declare', () => {
+    const cm: any = pick('prod', 'ConfigMap', 'nats-config');
+    const key = Object.keys(cm.data)[0] as string;
+    cm.data[key] = cm.data[key]
+      .replace('nats-2.nats-headless', 'nats-3.nats-headless')
+      .replace(
+        'nats-1.nats-headless.coderun.svc.cluster.local:6222',
+        'nats-1.nats-headless.coderun.svc.cluster.local:6223',
+      )
+      .replace('nats-0.nats-headless', 'nats-0.nats');
+    const out = check(serviceRoutingRule, withReplaced('prod', cm));
+    expect(out).toContain(
+      'ConfigMap coderun/nats-config: data.nats.conf names nats-3.nats-headless.coderun.svc.cluster.local:6222: pod nats-3 is no pod of a StatefulSet governed by Service coderun/nats-headless (nats-0, nats-1, nats-2)',
+    );
+    expect(out).toContain(
+      "names nats-1.nats-headless.coderun.svc.cluster.local:6223: port 6223 is declared by no container of StatefulSet nats (a headless Service's names resolve to pods)",
+    );
+    expect(out).toContain(
+      'names nats-0.nats.coderun.svc.cluster.local:6222: pod names exist only under a headless Service; coderun/nats is not one',
+    );
+  });
+
+  it("accepts the cluster's own Services", () => {
+    const cm: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x', namespace: 'coderun' },
+      data: { a: 'https://kubernetes.default.svc dns://kube-dns.kube-system.svc.cluster.local:53' },
+    };
+    expect(check(serviceRoutingRule, [...committed('prod').objects, cm])).toBe('');
   });
 });
 
