@@ -415,6 +415,54 @@ describe('rule references', () => {
     );
   });
 
+  it('fails on an issuer, secret store or ingress class the environment does not document', () => {
+    const c: any = pick('prod', 'Certificate', 'nats-tls');
+    c.spec.issuerRef.name = 'internal-ca';
+    const es: any = pick('prod', 'ExternalSecret', 'nats-credentials');
+    es.spec.secretStoreRef = { name: 'vault' };
+    const ing: any = pick('prod', 'Ingress', 'oauth2-proxy');
+    ing.spec.ingressClassName = 'traefik';
+    ing.metadata.annotations['cert-manager.io/cluster-issuer'] = 'letsencrypt-staging';
+    const objects = [c, es, ing].reduce<K8sObject[]>(
+      (all, x) => all.map((o) => (o.kind === x.kind && o.metadata.name === x.metadata.name ? x : o)),
+      [...committed('prod').objects],
+    );
+    const out = check(referencesRule, objects);
+    expect(out).toContain(
+      'Certificate coderun/nats-tls: spec.issuerRef names ClusterIssuer internal-ca, which is neither rendered nor documented by the environment (env.entrypoint.issuer: ClusterIssuer letsencrypt-prod; env.services.nats.tls.issuer: ClusterIssuer coderun-internal-ca;',
+    );
+    expect(out).toContain(
+      'ExternalSecret coderun/nats-credentials: spec.secretStoreRef names SecretStore coderun/vault, which is neither rendered nor documented',
+    );
+    expect(out).toContain('Ingress coderun/oauth2-proxy: spec.ingressClassName names IngressClass traefik');
+    expect(out).toContain(
+      'Ingress coderun/oauth2-proxy: annotation cert-manager.io/cluster-issuer names ClusterIssuer letsencrypt-staging',
+    );
+  });
+
+  it("fails on an HTTPRoute whose Gateway is not the environment's", () => {
+    const prod = committed('prod').env;
+    const env = {
+      ...prod,
+      entrypoint: {
+        mode: 'gateway' as const,
+        gateway: { name: 'public', namespace: 'gateway-system' },
+        trustedProxyCidrs: [],
+      },
+    };
+    const route: K8sObject = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'oauth2-proxy', namespace: 'coderun' },
+      spec: { parentRefs: [{ name: 'public', namespace: 'gateway-system' }, { name: 'internal' }] },
+    };
+    const out = check(referencesRule, [...committed('prod').objects, route], 'prod', env);
+    expect(out).not.toContain('parentRefs[0]');
+    expect(out).toContain(
+      'HTTPRoute coderun/oauth2-proxy: spec.parentRefs[1] names Gateway coderun/internal, which is neither rendered nor documented',
+    );
+  });
+
   it('fails on an object in a namespace that is not rendered', () => {
     const cm: any = pick('prod', 'ConfigMap', 'nats-config');
     cm.metadata.namespace = 'nats-system';

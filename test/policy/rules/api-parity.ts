@@ -649,16 +649,85 @@ function mountableVolumes(w: Workload): Set<string> {
   return new Set(names);
 }
 
+/** A cluster-provided object the environment documents: an issuer, a secret store, an ingress class, a Gateway. */
+interface Documented {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The env field that documents it. */
+  readonly field: string;
+}
+
+/** The cluster-provided objects env documents (namespace '' for cluster-scoped ones). */
+export function documentedByEnvironment(env: EnvironmentConfig): Documented[] {
+  const out: Documented[] = [];
+  const e = env.entrypoint;
+  const issuer = (r: { kind: string; name: string }, field: string) =>
+    out.push({ kind: r.kind, namespace: '', name: r.name, field });
+  if (e.issuer) issuer(e.issuer, 'env.entrypoint.issuer');
+  const natsTls = env.services.nats.tls;
+  if (natsTls) issuer(natsTls.issuer, 'env.services.nats.tls.issuer');
+  if (e.className)
+    out.push({ kind: 'IngressClass', namespace: '', name: e.className, field: 'env.entrypoint.className' });
+  if (e.gateway)
+    out.push({
+      kind: 'Gateway',
+      namespace: e.gateway.namespace,
+      name: e.gateway.name,
+      field: 'env.entrypoint.gateway',
+    });
+  const store = env.secrets.externalSecrets?.store;
+  if (store)
+    out.push({ kind: store.kind, namespace: '', name: store.name, field: 'env.secrets.externalSecrets.store' });
+  return out;
+}
+
+/** The references of an object to cluster-provided objects: kind, namespace ('' if cluster-scoped), name, and where. */
+function clusterReferences(o: K8sObject): { kind: string; namespace: string; name: string; where: string }[] {
+  const spec = asObj(o.spec);
+  const out: { kind: string; namespace: string; name: string; where: string }[] = [];
+  const add = (kind: string, namespaced: boolean, name: unknown, where: string, namespace = nsOf(o)) => {
+    const n = named(name);
+    if (n !== undefined) out.push({ kind, namespace: namespaced ? namespace : '', name: n, where });
+  };
+  if (o.kind === 'Certificate') {
+    const ref = asObj(spec.issuerRef);
+    const kind = String(ref.kind ?? 'Issuer');
+    add(kind, kind === 'Issuer', ref.name, 'spec.issuerRef');
+  } else if (o.kind === 'ExternalSecret') {
+    const ref = asObj(spec.secretStoreRef);
+    const kind = String(ref.kind ?? 'SecretStore');
+    add(kind, kind === 'SecretStore', ref.name, 'spec.secretStoreRef');
+  } else if (o.kind === 'Ingress') {
+    add('IngressClass', false, spec.ingressClassName, 'spec.ingressClassName');
+    const annotations = o.metadata.annotations ?? {};
+    add(
+      'ClusterIssuer',
+      false,
+      annotations['cert-manager.io/cluster-issuer'],
+      'annotation cert-manager.io/cluster-issuer',
+    );
+    add('Issuer', true, annotations['cert-manager.io/issuer'], 'annotation cert-manager.io/issuer');
+  } else if (o.kind === 'HTTPRoute') {
+    for (const [i, p] of asArr(spec.parentRefs).entries()) {
+      if (String(p.kind ?? 'Gateway') !== 'Gateway') continue;
+      add('Gateway', true, p.name, `spec.parentRefs[${i}]`, String(p.namespace ?? nsOf(o)));
+    }
+  }
+  return out;
+}
+
 /**
  * Everything a pod spec names exists in the render, or is provided by the cluster: ConfigMaps,
  * Secrets (and the keys read from them, where the render says which keys they hold),
  * PersistentVolumeClaims, the volume of every volumeMount, the ServiceAccount and the PriorityClass;
- * and the Secret of every Ingress tls entry.
+ * the Secret of every Ingress tls entry; and every issuer, secret store, ingress class and Gateway
+ * the render names is rendered or documented by the environment (documentedByEnvironment).
  */
 export const referencesRule: Rule = {
   id: 'references',
   reason:
-    'A pod that names a missing ConfigMap, Secret, key, claim, volume, ServiceAccount or PriorityClass never starts; the sync looks green until the pods stay Pending.',
+    'A pod that names a missing ConfigMap, Secret, key, claim, volume, ServiceAccount or PriorityClass never starts, and a certificate, secret or route on a missing issuer, store, class or Gateway never comes; the sync looks green until the pods stay Pending.',
   check(objects, env) {
     const out: Violation[] = [];
     const find = (kind: string, namespace: string, name: string) =>
@@ -717,7 +786,20 @@ export const referencesRule: Rule = {
         add(`uses PriorityClass ${pc}, which is not rendered`);
       }
     }
+    const documented = documentedByEnvironment(env);
     for (const o of objects) {
+      for (const r of clusterReferences(o)) {
+        if (has(r.kind, r.namespace, r.name)) continue;
+        if (documented.some((d) => d.kind === r.kind && d.namespace === r.namespace && d.name === r.name)) continue;
+        const id = `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+        out.push(
+          violation(
+            'references',
+            o,
+            `${r.where} names ${id}, which is neither rendered nor documented by the environment (${documented.map((d) => `${d.field}: ${d.kind} ${d.namespace ? `${d.namespace}/` : ''}${d.name}`).join('; ') || 'nothing'})`,
+          ),
+        );
+      }
       if (o.kind !== 'Ingress') continue;
       for (const t of asArr(asObj(o.spec).tls)) {
         const secretName = named(t.secretName);
