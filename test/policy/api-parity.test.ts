@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import type { K8sObject } from '../support/committed';
-import { check, committed, container, pick, pod, withReplaced } from './fixtures';
+import { check, committed, container, pick, pod, withGateway, withReplaced } from './fixtures';
 import {
   autoscalersRule,
   isIanaSvcName,
@@ -441,15 +441,7 @@ describe('rule references', () => {
   });
 
   it("fails on an HTTPRoute whose Gateway is not the environment's", () => {
-    const prod = committed('prod').env;
-    const env = {
-      ...prod,
-      entrypoint: {
-        mode: 'gateway' as const,
-        gateway: { name: 'public', namespace: 'gateway-system' },
-        trustedProxyCidrs: [],
-      },
-    };
+    const env = withGateway('prod');
     const route: K8sObject = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',

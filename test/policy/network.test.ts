@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import type { K8sObject } from '../support/committed';
-import { committed, pick, withReplaced } from './fixtures';
+import { committed, pick, withGateway, withReplaced } from './fixtures';
 import { formatViolations, isDefaultDeny, networkPolicyCoverageRule, runRule } from './rules';
 
 const check = (objects: readonly K8sObject[], envName = 'prod') =>
@@ -88,15 +88,7 @@ describe('rule network-policy-coverage', () => {
   });
 
   it("matches a peer in a dependency's namespace whose pods the environment does not describe (a Gateway's) by namespace only", () => {
-    const prod = committed('prod').env;
-    const env = {
-      ...prod,
-      entrypoint: {
-        mode: 'gateway' as const,
-        gateway: { name: 'public', namespace: 'gateway-system' },
-        trustedProxyCidrs: [],
-      },
-    };
+    const env = withGateway('prod');
     const p: any = pick('prod', 'NetworkPolicy', 'oauth2-proxy');
     p.spec.ingress[0].from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name'] = 'gateway-system';
     p.spec.ingress[0].from[0].podSelector.matchLabels = { 'gateway.networking.k8s.io/gateway-name': 'public' };

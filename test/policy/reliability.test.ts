@@ -300,6 +300,14 @@ describe('rule monitor-targets', () => {
   });
 });
 
+/** A ConfigMap in the app namespace holding one string. */
+const configMap = (text: string): K8sObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'x', namespace: 'coderun' },
+  data: { a: text },
+});
+
 describe('in-cluster addresses', () => {
   it('finds every [pod.]service.namespace.svc name in the committed prod objects, with its port', () => {
     const found = committed('prod').objects.flatMap((o) =>
@@ -318,12 +326,7 @@ describe('in-cluster addresses', () => {
   });
 
   it('gives http and https URLs without a port their default port', () => {
-    const cm: K8sObject = {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'x', namespace: 'coderun' },
-      data: { a: 'http://frontend.coderun.svc/ and https://kubernetes.default.svc' },
-    };
+    const cm = configMap('http://frontend.coderun.svc/ and https://kubernetes.default.svc');
     expect(inClusterAddresses(cm).map((a) => a.port)).toEqual([80, 443]);
   });
 });
@@ -371,12 +374,7 @@ describe('rule service-routing', () => {
   });
 
   it("accepts the cluster's own Services", () => {
-    const cm: K8sObject = {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'x', namespace: 'coderun' },
-      data: { a: 'https://kubernetes.default.svc dns://kube-dns.kube-system.svc.cluster.local:53' },
-    };
+    const cm = configMap('https://kubernetes.default.svc dns://kube-dns.kube-system.svc.cluster.local:53');
     expect(check(serviceRoutingRule, [...committed('prod').objects, cm])).toBe('');
   });
 });
