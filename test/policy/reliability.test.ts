@@ -377,6 +377,20 @@ describe('rule service-routing', () => {
     const cm = configMap('https://kubernetes.default.svc dns://kube-dns.kube-system.svc.cluster.local:53');
     expect(check(serviceRoutingRule, [...committed('prod').objects, cm])).toBe('');
   });
+
+  it('does not look behind an ExternalName Service', () => {
+    const svc: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'smtp', namespace: 'coderun' },
+      spec: { type: 'ExternalName', externalName: 'smtp.example.com' },
+    };
+    const cm = configMap('smtp.coderun.svc.cluster.local:587');
+    expect(check(serviceRoutingRule, [...committed('prod').objects, svc, cm])).toBe('');
+    expect(check(serviceRoutingRule, [...committed('prod').objects, cm])).toContain(
+      'ConfigMap coderun/x: data.a names smtp.coderun.svc.cluster.local:587: Service coderun/smtp is not rendered',
+    );
+  });
 });
 
 describe('rule job-deadlines', () => {

@@ -356,6 +356,7 @@ function addressProblem(
   const svc = objects.find((s) => s.kind === 'Service' && nsOf(s) === a.namespace && s.metadata.name === a.service);
   if (!svc) return `Service ${a.namespace}/${a.service} is not rendered`;
   const spec = asObj(svc.spec);
+  if (spec.type === 'ExternalName') return undefined; // a CNAME: what lies behind it is outside the render
   const headless = spec.clusterIP === 'None';
   let targets = pods.filter(
     (w) =>
