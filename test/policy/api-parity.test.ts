@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import type { K8sObject } from '../support/committed';
-import { check, committed, container, pick, pod, withReplaced } from './fixtures';
+import { check, committed, container, pick, pod, withGateway, withReplaced } from './fixtures';
 import {
   autoscalersRule,
   isIanaSvcName,
@@ -87,6 +87,17 @@ describe('rule workload-selectors', () => {
       { key: 'app.kubernetes.io/component', operator: 'NotIn', values: ['job-dispatcher'] },
     ];
     expect(check(workloadSelectorsRule, [d])).toContain('does not match');
+  });
+
+  it("fails when a controller's selector also matches another workload's pods", () => {
+    const d: any = pick('prod', 'Deployment', 'middleware');
+    d.spec.selector = { matchLabels: { 'app.kubernetes.io/instance': 'coderun-prod' } };
+    const out = check(workloadSelectorsRule, withReplaced('prod', d));
+    expect(out).toContain(
+      'Deployment coderun/middleware: spec.selector also matches the pods of Deployment frontend; the controllers would fight over them',
+    );
+    expect(out).toContain('also matches the pods of StatefulSet nats');
+    expect(out).not.toContain('PodTemplate'); // the executors live in another namespace
   });
 
   it("fails when the StatefulSet's serviceName is missing or not headless", () => {
@@ -190,6 +201,52 @@ describe('rule autoscalers', () => {
     );
   });
 
+  it('fails when the target has no scale subresource', () => {
+    const h: any = pick('prod', 'HorizontalPodAutoscaler', 'frontend');
+    h.spec.scaleTargetRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'nats-config' };
+    expect(check(autoscalersRule, withReplaced('prod', h))).toContain(
+      'HorizontalPodAutoscaler coderun/frontend: scaleTargetRef ConfigMap nats-config has no scale subresource',
+    );
+  });
+
+  it('fails on a ContainerResource metric for a container the target does not have', () => {
+    const h: any = pick('prod', 'HorizontalPodAutoscaler', 'frontend');
+    h.spec.metrics.push({
+      type: 'ContainerResource',
+      containerResource: { name: 'cpu', container: 'web', target: { type: 'Utilization', averageUtilization: 70 } },
+    });
+    expect(check(autoscalersRule, withReplaced('prod', h))).toContain(
+      'metrics[2] reads container web, which Deployment frontend does not have (frontend)',
+    );
+    h.spec.metrics[2].containerResource.container = 'frontend';
+    expect(check(autoscalersRule, withReplaced('prod', h))).toBe('');
+  });
+
+  it('fails on a KEDA trigger authentication that is not rendered', () => {
+    const d: any = pick('prod', 'Deployment', 'middleware');
+    delete d.spec.replicas;
+    const scaled: K8sObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: 'middleware', namespace: 'coderun' },
+      spec: {
+        scaleTargetRef: { name: 'middleware' },
+        minReplicaCount: 3,
+        maxReplicaCount: 6,
+        triggers: [{ type: 'nats-jetstream', authenticationRef: { name: 'nats-monitor' } }],
+      },
+    };
+    expect(check(autoscalersRule, [...withReplaced('prod', d), scaled])).toContain(
+      'ScaledObject coderun/middleware: triggers[0] authenticationRef TriggerAuthentication coderun/nats-monitor is not rendered',
+    );
+    const auth: K8sObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'TriggerAuthentication',
+      metadata: { name: 'nats-monitor', namespace: 'coderun' },
+    };
+    expect(check(autoscalersRule, [...withReplaced('prod', d), scaled, auth])).toBe('');
+  });
+
   it('counts a KEDA ScaledObject as an autoscaler', () => {
     const scaled: K8sObject = {
       apiVersion: 'keda.sh/v1alpha1',
@@ -288,6 +345,116 @@ describe('rule references', () => {
     expect(out).toContain('volume nats-ca reads Secret coderun-executors/nats-ca');
   });
 
+  it('fails on a volumeMount or volumeDevice without its volume', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    pod(d).volumes = pod(d).volumes.filter((v: any) => v.name !== 'nats-ca');
+    container(d).volumeDevices = [{ name: 'scratch', devicePath: '/dev/xvdb' }];
+    const out = check(referencesRule, withReplaced('prod', d));
+    expect(out).toContain(
+      'Deployment coderun/frontend: container frontend volumeMounts nats-ca (/etc/nats-ca) names no volume of the pod',
+    );
+    expect(out).toContain('container frontend volumeDevices scratch (/dev/xvdb) names no volume of the pod');
+  });
+
+  it("accepts a StatefulSet's mount of a volumeClaimTemplate, and fails when the template is gone", () => {
+    const sts: any = pick('prod', 'StatefulSet', 'nats');
+    expect(container(sts).volumeMounts.map((m: any) => m.name)).toContain('data');
+    expect(check(referencesRule, withReplaced('prod', sts))).toBe('');
+    sts.spec.volumeClaimTemplates[0].metadata.name = 'jetstream';
+    expect(check(referencesRule, withReplaced('prod', sts))).toContain(
+      'StatefulSet coderun/nats: container nats volumeMounts data (/data) names no volume of the pod nor a volumeClaimTemplate',
+    );
+  });
+
+  it('fails on a PersistentVolumeClaim that is not rendered', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    pod(d).volumes.push({ name: 'cache', persistentVolumeClaim: { claimName: 'frontend-cache' } });
+    expect(check(referencesRule, withReplaced('prod', d))).toContain(
+      'volume cache reads PersistentVolumeClaim coderun/frontend-cache, which is neither rendered nor provided by the cluster',
+    );
+  });
+
+  it('fails on a key a rendered ConfigMap does not hold', () => {
+    const cj: any = pick('prod', 'CronJob', 'executor-reaper');
+    cj.spec.jobTemplate.spec.template.spec.volumes[0].configMap.items[0].key = 'reap.sh';
+    expect(check(referencesRule, withReplaced('prod', cj))).toContain(
+      'CronJob coderun/executor-reaper: volume script reads key reap.sh of ConfigMap coderun/executor-reaper, which holds only reap.py',
+    );
+  });
+
+  it('fails on a key the ExternalSecret or Certificate behind a Secret does not provide', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    container(d).env.find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef.key = 'password';
+    pod(d).volumes.find((v: any) => v.name === 'nats-ca').secret.items[0].key = 'ca.pem';
+    const out = check(referencesRule, withReplaced('prod', d));
+    expect(out).toContain(
+      'reads key password of Secret coderun/nats-credentials, which holds only frontend-password, middleware-password, executor-password (ExternalSecret coderun/nats-credentials)',
+    );
+    expect(out).toContain(
+      'volume nats-ca reads key ca.pem of Secret coderun/nats-tls, which holds only tls.crt, tls.key, ca.crt (Certificate coderun/nats-tls)',
+    );
+  });
+
+  it('does not guess the keys of pre-created Secrets, nor of optional references', () => {
+    const d: any = pick('dev', 'Deployment', 'frontend');
+    container(d).env.find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef.key = 'password';
+    expect(check(referencesRule, withReplaced('dev', d), 'dev')).toBe('');
+    const s: any = pick('staging', 'Deployment', 'frontend');
+    const ref = container(s).env.find((e: any) => e.valueFrom?.secretKeyRef).valueFrom.secretKeyRef;
+    ref.key = 'password';
+    ref.optional = true;
+    expect(check(referencesRule, withReplaced('staging', s), 'staging')).toBe('');
+  });
+
+  it('fails on an Ingress tls Secret that nothing provides', () => {
+    const ing: any = pick('prod', 'Ingress', 'oauth2-proxy');
+    expect(check(referencesRule, withReplaced('prod', ing))).toBe('');
+    delete ing.metadata.annotations['cert-manager.io/cluster-issuer'];
+    expect(check(referencesRule, withReplaced('prod', ing))).toContain(
+      'Ingress coderun/oauth2-proxy: tls secretName coderun/oauth2-proxy-tls is neither rendered nor provided by the cluster',
+    );
+  });
+
+  it('fails on an issuer, secret store or ingress class the environment does not document', () => {
+    const c: any = pick('prod', 'Certificate', 'nats-tls');
+    c.spec.issuerRef.name = 'internal-ca';
+    const es: any = pick('prod', 'ExternalSecret', 'nats-credentials');
+    es.spec.secretStoreRef = { name: 'vault' };
+    const ing: any = pick('prod', 'Ingress', 'oauth2-proxy');
+    ing.spec.ingressClassName = 'traefik';
+    ing.metadata.annotations['cert-manager.io/cluster-issuer'] = 'letsencrypt-staging';
+    const objects = [c, es, ing].reduce<K8sObject[]>(
+      (all, x) => all.map((o) => (o.kind === x.kind && o.metadata.name === x.metadata.name ? x : o)),
+      [...committed('prod').objects],
+    );
+    const out = check(referencesRule, objects);
+    expect(out).toContain(
+      'Certificate coderun/nats-tls: spec.issuerRef names ClusterIssuer internal-ca, which is neither rendered nor documented by the environment (env.entrypoint.issuer: ClusterIssuer letsencrypt-prod; env.services.nats.tls.issuer: ClusterIssuer coderun-internal-ca;',
+    );
+    expect(out).toContain(
+      'ExternalSecret coderun/nats-credentials: spec.secretStoreRef names SecretStore coderun/vault, which is neither rendered nor documented',
+    );
+    expect(out).toContain('Ingress coderun/oauth2-proxy: spec.ingressClassName names IngressClass traefik');
+    expect(out).toContain(
+      'Ingress coderun/oauth2-proxy: annotation cert-manager.io/cluster-issuer names ClusterIssuer letsencrypt-staging',
+    );
+  });
+
+  it("fails on an HTTPRoute whose Gateway is not the environment's", () => {
+    const env = withGateway('prod');
+    const route: K8sObject = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'oauth2-proxy', namespace: 'coderun' },
+      spec: { parentRefs: [{ name: 'public', namespace: 'gateway-system' }, { name: 'internal' }] },
+    };
+    const out = check(referencesRule, [...committed('prod').objects, route], 'prod', env);
+    expect(out).not.toContain('parentRefs[0]');
+    expect(out).toContain(
+      'HTTPRoute coderun/oauth2-proxy: spec.parentRefs[1] names Gateway coderun/internal, which is neither rendered nor documented',
+    );
+  });
+
   it('fails on an object in a namespace that is not rendered', () => {
     const cm: any = pick('prod', 'ConfigMap', 'nats-config');
     cm.metadata.namespace = 'nats-system';
@@ -307,7 +474,29 @@ describe('providedByCluster', () => {
       'coderun/nats-credentials',
       'coderun/nats-tls',
       'coderun/oauth2-proxy-credentials',
+      'coderun/oauth2-proxy-tls',
     ]);
+  });
+
+  it('knows the keys of ExternalSecret targets, Certificate and ingress-shim Secrets', () => {
+    const { env, objects } = committed('prod');
+    const keys = new Map(providedByCluster(env, objects).map((p) => [`${p.namespace}/${p.name}`, p.keys]));
+    expect(keys.get('coderun/nats-credentials')).toEqual([
+      'frontend-password',
+      'middleware-password',
+      'executor-password',
+    ]);
+    expect(keys.get('coderun/nats-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+    expect(keys.get('coderun/oauth2-proxy-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
+    const es: any = structuredClone(objects.find((o) => o.kind === 'ExternalSecret'));
+    es.spec.dataFrom = [{ extract: { key: 'all' } }];
+    expect(providedByCluster(env, [es])[0]?.keys).toBeUndefined();
+    delete es.spec.dataFrom;
+    es.spec.target.template = { data: { 'nats.creds': '{{ .x }}' } };
+    expect(providedByCluster(env, [es])[0]?.keys).toEqual(['nats.creds']);
+    es.spec.target.template.mergePolicy = 'Merge';
+    expect(providedByCluster(env, [es])[0]?.keys).toContain('nats.creds');
+    expect(providedByCluster(env, [es])[0]?.keys).toContain(es.spec.data[0].secretKey);
   });
 
   it('lists the pre-created Secrets of env.secrets only with provider pre-created', () => {
@@ -330,7 +519,7 @@ describe('providedByCluster', () => {
       spec: { encryptedData: { x: 'AgB' }, template: { metadata: { name: 'nats-auth' } } },
     };
     expect(providedByCluster({ ...env, secrets: { ...env.secrets, provider: 'sealed-secrets' } }, [sealed])).toEqual([
-      { namespace: 'coderun', name: 'nats-auth', by: 'SealedSecret coderun/nats-credentials' },
+      { namespace: 'coderun', name: 'nats-auth', by: 'SealedSecret coderun/nats-credentials', keys: ['x'] },
     ]);
   });
 });

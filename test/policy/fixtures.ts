@@ -71,6 +71,15 @@ export function check(rule: Rule, objects: readonly K8sObject[], envName = 'prod
   return formatViolations(runRule(rule, objects, env ?? committed(envName).env).violations);
 }
 
+/** The environment, with its entry point switched to a Gateway (public in gateway-system), as a gateway-mode environment would declare. */
+export function withGateway(envName: string): EnvironmentConfig {
+  const env = committed(envName).env;
+  return {
+    ...env,
+    entrypoint: { mode: 'gateway', gateway: { name: 'public', namespace: 'gateway-system' }, trustedProxyCidrs: [] },
+  };
+}
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests reach into manifests they break on purpose */
 /** The pod spec of a Deployment or StatefulSet under test. */
 export const pod = (o: any): any => o.spec.template.spec;

@@ -4,7 +4,9 @@ import type { K8sObject } from '../support/committed';
 import { check, committed, pick, pod, withReplaced } from './fixtures';
 import {
   clusterNodes,
+  inClusterAddresses,
   jobDeadlinesRule,
+  monitorTargetsRule,
   pdbCoverageRule,
   placeablePods,
   replicasHaRule,
@@ -73,6 +75,15 @@ describe('rule pdb-coverage', () => {
     p.spec.selector.matchLabels['app.kubernetes.io/instance'] = 'coderun-staging';
     expect(check(pdbCoverageRule, withReplaced('prod', p))).toContain(
       'StatefulSet coderun/nats: runs up to 3 replicas',
+    );
+  });
+
+  it('fails when two budgets select the same pods', () => {
+    const p: any = pick('prod', 'PodDisruptionBudget', 'frontend');
+    p.metadata.name = 'frontend-web';
+    p.spec.selector = { matchLabels: { 'app.kubernetes.io/name': 'frontend' } };
+    expect(check(pdbCoverageRule, [...committed('prod').objects, p])).toContain(
+      'Deployment coderun/frontend: its pods are selected by 2 PodDisruptionBudgets (frontend, frontend-web); the eviction API refuses pods with more than one',
     );
   });
 
@@ -209,6 +220,176 @@ describe('rule service-routing', () => {
     const out = check(serviceRoutingRule, [...committed('prod').objects, route]);
     expect(out).toContain('backendRef: Service coderun/oauth2-proxy does not expose port 4180');
     expect(out).toContain('backendRef frontend has no port');
+  });
+});
+
+describe('rule monitor-targets', () => {
+  /** A ServiceMonitor on the nats Service, as a team might add one. */
+  const serviceMonitor = (): any => ({
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: { name: 'nats', namespace: 'coderun', labels: { release: 'kube-prometheus-stack' } },
+    spec: {
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/instance': 'coderun-prod' } },
+      endpoints: [{ port: 'client' }],
+    },
+  });
+
+  it('passes on the committed PodMonitors and a ServiceMonitor on a real Service port', () => {
+    expect(check(monitorTargetsRule, [...committed('prod').objects, serviceMonitor()])).toBe('');
+  });
+
+  it("fails when a PodMonitor's selector matches no pod template", () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    m.spec.selector.matchLabels['app.kubernetes.io/name'] = 'nats-exporter';
+    expect(check(monitorTargetsRule, withReplaced('prod', m))).toContain(
+      'PodMonitor coderun/nats: selector matches no rendered pod template in coderun',
+    );
+  });
+
+  it('fails when a PodMonitor scrapes a port its pods do not declare', () => {
+    const m: any = pick('prod', 'PodMonitor', 'oauth2-proxy');
+    m.spec.podMetricsEndpoints[0].port = 'prometheus';
+    expect(check(monitorTargetsRule, withReplaced('prod', m))).toContain(
+      'PodMonitor coderun/oauth2-proxy: podMetricsEndpoints[0] port prometheus is declared by no container of Deployment oauth2-proxy',
+    );
+  });
+
+  it('fails on an empty selector and on a namespace outside the environment', () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    m.spec.namespaceSelector.matchNames = ['nats-system'];
+    m.spec.selector = {};
+    const out = check(monitorTargetsRule, withReplaced('prod', m));
+    expect(out).toContain(
+      'PodMonitor coderun/nats: namespaceSelector names nats-system, which is not in the environment',
+    );
+    expect(out).toContain('PodMonitor coderun/nats: has an empty selector');
+  });
+
+  it('fails when a monitor lacks the labels Prometheus selects by', () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    delete m.metadata.labels.release;
+    const r: any = pick('prod', 'PrometheusRule', 'coderun-alerts');
+    r.metadata.labels.release = 'prometheus';
+    const out = check(monitorTargetsRule, [...withReplaced('prod', m).filter((o) => o.kind !== 'PrometheusRule'), r]);
+    expect(out).toContain(
+      "PodMonitor coderun/nats: metadata.labels lacks release=kube-prometheus-stack (it has none), which the environment's Prometheus selects by",
+    );
+    expect(out).toContain(
+      'PrometheusRule coderun/coderun-alerts: metadata.labels lacks release=kube-prometheus-stack (it has prometheus)',
+    );
+  });
+
+  it('fails on a monitor where monitoring is off', () => {
+    const m: any = pick('prod', 'PodMonitor', 'nats');
+    expect(check(monitorTargetsRule, [...committed('dev').objects, m], 'dev')).toContain(
+      'PodMonitor coderun/nats: is rendered, but env.monitoring.enabled is false',
+    );
+  });
+
+  it("fails when a ServiceMonitor's selector matches no Service, or its port is not a Service port", () => {
+    const sm = serviceMonitor();
+    sm.spec.endpoints[0].port = 'monitor';
+    expect(check(monitorTargetsRule, [...committed('prod').objects, sm])).toContain(
+      'ServiceMonitor coderun/nats: endpoints[0] port monitor is not a named port of Service coderun/nats',
+    );
+    sm.spec.selector.matchLabels['app.kubernetes.io/component'] = 'metrics';
+    expect(check(monitorTargetsRule, [...committed('prod').objects, sm])).toContain(
+      'ServiceMonitor coderun/nats: selector matches the labels of no rendered Service in coderun',
+    );
+  });
+});
+
+/** A ConfigMap in the app namespace holding one string. */
+const configMap = (text: string): K8sObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'x', namespace: 'coderun' },
+  data: { a: text },
+});
+
+describe('in-cluster addresses', () => {
+  it('finds every [pod.]service.namespace.svc name in the committed prod objects, with its port', () => {
+    const found = committed('prod').objects.flatMap((o) =>
+      inClusterAddresses(o).map(
+        (a) => `${o.kind} ${o.metadata.name}: ${a.text} -> ${a.pod ?? ''}|${a.service}|${a.namespace}|${a.port ?? ''}`,
+      ),
+    );
+    expect(found).toContain('Deployment oauth2-proxy: frontend.coderun.svc.cluster.local:80 -> |frontend|coderun|80');
+    expect(found).toContain('Deployment frontend: nats.coderun.svc.cluster.local:4222 -> |nats|coderun|4222');
+    expect(found).toContain(
+      'ConfigMap nats-config: nats-2.nats-headless.coderun.svc.cluster.local:6222 -> nats-2|nats-headless|coderun|6222',
+    );
+    expect(found).toContain(
+      'Certificate nats-tls: *.nats-headless.coderun.svc.cluster.local -> *|nats-headless|coderun|',
+    );
+  });
+
+  it('gives http and https URLs without a port their default port', () => {
+    const cm = configMap('http://frontend.coderun.svc/ and https://kubernetes.default.svc');
+    expect(inClusterAddresses(cm).map((a) => a.port)).toEqual([80, 443]);
+  });
+});
+
+describe('rule service-routing', () => {
+  it('fails on an address whose Service is not rendered or does not expose the port', () => {
+    const d: any = pick('prod', 'Deployment', 'oauth2-proxy');
+    const args: string[] = d.spec.template.spec.containers[0].args;
+    args[args.findIndex((a) => a.startsWith('--upstream='))] = '--upstream=http://web.coderun.svc.cluster.local:80/';
+    const f: any = pick('prod', 'Deployment', 'frontend');
+    f.spec.template.spec.containers[0].env.find((e: any) => e.name === 'NATS_URL').value =
+      'tls://nats.coderun.svc.cluster.local:4223';
+    const out = check(
+      serviceRoutingRule,
+      withReplaced('prod', d).map((o) => (o.kind === 'Deployment' && o.metadata.name === 'frontend' ? f : o)),
+    );
+    expect(out).toContain(
+      'Deployment coderun/oauth2-proxy: spec.template.spec.containers[0].args[3] names web.coderun.svc.cluster.local:80: Service coderun/web is not rendered',
+    );
+    expect(out).toContain(
+      'Deployment coderun/frontend: spec.template.spec.containers[0].env[0].value names nats.coderun.svc.cluster.local:4223: Service coderun/nats does not expose port 4223 (it exposes 4222)',
+    );
+  });
+
+  it('fails on a pod name that no StatefulSet under the headless Service has, or on a port its pods do not declare', () => {
+    const cm: any = pick('prod', 'ConfigMap', 'nats-config');
+    const key = Object.keys(cm.data)[0] as string;
+    cm.data[key] = cm.data[key]
+      .replace('nats-2.nats-headless', 'nats-3.nats-headless')
+      .replace(
+        'nats-1.nats-headless.coderun.svc.cluster.local:6222',
+        'nats-1.nats-headless.coderun.svc.cluster.local:6223',
+      )
+      .replace('nats-0.nats-headless', 'nats-0.nats');
+    const out = check(serviceRoutingRule, withReplaced('prod', cm));
+    expect(out).toContain(
+      'ConfigMap coderun/nats-config: data.nats.conf names nats-3.nats-headless.coderun.svc.cluster.local:6222: pod nats-3 is no pod of a StatefulSet governed by Service coderun/nats-headless (nats-0, nats-1, nats-2)',
+    );
+    expect(out).toContain(
+      "names nats-1.nats-headless.coderun.svc.cluster.local:6223: port 6223 is declared by no container of StatefulSet nats (a headless Service's names resolve to pods)",
+    );
+    expect(out).toContain(
+      'names nats-0.nats.coderun.svc.cluster.local:6222: pod names exist only under a headless Service; coderun/nats is not one',
+    );
+  });
+
+  it("accepts the cluster's own Services", () => {
+    const cm = configMap('https://kubernetes.default.svc dns://kube-dns.kube-system.svc.cluster.local:53');
+    expect(check(serviceRoutingRule, [...committed('prod').objects, cm])).toBe('');
+  });
+
+  it('does not look behind an ExternalName Service', () => {
+    const svc: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'smtp', namespace: 'coderun' },
+      spec: { type: 'ExternalName', externalName: 'smtp.example.com' },
+    };
+    const cm = configMap('smtp.coderun.svc.cluster.local:587');
+    expect(check(serviceRoutingRule, [...committed('prod').objects, svc, cm])).toBe('');
+    expect(check(serviceRoutingRule, [...committed('prod').objects, cm])).toContain(
+      'ConfigMap coderun/x: data.a names smtp.coderun.svc.cluster.local:587: Service coderun/smtp is not rendered',
+    );
   });
 });
 

@@ -33,6 +33,7 @@ import type { Rule, Violation } from './rules/core';
 import { networkPolicyCoverageRule } from './rules/network';
 import {
   jobDeadlinesRule,
+  monitorTargetsRule,
   pdbCoverageRule,
   replicasHaRule,
   serviceRoutingRule,
@@ -78,6 +79,7 @@ export const RULES: readonly Rule[] = [
   spreadHardInProductionRule,
   spreadSatisfiableRule,
   serviceRoutingRule,
+  monitorTargetsRule,
   jobDeadlinesRule,
   // Security
   pinnedImagesRule,

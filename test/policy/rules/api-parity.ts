@@ -18,6 +18,7 @@ import {
   named,
   num,
   nsOf,
+  podTemplateOf,
   replicaRange,
   scales,
   selectorMatches,
@@ -26,6 +27,7 @@ import {
   type Json,
   type Rule,
   type Violation,
+  type Workload,
 } from './core';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -128,14 +130,21 @@ export const uniqueIdentityRule: Rule = {
   },
 };
 
-/** Controllers select their own pods; StatefulSets are governed by a headless Service. */
+/** Kinds whose pods a controller's selector could adopt: pods without a controller of their own. */
+const ADOPTABLE_KINDS = new Set([...CONTROLLER_KINDS, 'PodTemplate', 'Pod']);
+
+/**
+ * Controllers select their own pods and no one else's; StatefulSets are governed by a headless
+ * Service.
+ */
 export const workloadSelectorsRule: Rule = {
   id: 'workload-selectors',
   reason:
-    'The API server rejects a selector that does not match the template; a StatefulSet without its headless Service has no stable pod DNS names.',
+    "The API server rejects a selector that does not match the template; a selector that also matches another workload's pods makes two controllers fight over them; a StatefulSet without its headless Service has no stable pod DNS names.",
   check(objects) {
     const out: Violation[] = [];
-    for (const w of workloads(objects)) {
+    const all = workloads(objects);
+    for (const w of all) {
       const o = w.object;
       if (!CONTROLLER_KINDS.has(o.kind) && o.kind !== 'Job') continue;
       const selector = asObj(o.spec).selector;
@@ -143,6 +152,19 @@ export const workloadSelectorsRule: Rule = {
         out.push(violation('workload-selectors', o, 'has no spec.selector'));
       } else if (selector !== undefined && !selectorMatches(selector, w.pod.labels)) {
         out.push(violation('workload-selectors', o, 'spec.selector does not match the pod template labels'));
+      } else if (selector !== undefined && CONTROLLER_KINDS.has(o.kind)) {
+        for (const other of all) {
+          if (other === w || other.namespace !== w.namespace || !ADOPTABLE_KINDS.has(other.object.kind)) continue;
+          if (selectorMatches(selector, other.pod.labels)) {
+            out.push(
+              violation(
+                'workload-selectors',
+                o,
+                `spec.selector also matches the pods of ${other.object.kind} ${other.object.metadata.name}; the controllers would fight over them`,
+              ),
+            );
+          }
+        }
       }
       if (o.kind === 'StatefulSet') {
         const svcName = named(asObj(o.spec).serviceName);
@@ -281,11 +303,18 @@ export const pdbValidRule: Rule = {
   },
 };
 
-/** HPAs and ScaledObjects: a sane range, a target that exists, and a target that leaves replicas to them. */
+/** Kinds with a scale subresource, which an autoscaler can drive. */
+export const SCALABLE_KINDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
+
+/**
+ * HPAs and ScaledObjects: a sane range, a target that exists and can be scaled, metrics on
+ * containers the target has, KEDA trigger authentications that exist, and a target that leaves
+ * replicas to them.
+ */
 export const autoscalersRule: Rule = {
   id: 'autoscalers',
   reason:
-    'An autoscaler on a missing target does nothing; a target that also sets spec.replicas makes Argo CD and the autoscaler fight over the count.',
+    'An autoscaler on a missing or unscalable target, or on a container its target lacks, does nothing; a target that also sets spec.replicas makes Argo CD and the autoscaler fight over the count.',
   check(objects) {
     const out: Violation[] = [];
     const all = autoscalers(objects);
@@ -301,6 +330,48 @@ export const autoscalersRule: Rule = {
           violation('autoscalers', o, `scaleTargetRef ${a.targetKind} ${nsOf(o)}/${a.targetName} is not rendered`),
         );
         continue;
+      }
+      if (!SCALABLE_KINDS.has(target.kind)) {
+        out.push(
+          violation(
+            'autoscalers',
+            o,
+            `scaleTargetRef ${target.kind} ${target.metadata.name} has no scale subresource (scalable: ${[...SCALABLE_KINDS].join(', ')})`,
+          ),
+        );
+        continue;
+      }
+      const containers = new Set(allContainers(podTemplateOf(target)?.spec ?? {}).map((c) => String(c.name)));
+      for (const [i, m] of asArr(asObj(o.spec).metrics).entries()) {
+        if (m.type !== 'ContainerResource') continue;
+        const c = String(asObj(m.containerResource).container);
+        if (!containers.has(c)) {
+          out.push(
+            violation(
+              'autoscalers',
+              o,
+              `metrics[${i}] reads container ${c}, which ${target.kind} ${target.metadata.name} does not have (${[...containers].join(', ')})`,
+            ),
+          );
+        }
+      }
+      if (o.kind === 'ScaledObject') {
+        for (const [i, t] of asArr(asObj(o.spec).triggers).entries()) {
+          const ref = asObj(t.authenticationRef);
+          const name = named(ref.name);
+          if (name === undefined) continue;
+          const kind = String(ref.kind ?? 'TriggerAuthentication');
+          const namespace = kind === 'ClusterTriggerAuthentication' ? '' : nsOf(o);
+          if (!objects.some((x) => x.kind === kind && x.metadata.name === name && nsOf(x) === namespace)) {
+            out.push(
+              violation(
+                'autoscalers',
+                o,
+                `triggers[${i}] authenticationRef ${kind} ${namespace ? `${namespace}/` : ''}${name} is not rendered`,
+              ),
+            );
+          }
+        }
       }
       if (asObj(target.spec).replicas !== undefined) {
         out.push(
@@ -430,26 +501,74 @@ export interface ProvidedSecret {
   readonly namespace: string;
   readonly name: string;
   readonly by: string;
+  /** The keys the Secret will hold, when git says (undefined: unknown, e.g. pre-created or dataFrom). */
+  readonly keys?: readonly string[];
 }
+
+/** The keys cert-manager writes to a Certificate's Secret (ca.crt when the issuer provides one). */
+export const CERTIFICATE_KEYS: readonly string[] = ['tls.crt', 'tls.key', 'ca.crt'];
+
+/** The keys of a cert-manager Certificate's Secret, with its additional output formats and keystores. */
+function certificateKeys(spec: Json): string[] {
+  const out = [...CERTIFICATE_KEYS];
+  for (const f of asArr(spec.additionalOutputFormats)) {
+    if (f.type === 'CombinedPEM') out.push('tls-combined.pem');
+    if (f.type === 'DER') out.push('key.der');
+  }
+  const stores = asObj(spec.keystores);
+  if (asObj(stores.jks).create === true) out.push('keystore.jks', 'truststore.jks');
+  if (asObj(stores.pkcs12).create === true) out.push('keystore.p12', 'truststore.p12');
+  return out;
+}
+
+/** The keys an ExternalSecret's target will hold, or undefined when git cannot know them (dataFrom, templateFrom). */
+function externalSecretKeys(spec: Json): string[] | undefined {
+  if (asArr(spec.dataFrom).length > 0) return undefined;
+  const fromData = asArr(spec.data).map((d) => String(d.secretKey));
+  const target = asObj(spec.target);
+  if (target.template === undefined) return fromData;
+  const template = asObj(target.template);
+  if (asArr(template.templateFrom).length > 0) return undefined;
+  const templated = Object.keys(asObj(template.data));
+  return template.mergePolicy === 'Merge' ? [...fromData, ...templated] : templated;
+}
+
+/** Ingress annotations that make cert-manager's ingress-shim create the Secrets of spec.tls. */
+const CERT_MANAGER_INGRESS_ANNOTATIONS = ['cert-manager.io/cluster-issuer', 'cert-manager.io/issuer'];
 
 /**
  * The Secrets the cluster provides although git holds no Secret object: the targets of rendered
- * ExternalSecrets, rendered SealedSecrets, the secretName of rendered cert-manager Certificates
- * and, when env.secrets.provider is 'pre-created', the names in env.secrets (oauth2Proxy and
- * nats in the app namespace, natsExecutor in the executor namespace).
+ * ExternalSecrets, rendered SealedSecrets, the secretName of rendered cert-manager Certificates,
+ * the tls secretNames of Ingresses that cert-manager's ingress-shim serves (a cert-manager.io
+ * issuer annotation) and, when env.secrets.provider is 'pre-created', the names in env.secrets
+ * (oauth2Proxy and nats in the app namespace, natsExecutor in the executor namespace). Each comes
+ * with the keys it will hold where the render says.
  */
 export function providedByCluster(env: EnvironmentConfig, objects: readonly K8sObject[]): ProvidedSecret[] {
   const out: ProvidedSecret[] = [];
+  const withKeys = (keys: readonly string[] | undefined) => (keys === undefined ? {} : { keys });
   for (const o of objects) {
     const spec = asObj(o.spec);
     const by = `${o.kind} ${nsOf(o)}/${o.metadata.name}`;
     if (o.kind === 'ExternalSecret') {
-      out.push({ namespace: nsOf(o), name: named(asObj(spec.target).name) ?? o.metadata.name, by });
+      const name = named(asObj(spec.target).name) ?? o.metadata.name;
+      out.push({ namespace: nsOf(o), name, by, ...withKeys(externalSecretKeys(spec)) });
     } else if (o.kind === 'SealedSecret') {
-      out.push({ namespace: nsOf(o), name: named(asObj(asObj(spec.template).metadata).name) ?? o.metadata.name, by });
+      const template = asObj(spec.template);
+      const name = named(asObj(template.metadata).name) ?? o.metadata.name;
+      const keys = [...Object.keys(asObj(spec.encryptedData)), ...Object.keys(asObj(template.data))];
+      out.push({ namespace: nsOf(o), name, by, keys });
     } else if (o.kind === 'Certificate') {
       const secretName = named(spec.secretName);
-      if (secretName) out.push({ namespace: nsOf(o), name: secretName, by });
+      if (secretName) out.push({ namespace: nsOf(o), name: secretName, by, keys: certificateKeys(spec) });
+    } else if (
+      o.kind === 'Ingress' &&
+      CERT_MANAGER_INGRESS_ANNOTATIONS.some((a) => named(o.metadata.annotations?.[a]) !== undefined)
+    ) {
+      for (const t of asArr(spec.tls)) {
+        const secretName = named(t.secretName);
+        if (secretName) out.push({ namespace: nsOf(o), name: secretName, by, keys: CERTIFICATE_KEYS });
+      }
     }
   }
   if (env.secrets.provider === 'pre-created') {
@@ -464,19 +583,35 @@ export function providedByCluster(env: EnvironmentConfig, objects: readonly K8sO
 /** PriorityClasses every cluster has. */
 const BUILT_IN_PRIORITY_CLASSES = new Set(['system-cluster-critical', 'system-node-critical']);
 
-/** The ConfigMaps and Secrets a pod spec reads (optional references left out). */
-export function podReferences(spec: Json): { kind: 'ConfigMap' | 'Secret'; name: string; where: string }[] {
-  const out: { kind: 'ConfigMap' | 'Secret'; name: string; where: string }[] = [];
-  const push = (kind: 'ConfigMap' | 'Secret', ref: Json, field: string, where: string) => {
+/** An object a pod spec reads: its kind and name, where in the spec, and the keys it reads from it. */
+export interface PodReference {
+  readonly kind: 'ConfigMap' | 'Secret' | 'PersistentVolumeClaim';
+  readonly name: string;
+  readonly where: string;
+  readonly keys: readonly string[];
+}
+
+/** The ConfigMaps, Secrets and PersistentVolumeClaims a pod spec reads (optional references left out). */
+export function podReferences(spec: Json): PodReference[] {
+  const out: PodReference[] = [];
+  const push = (kind: PodReference['kind'], ref: Json, field: string, where: string, keys: string[] = []) => {
     const name = named(ref[field]);
-    if (name !== undefined && ref.optional !== true) out.push({ kind, name, where });
+    if (name !== undefined && ref.optional !== true) out.push({ kind, name, where, keys });
   };
+  const itemKeys = (ref: Json) => asArr(ref.items).map((i) => String(i.key));
   for (const c of allContainers(spec)) {
     const cn = `container ${String(c.name)}`;
     for (const e of asArr(c.env)) {
       const from = asObj(e.valueFrom);
-      if (from.configMapKeyRef) push('ConfigMap', asObj(from.configMapKeyRef), 'name', `${cn} env ${String(e.name)}`);
-      if (from.secretKeyRef) push('Secret', asObj(from.secretKeyRef), 'name', `${cn} env ${String(e.name)}`);
+      const where = `${cn} env ${String(e.name)}`;
+      for (const [field, kind] of [
+        ['configMapKeyRef', 'ConfigMap'],
+        ['secretKeyRef', 'Secret'],
+      ] as const) {
+        if (from[field] === undefined) continue;
+        const ref = asObj(from[field]);
+        push(kind, ref, 'name', where, ref.key === undefined ? [] : [String(ref.key)]);
+      }
     }
     for (const e of asArr(c.envFrom)) {
       if (e.configMapRef) push('ConfigMap', asObj(e.configMapRef), 'name', `${cn} envFrom`);
@@ -485,26 +620,119 @@ export function podReferences(spec: Json): { kind: 'ConfigMap' | 'Secret'; name:
   }
   for (const v of asArr(spec.volumes)) {
     const where = `volume ${String(v.name)}`;
-    if (v.configMap) push('ConfigMap', asObj(v.configMap), 'name', where);
-    if (v.secret) push('Secret', asObj(v.secret), 'secretName', where);
+    if (v.configMap) push('ConfigMap', asObj(v.configMap), 'name', where, itemKeys(asObj(v.configMap)));
+    if (v.secret) push('Secret', asObj(v.secret), 'secretName', where, itemKeys(asObj(v.secret)));
+    if (v.persistentVolumeClaim) push('PersistentVolumeClaim', asObj(v.persistentVolumeClaim), 'claimName', where);
     for (const s of asArr(asObj(v.projected).sources)) {
-      if (s.configMap) push('ConfigMap', asObj(s.configMap), 'name', where);
-      if (s.secret) push('Secret', asObj(s.secret), 'name', where);
+      if (s.configMap) push('ConfigMap', asObj(s.configMap), 'name', where, itemKeys(asObj(s.configMap)));
+      if (s.secret) push('Secret', asObj(s.secret), 'name', where, itemKeys(asObj(s.secret)));
     }
   }
   for (const s of asArr(spec.imagePullSecrets)) push('Secret', s, 'name', 'imagePullSecrets');
   return out;
 }
 
-/** Everything a pod spec names exists in the render, or is provided by the cluster. */
+/** The keys of a rendered ConfigMap or Secret. */
+function renderedKeys(o: K8sObject): string[] {
+  const keysOf = (field: string) => Object.keys(asObj((o as Json)[field]));
+  return o.kind === 'Secret'
+    ? [...keysOf('data'), ...keysOf('stringData')]
+    : [...keysOf('data'), ...keysOf('binaryData')];
+}
+
+/** The volume names a workload's containers may mount: its pod's volumes and, for a StatefulSet, its claim templates. */
+function mountableVolumes(w: Workload): Set<string> {
+  const names = asArr(w.pod.spec.volumes).map((v) => String(v.name));
+  if (w.object.kind === 'StatefulSet') {
+    for (const t of asArr(asObj(w.object.spec).volumeClaimTemplates)) names.push(String(asObj(t.metadata).name));
+  }
+  return new Set(names);
+}
+
+/** A cluster-provided object the environment documents: an issuer, a secret store, an ingress class, a Gateway. */
+interface Documented {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** The env field that documents it. */
+  readonly field: string;
+}
+
+/** The cluster-provided objects env documents (namespace '' for cluster-scoped ones). */
+export function documentedByEnvironment(env: EnvironmentConfig): Documented[] {
+  const out: Documented[] = [];
+  const e = env.entrypoint;
+  const issuer = (r: { kind: string; name: string }, field: string) =>
+    out.push({ kind: r.kind, namespace: '', name: r.name, field });
+  if (e.issuer) issuer(e.issuer, 'env.entrypoint.issuer');
+  const natsTls = env.services.nats.tls;
+  if (natsTls) issuer(natsTls.issuer, 'env.services.nats.tls.issuer');
+  if (e.className)
+    out.push({ kind: 'IngressClass', namespace: '', name: e.className, field: 'env.entrypoint.className' });
+  if (e.gateway)
+    out.push({
+      kind: 'Gateway',
+      namespace: e.gateway.namespace,
+      name: e.gateway.name,
+      field: 'env.entrypoint.gateway',
+    });
+  const store = env.secrets.externalSecrets?.store;
+  if (store)
+    out.push({ kind: store.kind, namespace: '', name: store.name, field: 'env.secrets.externalSecrets.store' });
+  return out;
+}
+
+/** The references of an object to cluster-provided objects: kind, namespace ('' if cluster-scoped), name, and where. */
+function clusterReferences(o: K8sObject): { kind: string; namespace: string; name: string; where: string }[] {
+  const spec = asObj(o.spec);
+  const out: { kind: string; namespace: string; name: string; where: string }[] = [];
+  const add = (kind: string, namespaced: boolean, name: unknown, where: string, namespace = nsOf(o)) => {
+    const n = named(name);
+    if (n !== undefined) out.push({ kind, namespace: namespaced ? namespace : '', name: n, where });
+  };
+  if (o.kind === 'Certificate') {
+    const ref = asObj(spec.issuerRef);
+    const kind = String(ref.kind ?? 'Issuer');
+    add(kind, kind === 'Issuer', ref.name, 'spec.issuerRef');
+  } else if (o.kind === 'ExternalSecret') {
+    const ref = asObj(spec.secretStoreRef);
+    const kind = String(ref.kind ?? 'SecretStore');
+    add(kind, kind === 'SecretStore', ref.name, 'spec.secretStoreRef');
+  } else if (o.kind === 'Ingress') {
+    add('IngressClass', false, spec.ingressClassName, 'spec.ingressClassName');
+    const annotations = o.metadata.annotations ?? {};
+    add(
+      'ClusterIssuer',
+      false,
+      annotations['cert-manager.io/cluster-issuer'],
+      'annotation cert-manager.io/cluster-issuer',
+    );
+    add('Issuer', true, annotations['cert-manager.io/issuer'], 'annotation cert-manager.io/issuer');
+  } else if (o.kind === 'HTTPRoute') {
+    for (const [i, p] of asArr(spec.parentRefs).entries()) {
+      if (String(p.kind ?? 'Gateway') !== 'Gateway') continue;
+      add('Gateway', true, p.name, `spec.parentRefs[${i}]`, String(p.namespace ?? nsOf(o)));
+    }
+  }
+  return out;
+}
+
+/**
+ * Everything a pod spec names exists in the render, or is provided by the cluster: ConfigMaps,
+ * Secrets (and the keys read from them, where the render says which keys they hold),
+ * PersistentVolumeClaims, the volume of every volumeMount, the ServiceAccount and the PriorityClass;
+ * the Secret of every Ingress tls entry; and every issuer, secret store, ingress class and Gateway
+ * the render names is rendered or documented by the environment (documentedByEnvironment).
+ */
 export const referencesRule: Rule = {
   id: 'references',
   reason:
-    'A pod that names a missing ConfigMap, Secret, ServiceAccount or PriorityClass never starts; the sync looks green until the pods stay Pending.',
+    'A pod that names a missing ConfigMap, Secret, key, claim, volume, ServiceAccount or PriorityClass never starts, and a certificate, secret or route on a missing issuer, store, class or Gateway never comes; the sync looks green until the pods stay Pending.',
   check(objects, env) {
     const out: Violation[] = [];
-    const has = (kind: string, namespace: string, name: string) =>
-      objects.some((o) => o.kind === kind && o.metadata.name === name && nsOf(o) === namespace);
+    const find = (kind: string, namespace: string, name: string) =>
+      objects.find((o) => o.kind === kind && o.metadata.name === name && nsOf(o) === namespace);
+    const has = (kind: string, namespace: string, name: string) => find(kind, namespace, name) !== undefined;
     const provided = providedByCluster(env, objects);
     const rendered = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
     for (const n of environmentNamespaces(objects, env)) {
@@ -515,11 +743,39 @@ export const referencesRule: Rule = {
     for (const w of workloads(objects)) {
       const add = (m: string) => out.push(violation('references', w.object, m));
       for (const r of podReferences(w.pod.spec)) {
-        if (has(r.kind, w.namespace, r.name)) continue;
-        if (r.kind === 'Secret' && provided.some((p) => p.namespace === w.namespace && p.name === r.name)) continue;
-        add(
-          `${r.where} reads ${r.kind} ${w.namespace}/${r.name}, which is neither rendered nor provided by the cluster`,
-        );
+        const target = find(r.kind, w.namespace, r.name);
+        const by =
+          r.kind === 'Secret' ? provided.find((p) => p.namespace === w.namespace && p.name === r.name) : undefined;
+        if (!target && !by) {
+          add(
+            `${r.where} reads ${r.kind} ${w.namespace}/${r.name}, which is neither rendered nor provided by the cluster`,
+          );
+          continue;
+        }
+        const keys = target ? renderedKeys(target) : by?.keys;
+        if (keys === undefined) continue;
+        for (const k of r.keys) {
+          if (!keys.includes(k)) {
+            add(
+              `${r.where} reads key ${k} of ${r.kind} ${w.namespace}/${r.name}, which holds only ${keys.join(', ') || 'no keys'}${by ? ` (${by.by})` : ''}`,
+            );
+          }
+        }
+      }
+      const volumes = mountableVolumes(w);
+      for (const c of allContainers(w.pod.spec)) {
+        for (const [field, what] of [
+          ['volumeMounts', 'mountPath'],
+          ['volumeDevices', 'devicePath'],
+        ] as const) {
+          for (const m of asArr(c[field])) {
+            const name = String(m.name);
+            if (volumes.has(name)) continue;
+            add(
+              `container ${String(c.name)} ${field} ${name} (${String(m[what])}) names no volume of the pod${w.object.kind === 'StatefulSet' ? ' nor a volumeClaimTemplate' : ''}`,
+            );
+          }
+        }
       }
       const sa = named(w.pod.spec.serviceAccountName);
       if (sa !== undefined && sa !== 'default' && !has('ServiceAccount', w.namespace, sa)) {
@@ -528,6 +784,38 @@ export const referencesRule: Rule = {
       const pc = named(w.pod.spec.priorityClassName);
       if (pc !== undefined && !BUILT_IN_PRIORITY_CLASSES.has(pc) && !has('PriorityClass', '', pc)) {
         add(`uses PriorityClass ${pc}, which is not rendered`);
+      }
+    }
+    const documented = documentedByEnvironment(env);
+    for (const o of objects) {
+      for (const r of clusterReferences(o)) {
+        if (has(r.kind, r.namespace, r.name)) continue;
+        if (documented.some((d) => d.kind === r.kind && d.namespace === r.namespace && d.name === r.name)) continue;
+        const id = `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+        out.push(
+          violation(
+            'references',
+            o,
+            `${r.where} names ${id}, which is neither rendered nor documented by the environment (${documented.map((d) => `${d.field}: ${d.kind} ${d.namespace ? `${d.namespace}/` : ''}${d.name}`).join('; ') || 'nothing'})`,
+          ),
+        );
+      }
+      if (o.kind !== 'Ingress') continue;
+      for (const t of asArr(asObj(o.spec).tls)) {
+        const secretName = named(t.secretName);
+        if (secretName === undefined) continue;
+        if (
+          has('Secret', nsOf(o), secretName) ||
+          provided.some((p) => p.namespace === nsOf(o) && p.name === secretName)
+        )
+          continue;
+        out.push(
+          violation(
+            'references',
+            o,
+            `tls secretName ${nsOf(o)}/${secretName} is neither rendered nor provided by the cluster (a Certificate, or a cert-manager.io issuer annotation on the Ingress)`,
+          ),
+        );
       }
     }
     return out;

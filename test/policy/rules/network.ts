@@ -5,13 +5,16 @@
  */
 import type { EnvironmentConfig } from '../../../src/config';
 import type { K8sObject } from '../../support/committed';
+import { endpoints } from '../../../src/reachability';
 import {
+  allContainers,
   asArr,
   asObj,
   asStrArr,
   asStrRecord,
   environmentNamespaces,
   isEmptySelector,
+  namespaceLabels,
   nsOf,
   selectorMatches,
   violation,
@@ -19,6 +22,7 @@ import {
   type Json,
   type Rule,
   type Violation,
+  type Workload,
 } from './core';
 
 /** The policy types a NetworkPolicy has, with the API server's default. */
@@ -57,17 +61,65 @@ export function knownExternalNamespaces(env: EnvironmentConfig): Set<string> {
 
 const NS_NAME = 'kubernetes.io/metadata.name';
 
-/** Default deny everywhere, a policy for every pod, and no selector that selects nothing. */
+/** A namespace a peer's namespaceSelector may select, with the labels it is known to carry. */
+interface CandidateNamespace {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Outside the environment: a cluster add-on's namespace. */
+  readonly external: boolean;
+}
+
+/**
+ * The namespaces a peer can select: the environment's, with their rendered labels, and the known
+ * dependencies', of which only the kubernetes.io/metadata.name label is known.
+ */
+function candidateNamespaces(objects: readonly K8sObject[], env: EnvironmentConfig): CandidateNamespace[] {
+  const labels = namespaceLabels(objects);
+  const inEnv = environmentNamespaces(objects, env);
+  return [
+    ...[...inEnv].map((name) => ({ name, labels: labels.get(name) ?? { [NS_NAME]: name }, external: false })),
+    ...[...knownExternalNamespaces(env)]
+      .filter((name) => !inEnv.has(name))
+      .map((name) => ({ name, labels: { [NS_NAME]: name }, external: true })),
+  ];
+}
+
+/** A selector as text for messages. */
+function showSelector(selector: unknown): string {
+  return JSON.stringify(selector ?? {});
+}
+
+/** Whether a NetworkPolicy port (number or name, with protocol) is declared by a container of the pod. */
+function declares(w: Workload, port: unknown, protocol: string): boolean {
+  return allContainers(w.pod.spec).some((c) =>
+    asArr(c.ports).some(
+      (p) =>
+        String(p.protocol ?? 'TCP') === protocol &&
+        (typeof port === 'number' ? p.containerPort === port : p.name === String(port)),
+    ),
+  );
+}
+
+/**
+ * Default deny everywhere, a policy for every pod, and no selector that selects nothing: a
+ * policy's podSelector selects rendered pods; every peer's namespaceSelector selects a namespace
+ * of the environment or of a known dependency (knownExternalNamespaces), and its podSelector
+ * selects rendered pods there, or, outside the environment, the pods the environment documents
+ * for that dependency (the cluster pods of src/reachability.ts: DNS, the ingress controller,
+ * Prometheus, KEDA); every port an ingress rule opens is declared by a pod the policy selects.
+ */
 export const networkPolicyCoverageRule: Rule = {
   id: 'network-policy-coverage',
   reason:
-    'Without a default deny a new pod is open to the whole cluster; a selector that matches nothing is a rule someone believes protects or allows something, and does not.',
+    'Without a default deny a new pod is open to the whole cluster; a selector or port that matches nothing is a rule someone believes protects or allows something, and does not.',
   check(objects, env) {
     const out: Violation[] = [];
     const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
     const pods = workloads(objects);
     const envNamespaces = environmentNamespaces(objects, env);
     const external = knownExternalNamespaces(env);
+    const candidates = candidateNamespaces(objects, env);
+    const clusterPods = endpoints(env, objects).filter((e) => e.kind === 'cluster-pod');
     for (const n of envNamespaces) {
       if (!policies.some((p) => nsOf(p) === n && isDefaultDeny(p))) {
         const anchor =
@@ -98,11 +150,20 @@ export const networkPolicyCoverageRule: Rule = {
     for (const p of policies) {
       const spec = asObj(p.spec);
       const add = (m: string) => out.push(violation('network-policy-coverage', p, m));
-      if (
-        !isEmptySelector(spec.podSelector) &&
-        !pods.some((w) => w.namespace === nsOf(p) && selectorMatches(spec.podSelector, w.pod.labels))
-      ) {
+      const selected = pods.filter((w) => w.namespace === nsOf(p) && selectorMatches(spec.podSelector, w.pod.labels));
+      if (!isEmptySelector(spec.podSelector) && selected.length === 0) {
         add('podSelector matches no rendered pod template');
+      }
+      for (const [i, r] of asArr(spec.ingress).entries()) {
+        for (const [j, port] of asArr(r.ports).entries()) {
+          if (port.port === undefined || port.endPort !== undefined || selected.length === 0) continue;
+          const protocol = String(port.protocol ?? 'TCP');
+          if (!selected.some((w) => declares(w, port.port, protocol))) {
+            add(
+              `ingress[${i}].ports[${j}] opens ${String(port.port)}/${protocol}, which no pod the policy selects declares (${selected.map((w) => `${w.object.kind} ${w.object.metadata.name}`).join(', ')})`,
+            );
+          }
+        }
       }
       const peers: [string, Json][] = [
         ...asArr(spec.ingress).flatMap((r, i) =>
@@ -114,23 +175,39 @@ export const networkPolicyCoverageRule: Rule = {
       ];
       for (const [where, peer] of peers) {
         if (peer.ipBlock !== undefined) continue;
-        let namespace = nsOf(p);
+        let namespaces: CandidateNamespace[] = candidates.filter((c) => c.name === nsOf(p));
         if (peer.namespaceSelector !== undefined) {
           const pinned = asStrRecord(asObj(peer.namespaceSelector).matchLabels)[NS_NAME];
-          if (pinned === undefined) continue; // a broad namespace selector: cannot be checked against pods
-          if (!envNamespaces.has(pinned)) {
-            if (!external.has(pinned)) {
-              add(
-                `${where} names namespace ${pinned}, which is neither in the environment nor a known dependency (${[...external].join(', ')})`,
-              );
-            }
-            continue; // pods outside the environment are matched by namespace only
+          if (pinned !== undefined && !envNamespaces.has(pinned) && !external.has(pinned)) {
+            add(
+              `${where} names namespace ${pinned}, which is neither in the environment nor a known dependency (${[...external].join(', ')})`,
+            );
+            continue;
           }
-          namespace = pinned;
+          namespaces = candidates.filter((c) => selectorMatches(peer.namespaceSelector, c.labels));
+          if (namespaces.length === 0) {
+            add(
+              `${where} namespaceSelector ${showSelector(peer.namespaceSelector)} selects no namespace of the environment nor a known dependency (${candidates.map((c) => c.name).join(', ')})`,
+            );
+            continue;
+          }
         }
         if (peer.podSelector === undefined || isEmptySelector(peer.podSelector)) continue;
-        if (!pods.some((w) => w.namespace === namespace && selectorMatches(peer.podSelector, w.pod.labels))) {
-          add(`${where} podSelector matches no rendered pod template in ${namespace}`);
+        const inEnv = namespaces.filter((c) => !c.external).map((c) => c.name);
+        const outside = namespaces.filter((c) => c.external).map((c) => c.name);
+        const documented = clusterPods.filter((e) => e.namespace !== undefined && outside.includes(e.namespace));
+        // A dependency whose pods the environment does not describe (a Gateway's) is matched by namespace only.
+        if (outside.some((n) => !documented.some((e) => e.namespace === n))) continue;
+        const matches =
+          pods.some((w) => inEnv.includes(w.namespace) && selectorMatches(peer.podSelector, w.pod.labels)) ||
+          documented.some((e) => selectorMatches(peer.podSelector, e.labels ?? {}));
+        if (matches) continue;
+        if (outside.length === 0) {
+          add(`${where} podSelector matches no rendered pod template in ${inEnv.join(', ')}`);
+        } else {
+          add(
+            `${where} podSelector ${showSelector(peer.podSelector)} matches no ${inEnv.length > 0 ? `rendered pod template in ${inEnv.join(', ')} nor ` : ''}pod the environment documents in ${outside.join(', ')} (${documented.map((e) => `${e.name}: ${showSelector(e.labels)}`).join('; ')})`,
+          );
         }
       }
     }

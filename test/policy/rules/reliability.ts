@@ -9,6 +9,7 @@ import {
   asArr,
   asObj,
   asStrArr,
+  environmentNamespaces,
   isEmptySelector,
   mapSelector,
   named,
@@ -72,22 +73,36 @@ export const replicasHaRule: Rule = {
   },
 };
 
-/** Every workload that runs (or may scale to) more than one pod has a PodDisruptionBudget. */
+/**
+ * Every workload that runs (or may scale to) more than one pod has a PodDisruptionBudget, and no
+ * pod is selected by more than one.
+ */
 export const pdbCoverageRule: Rule = {
   id: 'pdb-coverage',
-  reason: 'Without a budget a node drain may evict every replica at once; the replicas were there to prevent that.',
+  reason:
+    'Without a budget a node drain may evict every replica at once; the replicas were there to prevent that. The eviction API refuses a pod that more than one budget selects, so drains block.',
   check(objects) {
     const out: Violation[] = [];
     const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
     for (const w of workloads(objects)) {
-      const range = replicaRange(objects, w.object);
-      if (!range || (range.max <= 1 && !range.autoscaled)) continue;
-      const covered = pdbs.some(
+      const budgets = pdbs.filter(
         (p) =>
           nsOf(p) === w.namespace &&
           !isEmptySelector(asObj(p.spec).selector) &&
           selectorMatches(asObj(p.spec).selector, w.pod.labels),
       );
+      if (budgets.length > 1) {
+        out.push(
+          violation(
+            'pdb-coverage',
+            w.object,
+            `its pods are selected by ${budgets.length} PodDisruptionBudgets (${budgets.map((p) => p.metadata.name).join(', ')}); the eviction API refuses pods with more than one`,
+          ),
+        );
+      }
+      const range = replicaRange(objects, w.object);
+      if (!range || (range.max <= 1 && !range.autoscaled)) continue;
+      const covered = budgets.length > 0;
       if (!covered) {
         out.push(
           violation(
@@ -274,12 +289,126 @@ export function tlsCovers(tlsHost: string, host: string): boolean {
   return tlsHost.startsWith('*.') && host.split('.').slice(1).join('.') === tlsHost.slice(2) && host.includes('.');
 }
 
-/** Services reach pods on declared ports; Ingresses and HTTPRoutes reach Services on exposed ports, with TLS. */
+/** An in-cluster DNS name found in a string of a rendered object: [pod.]service.namespace.svc[.cluster.local][:port]. */
+export interface InClusterAddress {
+  /** Where in the object, e.g. spec.template.spec.containers[0].env[1].value. */
+  readonly path: string;
+  /** The name as written, with its port. */
+  readonly text: string;
+  /** A pod name under a headless Service ('*' for a wildcard), if the name has one. */
+  readonly pod?: string;
+  readonly service: string;
+  readonly namespace: string;
+  readonly port?: number;
+}
+
+const SVC_NAME =
+  /(?:(?<scheme>[a-z][a-z0-9+.-]*):\/\/)?(?<host>(?:(?:\*|[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)\.)+)svc(?:\.cluster\.local)?\b(?::(?<port>\d+))?/g;
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443 };
+
+/** Every in-cluster DNS name in the strings of an object (http and https URLs without a port get 80 and 443). */
+export function inClusterAddresses(o: K8sObject): InClusterAddress[] {
+  const out: InClusterAddress[] = [];
+  const walk = (v: unknown, path: string) => {
+    if (typeof v === 'string') {
+      for (const m of v.matchAll(SVC_NAME)) {
+        const labels = (m.groups?.host ?? '').split('.').filter((x) => x.length > 0);
+        if (labels.length < 2 || labels.length > 3) continue;
+        const [namespace, service, pod] = [...labels].reverse();
+        if (namespace === undefined || service === undefined || namespace === '*' || service === '*') continue;
+        const explicit = m.groups?.port;
+        const port = explicit !== undefined ? Number(explicit) : DEFAULT_PORTS[m.groups?.scheme ?? ''];
+        out.push({
+          path,
+          text: m[0].replace(/^[a-z][a-z0-9+.-]*:\/\//, ''),
+          service,
+          namespace,
+          ...(pod !== undefined ? { pod } : {}),
+          ...(port !== undefined ? { port } : {}),
+        });
+      }
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v as Json)) walk(x, path ? `${path}.${k}` : k);
+    }
+  };
+  walk({ ...o, metadata: { annotations: o.metadata.annotations } }, '');
+  return out;
+}
+
+/** Services every cluster has: the API server's, and DNS (as kube-dns, in the environment's DNS namespace). */
+function clusterServices(env: EnvironmentConfig): { namespace: string; name: string }[] {
+  return [
+    { namespace: 'default', name: 'kubernetes' },
+    { namespace: env.network.dnsNamespace, name: 'kube-dns' },
+  ];
+}
+
+/** Why an in-cluster address does not resolve to a rendered Service (and pod, and port), or undefined. */
+function addressProblem(
+  objects: readonly K8sObject[],
+  pods: readonly Workload[],
+  env: EnvironmentConfig,
+  a: InClusterAddress,
+): string | undefined {
+  if (clusterServices(env).some((s) => s.namespace === a.namespace && s.name === a.service)) return undefined;
+  const svc = objects.find((s) => s.kind === 'Service' && nsOf(s) === a.namespace && s.metadata.name === a.service);
+  if (!svc) return `Service ${a.namespace}/${a.service} is not rendered`;
+  const spec = asObj(svc.spec);
+  if (spec.type === 'ExternalName') return undefined; // a CNAME: what lies behind it is outside the render
+  const headless = spec.clusterIP === 'None';
+  let targets = pods.filter(
+    (w) =>
+      w.namespace === a.namespace &&
+      spec.selector !== undefined &&
+      selectorMatches(mapSelector(spec.selector), w.pod.labels),
+  );
+  if (a.pod !== undefined) {
+    if (!headless) return `pod names exist only under a headless Service; ${a.namespace}/${a.service} is not one`;
+    if (a.pod !== '*') {
+      const governed = pods.filter(
+        (w) =>
+          w.object.kind === 'StatefulSet' &&
+          w.namespace === a.namespace &&
+          asObj(w.object.spec).serviceName === a.service,
+      );
+      const names = governed.flatMap((w) =>
+        Array.from({ length: replicaRange(objects, w.object)?.max ?? 1 }, (_, i) => `${w.object.metadata.name}-${i}`),
+      );
+      if (!names.includes(a.pod)) {
+        return `pod ${a.pod} is no pod of a StatefulSet governed by Service ${a.namespace}/${a.service} (${names.join(', ') || 'none'})`;
+      }
+      targets = governed.filter((w) => a.pod?.startsWith(`${w.object.metadata.name}-`));
+    }
+  }
+  if (a.port === undefined) return undefined;
+  if (headless || a.pod !== undefined) {
+    const missing = targets.filter((w) => !resolves(w.pod.spec, a.port, 'TCP'));
+    if (targets.length === 0) return `Service ${a.namespace}/${a.service} selects no rendered pods`;
+    if (missing.length > 0) {
+      return `port ${a.port} is declared by no container of ${missing.map((w) => `${w.object.kind} ${w.object.metadata.name}`).join(', ')} (a headless Service's names resolve to pods)`;
+    }
+    return undefined;
+  }
+  const ports = asArr(spec.ports);
+  if (!ports.some((p) => p.port === a.port)) {
+    return `Service ${a.namespace}/${a.service} does not expose port ${a.port} (it exposes ${ports.map((p) => String(p.port)).join(', ')})`;
+  }
+  return undefined;
+}
+
+/**
+ * Services reach pods on declared ports; Ingresses and HTTPRoutes reach Services on exposed ports,
+ * with TLS; every in-cluster DNS name in the render (service.namespace.svc, pod.headless.namespace.svc,
+ * with or without .cluster.local and a port) names a rendered Service (or a cluster one: kubernetes,
+ * kube-dns), a pod that exists under a headless one, and a port they serve.
+ */
 export const serviceRoutingRule: Rule = {
   id: 'service-routing',
   reason:
-    'A Service that selects no pod or targets an undeclared port, or an Ingress to a missing Service or port, syncs green and serves 503s; an Ingress without TLS sends sessions in clear text.',
-  check(objects) {
+    'A Service that selects no pod or targets an undeclared port, an Ingress to a missing Service or port, or an address (service.namespace.svc:port) naming a missing Service, pod or port syncs green and fails at run time; an Ingress without TLS sends sessions in clear text.',
+  check(objects, env) {
     const out: Violation[] = [];
     const services = objects.filter((o) => o.kind === 'Service');
     const all = workloads(objects);
@@ -360,6 +489,111 @@ export const serviceRoutingRule: Rule = {
             }
             const problem = exposes(String(b.namespace ?? nsOf(o)), String(b.name), b.port);
             if (problem) out.push(violation('service-routing', o, `backendRef: ${problem}`));
+          }
+        }
+      }
+    }
+    for (const o of objects) {
+      for (const a of inClusterAddresses(o)) {
+        const problem = addressProblem(objects, all, env, a);
+        if (problem) out.push(violation('service-routing', o, `${a.path} names ${a.text}: ${problem}`));
+      }
+    }
+    return out;
+  },
+};
+
+/** Prometheus Operator kinds that Prometheus picks up by their labels. */
+const MONITORING_KINDS = new Set(['PodMonitor', 'ServiceMonitor', 'PrometheusRule']);
+
+/** The namespaces a PodMonitor or ServiceMonitor looks in: its namespaceSelector, or its own namespace. */
+function monitoredNamespaces(o: K8sObject, all: readonly string[]): string[] {
+  const sel = asObj(asObj(o.spec).namespaceSelector);
+  if (sel.any === true) return [...all];
+  const names = asStrArr(sel.matchNames);
+  return names.length > 0 ? names : [nsOf(o)];
+}
+
+/**
+ * PodMonitors and ServiceMonitors scrape what exists: their namespaces are the environment's,
+ * their selector picks rendered pod templates (PodMonitor) or Services (ServiceMonitor), and every
+ * endpoint's port is declared by each of them. Every Prometheus Operator object carries the labels
+ * the environment's Prometheus selects by (env.monitoring.selectorLabels), and none is rendered
+ * where env.monitoring.enabled is false (the operator, and its CRDs, are not a dependency there).
+ */
+export const monitorTargetsRule: Rule = {
+  id: 'monitor-targets',
+  reason:
+    'A monitor that selects nothing, names a port its targets lack, or lacks the labels Prometheus selects by syncs green and scrapes nothing: the dashboards go quiet and the alerts never fire.',
+  check(objects, env) {
+    const out: Violation[] = [];
+    const all = workloads(objects);
+    const envNamespaces = [...environmentNamespaces(objects, env)];
+    for (const o of objects) {
+      if (!MONITORING_KINDS.has(o.kind)) continue;
+      const add = (m: string) => out.push(violation('monitor-targets', o, m));
+      if (!env.monitoring.enabled) {
+        add(`is rendered, but env.monitoring.enabled is false: no Prometheus Operator is a dependency of ${env.name}`);
+        continue;
+      }
+      for (const [k, v] of Object.entries(env.monitoring.selectorLabels)) {
+        if (o.metadata.labels?.[k] !== v) {
+          add(
+            `metadata.labels lacks ${k}=${v} (it has ${String(o.metadata.labels?.[k] ?? 'none')}), which the environment's Prometheus selects by (env.monitoring.selectorLabels)`,
+          );
+        }
+      }
+      if (o.kind === 'PrometheusRule') continue;
+      const spec = asObj(o.spec);
+      const namespaces = monitoredNamespaces(o, envNamespaces);
+      const foreign = namespaces.filter((n) => !envNamespaces.includes(n));
+      if (foreign.length > 0) {
+        add(
+          `namespaceSelector names ${foreign.join(', ')}, which ${foreign.length > 1 ? 'are' : 'is'} not in the environment`,
+        );
+      }
+      if (spec.selector === undefined || isEmptySelector(spec.selector)) {
+        add('has an empty selector, which scrapes every pod or Service of its namespaces');
+        continue;
+      }
+      const where = namespaces.join(', ');
+      if (o.kind === 'PodMonitor') {
+        const selected = all.filter(
+          (w) => namespaces.includes(w.namespace) && selectorMatches(spec.selector, w.pod.labels),
+        );
+        if (selected.length === 0) {
+          add(`selector matches no rendered pod template in ${where}`);
+          continue;
+        }
+        for (const [i, e] of asArr(spec.podMetricsEndpoints).entries()) {
+          const port = e.port ?? e.portNumber ?? e.targetPort;
+          if (port === undefined) continue;
+          for (const w of selected) {
+            if (!resolves(w.pod.spec, port, 'TCP')) {
+              add(
+                `podMetricsEndpoints[${i}] port ${String(port)} is declared by no container of ${w.object.kind} ${w.object.metadata.name}`,
+              );
+            }
+          }
+        }
+      } else {
+        const services = objects.filter(
+          (x) =>
+            x.kind === 'Service' &&
+            namespaces.includes(nsOf(x)) &&
+            selectorMatches(spec.selector, x.metadata.labels ?? {}),
+        );
+        if (services.length === 0) {
+          add(`selector matches the labels of no rendered Service in ${where}`);
+          continue;
+        }
+        for (const [i, e] of asArr(spec.endpoints).entries()) {
+          const port = named(e.port);
+          if (port === undefined) continue;
+          for (const svc of services) {
+            if (!asArr(asObj(svc.spec).ports).some((p) => p.name === port)) {
+              add(`endpoints[${i}] port ${port} is not a named port of Service ${nsOf(svc)}/${svc.metadata.name}`);
+            }
           }
         }
       }
