@@ -6,8 +6,47 @@
  * - environments/schema.json is generated from it by `npm run synth` for editors (the
  *   `# yaml-language-server: $schema=./schema.json` line of each environment file); never edit it.
  *
- * Imports nothing: a leaf module.
+ * It is plain JSON Schema (draft-07) written as a TypeScript `as const` literal, which FromSchema
+ * needs; two parts that would otherwise be written twice are shared below. Imports nothing: a leaf
+ * module.
  */
+
+/** What every service has: the definition `service` (oauth2-proxy, frontend) and the middleware. */
+const serviceProperties = {
+  image: {
+    $ref: '#/definitions/image',
+  },
+  replicas: {
+    description: 'Number of pods.',
+    type: 'integer',
+    minimum: 1,
+    maximum: 50,
+  },
+  resources: {
+    $ref: '#/definitions/resources',
+  },
+} as const;
+
+/** A reference to an object by kind and name: a cert-manager issuer or an External Secrets store. */
+function objectRef<const K extends readonly string[]>(description: string, kinds: K) {
+  return {
+    description,
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', 'name'],
+    properties: {
+      kind: {
+        type: 'string',
+        enum: kinds,
+      },
+      name: {
+        $ref: '#/definitions/dnsSubdomain',
+      },
+    },
+  } as const;
+}
+
+/** The schema of environments/<env>.yaml. */
 export const environmentSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://coderun.dev/schemas/environment.json',
@@ -143,18 +182,7 @@ export const environmentSchema = {
           additionalProperties: false,
           required: ['image', 'replicas'],
           properties: {
-            image: {
-              $ref: '#/definitions/image',
-            },
-            replicas: {
-              description: 'Number of pods.',
-              type: 'integer',
-              minimum: 1,
-              maximum: 50,
-            },
-            resources: {
-              $ref: '#/definitions/resources',
-            },
+            ...serviceProperties,
             keda: {
               description: 'Scale the middleware on JetStream consumer lag with a KEDA ScaledObject.',
               type: 'object',
@@ -643,18 +671,7 @@ export const environmentSchema = {
       additionalProperties: false,
       required: ['image', 'replicas'],
       properties: {
-        image: {
-          $ref: '#/definitions/image',
-        },
-        replicas: {
-          description: 'Number of pods.',
-          type: 'integer',
-          minimum: 1,
-          maximum: 50,
-        },
-        resources: {
-          $ref: '#/definitions/resources',
-        },
+        ...serviceProperties,
         autoscaling: {
           $ref: '#/definitions/autoscaling',
         },
@@ -717,36 +734,8 @@ export const environmentSchema = {
         },
       },
     },
-    issuerRef: {
-      description: 'A cert-manager issuer.',
-      type: 'object',
-      additionalProperties: false,
-      required: ['kind', 'name'],
-      properties: {
-        kind: {
-          type: 'string',
-          enum: ['ClusterIssuer', 'Issuer'],
-        },
-        name: {
-          $ref: '#/definitions/dnsSubdomain',
-        },
-      },
-    },
-    storeRef: {
-      description: 'An External Secrets Operator store.',
-      type: 'object',
-      additionalProperties: false,
-      required: ['kind', 'name'],
-      properties: {
-        kind: {
-          type: 'string',
-          enum: ['ClusterSecretStore', 'SecretStore'],
-        },
-        name: {
-          $ref: '#/definitions/dnsSubdomain',
-        },
-      },
-    },
+    issuerRef: objectRef('A cert-manager issuer.', ['ClusterIssuer', 'Issuer']),
+    storeRef: objectRef('An External Secrets Operator store.', ['ClusterSecretStore', 'SecretStore']),
   },
 } as const;
 

@@ -61,6 +61,16 @@ describe('types derived from the schema', () => {
       Readonly<Record<ExecutorLanguage, ImageRef>>
     >();
     expectTypeOf<EnvironmentConfig['description']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<NonNullable<EnvironmentConfig['entrypoint']['issuer']>['kind']>().toEqualTypeOf<
+      'ClusterIssuer' | 'Issuer'
+    >();
+    expectTypeOf<NonNullable<EnvironmentConfig['secrets']['externalSecrets']>['store']['kind']>().toEqualTypeOf<
+      'ClusterSecretStore' | 'SecretStore'
+    >();
+    expectTypeOf<EnvironmentConfig['services']['middleware']['replicas']>().toEqualTypeOf<number>();
+    expectTypeOf<keyof EnvironmentConfig['services']['middleware']>().toEqualTypeOf<
+      'image' | 'replicas' | 'resources' | 'keda'
+    >();
   });
 
   it('types an image as the schema does: a tag or a digest is required', () => {
