@@ -5,10 +5,9 @@
  * (checked by test/report.test.ts) and the report renders it.
  */
 import type { EnvironmentConfig } from './config';
-import { asArr, asObj } from './manifest';
+import { asArr, asObj, type Manifest } from './manifest';
 import { EXCEPTIONS, LINTER_EXCEPTIONS } from './policy-exceptions';
 import { allowedFlows, endpoints, workloads, type Flow } from './reachability';
-import type { Manifest } from './render';
 
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 

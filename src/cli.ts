@@ -1,5 +1,6 @@
 /**
- * `npm run synth` — renders every environment (or those named with --env) into dist/ and argocd/.
+ * `npm run synth` — renders every environment (or those named with --env) into dist/ and argocd/,
+ * and writes environments/schema.json from src/environment-schema.ts.
  *
  *   npm run synth                    render all environments
  *   npm run synth -- --env prod      render one (repeat --env for more)
@@ -21,7 +22,8 @@ import {
   type EnvironmentConfig,
 } from './config';
 import { destinationCluster, environmentConflicts, type ConflictInput } from './conflicts';
-import { diffFolder, isClean, replaceFolders, type FolderDiff } from './output';
+import { ENVIRONMENT_SCHEMA_FILE, environmentSchemaJson } from './environment-schema';
+import { diffFile, diffFolder, isClean, replaceFile, replaceFolders, type FolderDiff } from './output';
 import { renderEnvironment, type EnvironmentRender } from './render';
 
 /** Output roots, relative to the repository root. */
@@ -49,7 +51,8 @@ const USAGE = 'usage: npm run synth -- [--env NAME]... [--check] | --list | --he
 /** The text `--help` prints. */
 export const HELP = `${USAGE}
 
-Renders environments/<env>.yaml into dist/<env>/ and argocd/<env>/.
+Renders environments/<env>.yaml into dist/<env>/ and argocd/<env>/, and writes
+environments/schema.json (for editors) from src/environment-schema.ts.
 
   --env NAME, -e NAME   render only this environment (repeatable); default: all
   --check               write nothing; exit 1 and list the files that would change
@@ -134,9 +137,12 @@ export function synth(root: string, opts: SynthOptions): SynthResult {
   }
   const diffs = [...folders].sort().map((f) => diffFolder(root, f, wanted));
   const dirty = diffs.filter((d) => !isClean(d));
+  // The editors' copy of the environment schema; the same for every environment.
+  const schemaJson = environmentSchemaJson();
+  const schema = diffFile(root, ENVIRONMENT_SCHEMA_FILE, schemaJson);
 
   if (opts.check) {
-    if (dirty.length === 0) {
+    if (dirty.length === 0 && schema === 'unchanged') {
       return { exitCode: 0, lines: [`synth --check: ${renders.length} environment(s) up to date.`] };
     }
     return {
@@ -144,6 +150,7 @@ export function synth(root: string, opts: SynthOptions): SynthResult {
       lines: [
         'synth --check: the committed output differs from what the sources render:',
         ...dirty.flatMap(describeDiff),
+        ...(schema === 'unchanged' ? [] : [`  ${`${schema}:`.padEnd(8)} ${ENVIRONMENT_SCHEMA_FILE}`]),
         "Run 'npm run synth' and commit the result.",
       ],
     };
@@ -155,7 +162,10 @@ export function synth(root: string, opts: SynthOptions): SynthResult {
       dirty.map((d) => d.folder),
       wanted,
     );
-  return { exitCode: 0, lines: summary(renders, diffs) };
+  if (schema !== 'unchanged') replaceFile(root, ENVIRONMENT_SCHEMA_FILE, schemaJson);
+  const schemaLine =
+    schema === 'unchanged' ? [] : [`${ENVIRONMENT_SCHEMA_FILE} ${schema} (from src/environment-schema.ts)`];
+  return { exitCode: 0, lines: [...summary(renders, diffs), ...schemaLine] };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * Loads `environments/<env>.yaml`, validates it against `environments/schema.json`
- * and the cross-field rules below, and returns a typed, defaulted configuration.
+ * Loads `environments/<env>.yaml`, validates it against the environment schema
+ * (src/environment-schema.ts, the one source of its shape; environments/schema.json is generated
+ * from it) and the cross-field rules below, and returns a typed, defaulted configuration.
  *
  * Every problem is reported as `<file>:<line>: <field path>: <what is wrong>. <fix>`.
  */
@@ -9,10 +10,27 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import { dirname, join, relative } from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
+import type { FromSchema } from 'json-schema-to-ts';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { environmentSchema } from './environment-schema';
 import { parseCpu, parseMemory } from './quantity';
 
-export type ServiceName = 'oauth2-proxy' | 'frontend' | 'middleware' | 'nats';
+/** The environment file as written, once the schema has accepted it: derived from src/environment-schema.ts. */
+export type EnvironmentInput = DeepReadonly<FromSchema<typeof environmentSchema>>;
+
+/** Configuration objects are never changed after loading: every field is readonly, at every depth. */
+type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** T with the keys K present and defined: the fields applyDefaults fills in. */
+type Defaulted<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]-?: Exclude<T[P], undefined> };
+
+type Services = EnvironmentInput['services'];
+export type ServiceName = keyof Services;
+/** Every service, in the order checks and reports list them (test/config.test.ts holds it equal to the schema's). */
 export const SERVICE_NAMES: readonly ServiceName[] = ['oauth2-proxy', 'frontend', 'middleware', 'nats'];
 /**
  * The executor languages: the one list to change to add a language (README: Adding an executor
@@ -22,149 +40,49 @@ export const SERVICE_NAMES: readonly ServiceName[] = ['oauth2-proxy', 'frontend'
 export const EXECUTOR_LANGUAGES = ['go', 'javascript', 'c'] as const;
 export type ExecutorLanguage = (typeof EXECUTOR_LANGUAGES)[number];
 
-export interface ImageRef {
-  readonly repository: string;
-  readonly tag?: string;
-  readonly digest?: string;
-}
-
-export interface CpuMemory {
-  readonly cpu: string;
-  readonly memory: string;
-}
-
-export interface Resources {
-  readonly requests: CpuMemory;
-  readonly limits: CpuMemory;
-}
-
-export interface ServiceConfig {
-  readonly image: ImageRef;
-  /** Replicas; with autoscaling, the HPA's minimum. */
-  readonly replicas: number;
-  readonly resources?: Resources;
-  readonly autoscaling?: {
-    readonly maxReplicas: number;
-    readonly cpuUtilization: number;
-    readonly memoryUtilization?: number;
-  };
-}
-
-export interface MiddlewareConfig extends Omit<ServiceConfig, 'autoscaling'> {
-  readonly keda?: {
-    readonly maxReplicas: number;
-    readonly lagThreshold: number;
-    readonly stream: string;
-    readonly consumer: string;
-  };
-}
-
-/** A cert-manager issuer or an External Secrets store. */
-export interface ObjectRef {
-  readonly kind: 'ClusterIssuer' | 'Issuer' | 'ClusterSecretStore' | 'SecretStore';
-  readonly name: string;
-}
-
-export interface NatsConfig extends Omit<ServiceConfig, 'autoscaling'> {
-  readonly storage: { readonly size: string; readonly storageClassName: string };
-  readonly exporterImage: ImageRef;
-  readonly tls?: { readonly issuer: ObjectRef };
-}
-
+/** oauth2-proxy or frontend; `replicas` is the HPA's minimum when `autoscaling` is set. */
+export type ServiceConfig = Services['frontend'];
+export type MiddlewareConfig = Services['middleware'];
+export type NatsConfig = Services['nats'];
+/**
+ * A container image: a repository with a tag, a digest, or both. From the definition itself: through
+ * a $ref, FromSchema repeats the members of its anyOf union (the same type, written longer).
+ */
+export type ImageRef = DeepReadonly<FromSchema<typeof environmentSchema.definitions.image>>;
+export type Resources = NonNullable<ServiceConfig['resources']>;
+export type CpuMemory = Resources['requests'];
 /** Production rules apply by tier, never by an environment's name. */
-export type EnvironmentTier = 'production' | 'non-production';
+export type EnvironmentTier = EnvironmentInput['tier'];
+export type SecretProvider = EnvironmentInput['secrets']['provider'];
 
-export type SecretProvider = 'pre-created' | 'external-secrets' | 'sealed-secrets';
+type Defaults =
+  'tls' | 'spread' | 'entrypoint' | 'oauth2Proxy' | 'network' | 'monitoring' | 'secrets' | 'executors' | 'argocd';
+type In<K extends Defaults> = NonNullable<EnvironmentInput[K]>;
 
-/** The environment file after validation, with defaults applied. */
-export interface EnvironmentConfig {
-  readonly name: string;
-  /** Which policy applies: production rules (hard spreading, a 3-server NATS cluster) or not. */
-  readonly tier: EnvironmentTier;
-  readonly description?: string;
-  readonly kubernetesVersion: '1.28' | '1.30' | '1.33';
-  readonly hostname: string;
-  readonly publicPort?: number;
+/**
+ * The environment file after validation, with defaults applied (applyDefaults) and the cross-field
+ * rules checked: EnvironmentInput with the defaulted fields made present, and executors.images
+ * keyed by exactly the EXECUTOR_LANGUAGES.
+ */
+export type EnvironmentConfig = Omit<EnvironmentInput, Defaults> & {
   readonly tls: boolean;
-  readonly allowedRegistries: readonly string[];
-  readonly namespaces: { readonly app: string; readonly executor: string };
-  readonly cluster: {
-    readonly nodes: number;
-    readonly zones: readonly string[];
-    readonly nodeAllocatable: CpuMemory;
+  readonly spread: Defaulted<In<'spread'>, 'maxSkew'>;
+  readonly entrypoint: Defaulted<In<'entrypoint'>, 'trustedProxyCidrs'>;
+  readonly oauth2Proxy: Defaulted<In<'oauth2Proxy'>, keyof In<'oauth2Proxy'>>;
+  readonly network: Defaulted<In<'network'>, 'apiServerPort' | 'dnsNamespace' | 'dnsPodLabels'>;
+  readonly monitoring: Defaulted<In<'monitoring'>, 'namespace' | 'prometheusPodLabels' | 'selectorLabels'>;
+  readonly secrets: Omit<In<'secrets'>, 'externalSecrets'> & {
+    readonly externalSecrets?: Defaulted<NonNullable<In<'secrets'>['externalSecrets']>, 'refreshInterval'>;
   };
-  readonly spread: { readonly whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway'; readonly maxSkew: number };
-  readonly entrypoint: {
-    readonly mode: 'port-forward' | 'ingress' | 'gateway';
-    readonly className?: string;
-    readonly issuer?: ObjectRef;
-    readonly gateway?: { readonly name: string; readonly namespace: string; readonly sectionName?: string };
-    readonly controllerNamespace?: string;
-    readonly controllerPodLabels?: Readonly<Record<string, string>>;
-    readonly trustedProxyCidrs: readonly string[];
-  };
-  readonly oauth2Proxy: {
-    readonly emailDomains: readonly string[];
-    readonly cookieRefresh: string;
-    readonly cookieExpire: string;
-  };
-  readonly network: {
-    readonly apiServerCidrs: readonly string[];
-    readonly apiServerPort: number;
-    readonly dnsNamespace: string;
-    readonly dnsPodLabels: Readonly<Record<string, string>>;
-    /** The cluster's CNI plugin, when declared; the report notes one that does not enforce NetworkPolicy. */
-    readonly cni?: string;
-  };
-  readonly monitoring: {
-    readonly enabled: boolean;
-    readonly namespace: string;
-    readonly prometheusPodLabels: Readonly<Record<string, string>>;
-    readonly selectorLabels: Readonly<Record<string, string>>;
-  };
-  readonly services: {
-    readonly 'oauth2-proxy': ServiceConfig;
-    readonly frontend: ServiceConfig;
-    readonly middleware: MiddlewareConfig;
-    readonly nats: NatsConfig;
-  };
-  readonly executors: {
-    readonly maxConcurrentJobs: number;
-    readonly cpu: string;
-    readonly memory: string;
-    readonly workspaceSize: string;
-    readonly deadlineSeconds: number;
+  readonly executors: Omit<Defaulted<In<'executors'>, 'workspaceSize'>, 'images'> & {
     readonly images: Readonly<Record<ExecutorLanguage, ImageRef>>;
   };
-  readonly secrets: {
-    readonly provider: SecretProvider;
-    readonly oauth2Proxy: string;
-    readonly nats: string;
-    readonly natsExecutor: string;
-    readonly externalSecrets?: {
-      readonly store: ObjectRef;
-      readonly refreshInterval: string;
-      readonly remoteKeys: { readonly oauth2Proxy: string; readonly nats: string };
-    };
-    readonly sealedSecrets?: Readonly<
-      Record<'oauth2Proxy' | 'nats' | 'natsExecutor', Readonly<Record<string, string>>>
-    >;
-  };
-  readonly argocd: {
-    readonly namespace: string;
-    readonly repoURL: string;
-    readonly targetRevision: string;
-    readonly destination: { readonly server?: string; readonly name?: string };
-    readonly prune: boolean;
-    readonly selfHeal: boolean;
-    readonly notifications: {
-      readonly onSyncFailed: Readonly<Record<string, string>>;
-      readonly onHealthDegraded: Readonly<Record<string, string>>;
-    };
+  readonly argocd: Omit<Defaulted<In<'argocd'>, 'namespace' | 'prune' | 'selfHeal'>, 'notifications'> & {
+    readonly notifications: Defaulted<NonNullable<In<'argocd'>['notifications']>, 'onSyncFailed' | 'onHealthDegraded'>;
   };
   /** Path of the source file, relative to the repository root. */
   readonly sourceFile: string;
-}
+};
 
 /** One problem in one environment file. */
 export interface ConfigProblem {
@@ -204,12 +122,12 @@ const AJV_VERSION = (JSON.parse(readFileSync(require.resolve('ajv/package.json')
   .version;
 
 /**
- * The compiled validator of environments/schema.json. Compiling takes ~60 ms, a third of a
+ * The compiled validator of the environment schema. Compiling takes ~60 ms, a third of a
  * synth run, so the generated code is cached in .build/ under the schema's hash and reused
  * until the schema changes.
  */
 function schemaValidator(root: string): ValidateFunction {
-  const text = readFileSync(join(root, 'environments', 'schema.json'), 'utf8');
+  const text = JSON.stringify(environmentSchema);
   // The cached code depends on the schema, the ajv options and the ajv version: all are in the key.
   const hash = createHash('sha256')
     .update(text)
@@ -231,7 +149,7 @@ function schemaValidator(root: string): ValidateFunction {
   }
   if (!validate) {
     const ajv = new Ajv(AJV_OPTIONS);
-    validate = ajv.compile(JSON.parse(text) as object);
+    validate = ajv.compile(environmentSchema);
     try {
       mkdirSync(dirname(cacheFile), { recursive: true });
       // Write then rename, so a concurrent run (parallel test workers) never reads half a file.
@@ -321,7 +239,7 @@ export function parseEnvironment(text: string, file: string, expectedName: strin
       .map((e) => schemaProblem(e, file, doc, lineCounter));
     throw new ConfigError(dedupe(problems));
   }
-  const input = raw as InputEnvironment;
+  const input = raw as EnvironmentInput;
   const config = applyDefaults(input, file);
   const problems = crossFieldProblems(config, expectedName).map((p) => ({
     file,
@@ -333,41 +251,7 @@ export function parseEnvironment(text: string, file: string, expectedName: strin
   return config;
 }
 
-/** The file as written: what applyDefaults fills in may be missing. */
-type InputEnvironment = Omit<
-  EnvironmentConfig,
-  | 'sourceFile'
-  | 'tls'
-  | 'spread'
-  | 'argocd'
-  | 'executors'
-  | 'entrypoint'
-  | 'oauth2Proxy'
-  | 'network'
-  | 'monitoring'
-  | 'secrets'
-> & {
-  tls?: boolean;
-  spread: { whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway'; maxSkew?: number };
-  executors: Omit<EnvironmentConfig['executors'], 'workspaceSize'> & { workspaceSize?: string };
-  entrypoint: Omit<EnvironmentConfig['entrypoint'], 'trustedProxyCidrs'> & { trustedProxyCidrs?: string[] };
-  oauth2Proxy?: Partial<EnvironmentConfig['oauth2Proxy']>;
-  network: Pick<EnvironmentConfig['network'], 'apiServerCidrs'> & Partial<EnvironmentConfig['network']>;
-  monitoring: Pick<EnvironmentConfig['monitoring'], 'enabled'> & Partial<EnvironmentConfig['monitoring']>;
-  secrets: Omit<EnvironmentConfig['secrets'], 'externalSecrets'> & {
-    externalSecrets?: Omit<NonNullable<EnvironmentConfig['secrets']['externalSecrets']>, 'refreshInterval'> & {
-      refreshInterval?: string;
-    };
-  };
-  argocd: Omit<EnvironmentConfig['argocd'], 'namespace' | 'prune' | 'selfHeal' | 'notifications'> & {
-    namespace?: string;
-    prune?: boolean;
-    selfHeal?: boolean;
-    notifications?: Partial<EnvironmentConfig['argocd']['notifications']>;
-  };
-};
-
-function applyDefaults(input: InputEnvironment, file: string): EnvironmentConfig {
+function applyDefaults(input: EnvironmentInput, file: string): EnvironmentConfig {
   const es = input.secrets.externalSecrets;
   return {
     ...input,
@@ -400,7 +284,12 @@ function applyDefaults(input: InputEnvironment, file: string): EnvironmentConfig
       ...(es ? { externalSecrets: { ...es, refreshInterval: es.refreshInterval ?? '1h' } } : {}),
       ...(input.secrets.sealedSecrets ? { sealedSecrets: input.secrets.sealedSecrets } : {}),
     },
-    executors: { ...input.executors, workspaceSize: input.executors.workspaceSize ?? '256Mi' },
+    executors: {
+      ...input.executors,
+      workspaceSize: input.executors.workspaceSize ?? '256Mi',
+      // The schema allows any language name; crossFieldProblems refuses all but EXECUTOR_LANGUAGES.
+      images: input.executors.images as EnvironmentConfig['executors']['images'],
+    },
     argocd: {
       ...input.argocd,
       namespace: input.argocd.namespace ?? 'argocd',

@@ -30,7 +30,8 @@ import {
   type EnvironmentDiff,
   type Headroom,
 } from './diff';
-import { renderEnvironment, type Manifest } from './render';
+import type { Manifest } from './manifest';
+import { renderEnvironment } from './render';
 
 export const DEFAULT_HEADROOM_THRESHOLD = 20;
 export const EXIT = { noChange: 0, changes: 1, risky: 2, error: 3 } as const;

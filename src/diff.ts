@@ -25,8 +25,7 @@
  *   headroom        capacity headroom (CPU or memory, src/capacity.ts) falls below the threshold
  */
 import type { CapacityReport } from './capacity';
-import { asArr, asObj, podSpecOf, type Json } from './manifest';
-import type { Manifest } from './render';
+import { asArr, asObj, podSpecOf, type Json, type Manifest } from './manifest';
 
 /** One field that differs; `undefined` means absent. */
 export interface FieldChange {

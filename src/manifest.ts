@@ -1,7 +1,8 @@
 /**
  * Leaf module: the rendered-object type and safe access to rendered objects, shared by the
  * renderer, the capacity sum, the cross-environment conflicts and the auditor report.
- * It imports nothing from src/, so imports go one way: render.ts -> capacity.ts -> manifest.ts.
+ * It imports nothing from src/, so imports go one way: render.ts -> capacity.ts -> manifest.ts
+ * (test/imports.test.ts fails on any import cycle in src/, apps/ or charts/).
  */
 
 /** A rendered Kubernetes object. */

@@ -49,6 +49,25 @@ export function diffFolder(root: string, folder: string, wanted: ReadonlyMap<str
   return { folder, added, changed, removed: [...existing].sort(), unchanged };
 }
 
+/** What writing `content` to one file would do. */
+export type FileChange = 'added' | 'changed' | 'unchanged';
+
+/** Compares the wanted content of one file (relative to `root`) with what is on disk. */
+export function diffFile(root: string, path: string, content: string): FileChange {
+  const abs = join(root, path);
+  if (!existsSync(abs)) return 'added';
+  return readFileSync(abs, 'utf8') === content ? 'unchanged' : 'changed';
+}
+
+/** Writes one file next to its target, then renames it into place: readers never see half of it. */
+export function replaceFile(root: string, path: string, content: string): void {
+  const abs = join(root, path);
+  const partial = `${abs}.synth-tmp-${process.pid}`;
+  mkdirSync(dirname(abs), { recursive: true });
+  writeFileSync(partial, content);
+  renameSync(partial, abs);
+}
+
 /** True when the folder needs no change. */
 export function isClean(d: FolderDiff): boolean {
   return d.added.length === 0 && d.changed.length === 0 && d.removed.length === 0;

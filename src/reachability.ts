@@ -30,8 +30,7 @@
  * modelled (CNIs allow node-to-local-pod traffic).
  */
 import type { EnvironmentConfig } from './config';
-import { asArr, asObj, podSpecOf, type Json } from './manifest';
-import type { Manifest } from './render';
+import { asArr, asObj, podSpecOf, type Json, type Manifest } from './manifest';
 
 /** A rendered or committed Kubernetes object. */
 type K8sObject = Manifest;

@@ -3,10 +3,10 @@
  * platform and `argocd/<env>/...` for the Argo CD objects. Pure: nothing here touches the disk.
  */
 import { App, Chart } from 'cdk8s';
+import { renderArgoCd } from './argocd';
 import { capacityProblems, capacityReport } from './capacity';
 import type { EnvironmentConfig } from './config';
 import { ConfigError } from './config';
-import { CLUSTER_SCOPED_KINDS } from './conflicts';
 import { fileName, type Manifest } from './manifest';
 import { environmentReport } from './report';
 import { toYaml } from './yaml-writer';
@@ -16,8 +16,6 @@ import { oauth2Proxy } from '../apps/oauth2-proxy';
 import { EXECUTORS } from '../apps/executors';
 import {
   AppNetworkPolicy,
-  ArgoCdApplication,
-  ArgoCdProject,
   EntryPoint,
   ExecutorAdmissionPolicy,
   ExecutorLauncherRole,
@@ -27,18 +25,13 @@ import {
   MiddlewareScaler,
   NatsCluster,
   networkPlan,
-  PART_OF,
   PlatformMonitoring,
   PlatformNamespace,
   PlatformSecrets,
   PRIORITY,
   PriorityClasses,
   StatelessService,
-  type GroupKind,
 } from '../charts';
-
-// Re-exported for modules that still import them from here (src/report.ts); new code imports ./manifest.
-export { fileName, type Manifest } from './manifest';
 
 /** The files of one environment, keyed by path relative to the repository root. */
 export interface EnvironmentRender {
@@ -175,90 +168,6 @@ export function renderEnvironment(env: EnvironmentConfig): EnvironmentRender {
     addFile(files, `argocd/${env.name}/${sub}${fileName(obj)}`, header + toYaml(obj));
   }
   return { env, files, objectCount: all.length, objects: all };
-}
-
-/** The AppProject and Application of an environment, plus the bootstrap pair applied once by hand. */
-export function renderArgoCd(env: EnvironmentConfig, platform: readonly Manifest[]): Manifest[] {
-  const app = new App({ outdir: '.build/unused' });
-  const chart = new Chart(app, 'argocd', { disableResourceNameHashes: true });
-  const a = env.argocd;
-  const name = `${PART_OF}-${env.name}`;
-  const labels = {
-    'app.kubernetes.io/name': name,
-    'app.kubernetes.io/instance': name,
-    'app.kubernetes.io/part-of': PART_OF,
-    'app.kubernetes.io/managed-by': 'cdk8s',
-  };
-  const destination =
-    a.destination.server !== undefined ? { server: a.destination.server } : { name: a.destination.name };
-  const kinds = (clusterScoped: boolean): GroupKind[] => {
-    const seen = new Map<string, GroupKind>();
-    for (const o of platform) {
-      if (CLUSTER_SCOPED_KINDS.has(o.kind) !== clusterScoped) continue;
-      const group = o.apiVersion.includes('/') ? (o.apiVersion.split('/')[0] ?? '') : '';
-      seen.set(`${group}/${o.kind}`, { group, kind: o.kind });
-    }
-    return [...seen.values()];
-  };
-
-  new ArgoCdProject(chart, 'project', {
-    name,
-    argocdNamespace: a.namespace,
-    description: `Code-execution platform, ${env.name}: only this repository, its two namespaces and the kinds it renders.`,
-    sourceRepo: a.repoURL,
-    destinations: [env.namespaces.app, env.namespaces.executor].map((namespace) => ({ ...destination, namespace })),
-    clusterResources: kinds(true),
-    namespaceResources: kinds(false),
-    labels,
-  });
-  new ArgoCdApplication(chart, 'application', {
-    name,
-    argocdNamespace: a.namespace,
-    project: name,
-    repoURL: a.repoURL,
-    targetRevision: a.targetRevision,
-    path: `dist/${env.name}`,
-    destination: { ...destination, namespace: env.namespaces.app },
-    prune: a.prune,
-    selfHeal: a.selfHeal,
-    labels,
-    notifications: {
-      'on-sync-failed': a.notifications.onSyncFailed,
-      'on-health-degraded': a.notifications.onHealthDegraded,
-    },
-  });
-
-  // Bootstrap: applied once with kubectl; from then on Argo CD keeps argocd/<env>/ applied,
-  // so changes to the project or application above reach the cluster through git.
-  const bootstrap = `${name}-bootstrap`;
-  const inCluster = { server: 'https://kubernetes.default.svc' };
-  new ArgoCdProject(chart, 'bootstrap-project', {
-    name: bootstrap,
-    argocdNamespace: a.namespace,
-    description: `Bootstrap of ${env.name}: manages the AppProject and Application in argocd/${env.name}/.`,
-    sourceRepo: a.repoURL,
-    destinations: [{ ...inCluster, namespace: a.namespace }],
-    clusterResources: [],
-    namespaceResources: [
-      { group: 'argoproj.io', kind: 'AppProject' },
-      { group: 'argoproj.io', kind: 'Application' },
-    ],
-    labels: { ...labels, 'app.kubernetes.io/name': bootstrap },
-  });
-  new ArgoCdApplication(chart, 'bootstrap-application', {
-    name: bootstrap,
-    argocdNamespace: a.namespace,
-    project: bootstrap,
-    repoURL: a.repoURL,
-    targetRevision: a.targetRevision,
-    path: `argocd/${env.name}`,
-    recurse: false,
-    destination: { ...inCluster, namespace: a.namespace },
-    prune: true,
-    selfHeal: true,
-    labels: { ...labels, 'app.kubernetes.io/name': bootstrap },
-  });
-  return chart.toJson() as Manifest[];
 }
 
 /**

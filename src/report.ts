@@ -6,6 +6,7 @@
  * the rendered objects (test/report.test.ts recomputes them).
  */
 import { NATS_USERS } from '../apps/nats';
+import { renderArgoCd } from './argocd';
 import {
   argoSummary,
   cell,
@@ -21,10 +22,8 @@ import {
 import type { CapacityReport } from './capacity';
 import { formatMemoryMi } from './capacity';
 import type { EnvironmentConfig } from './config';
-import { asArr, podSpecOf } from './manifest';
+import { asArr, fileName, podSpecOf, type Manifest } from './manifest';
 import { formatCpu } from './quantity';
-import type { Manifest } from './render';
-import { fileName, renderArgoCd } from './render';
 
 /** The Markdown report of one environment. */
 export function environmentReport(env: EnvironmentConfig, objects: readonly Manifest[], cap: CapacityReport): string {

@@ -197,6 +197,40 @@ describe('synth --check', () => {
   });
 });
 
+describe('synth: environments/schema.json (generated from src/environment-schema.ts)', () => {
+  const schemaFile = () => join(root, 'environments/schema.json');
+  const generated = () => readFileSync(join(ROOT, 'environments/schema.json'), 'utf8');
+
+  it('--check exits 1 naming a hand-edited or missing schema.json, and writes nothing', () => {
+    writeFileSync(schemaFile(), generated().replace('"Environment"', '"Environmnt"'));
+    const edited = synth(root, { envs: [], check: true });
+    expect(edited.exitCode).toBe(1);
+    expect(edited.lines).toContain('  changed: environments/schema.json');
+    expect(readFileSync(schemaFile(), 'utf8')).toContain('"Environmnt"');
+    rmSync(schemaFile());
+    const missing = synth(root, { envs: ['dev'], check: true });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.lines).toContain('  added:   environments/schema.json');
+    expect(existsSync(schemaFile())).toBe(false);
+  });
+
+  it('rewrites it on any run, --env included, and says so', () => {
+    writeFileSync(schemaFile(), '{}\n');
+    const r = synth(root, { envs: ['dev'], check: false });
+    expect(r.exitCode).toBe(0);
+    expect(r.lines).toContain('environments/schema.json changed (from src/environment-schema.ts)');
+    expect(readFileSync(schemaFile(), 'utf8')).toBe(generated());
+    expect(synth(root, { envs: [], check: false }).lines.join('\n')).not.toContain('schema.json');
+  });
+
+  it('leaves it alone when an environment file is invalid', () => {
+    writeFileSync(schemaFile(), '{}\n');
+    editEnv('dev', (d) => d.set('bogus', true));
+    expect(synth(root, { envs: [], check: false }).exitCode).toBe(2);
+    expect(readFileSync(schemaFile(), 'utf8')).toBe('{}\n');
+  });
+});
+
 describe('synth: environments/ contents, languages and conflicts', () => {
   it('refuses an <env>.yml file, saying to rename it, and writes nothing', () => {
     const before = snapshot();

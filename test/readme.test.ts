@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { environmentSchema } from '../src/environment-schema';
 import { ROOT } from './support/committed';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -27,7 +28,7 @@ function schemaKeys(node: unknown, out = new Set<string>()): Set<string> {
 
 describe('README', () => {
   it('documents every environment file key in the Environment file reference', () => {
-    const schema: unknown = JSON.parse(readFileSync(join(ROOT, 'environments/schema.json'), 'utf8'));
+    const schema: unknown = environmentSchema;
     const reference = section('Environment file reference');
     const codeSpans = [...reference.matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? '');
     const undocumented = [...schemaKeys(schema)].filter(

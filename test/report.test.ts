@@ -9,9 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { capacityReport } from '../src/capacity';
 import { exceptionsFor, grants, reachability, secretNeeds, tokenMounts } from '../src/audit';
 import { listEnvironments, loadEnvironment } from '../src/config';
-import { asArr, podSpecOf } from '../src/manifest';
+import { asArr, podSpecOf, type Manifest } from '../src/manifest';
 import { parseCpu, parseMemory } from '../src/quantity';
-import type { Manifest } from '../src/render';
 import { loadCommitted, ROOT } from './support/committed';
 
 const committed = loadCommitted();

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { listEnvironments, loadEnvironment } from '../src/config';
-import { buildPlatform, renderArgoCd, type Manifest } from '../src/render';
+import { renderArgoCd } from '../src/argocd';
+import type { Manifest } from '../src/manifest';
+import { buildPlatform } from '../src/render';
 import { toYaml } from '../src/yaml-writer';
 import { ROOT } from './support/committed';
 

@@ -13,7 +13,7 @@ import {
   type DiffInput,
   type RiskCategory,
 } from '../../src/diff';
-import type { Manifest } from '../../src/render';
+import type { Manifest } from '../../src/manifest';
 
 type Obj = Record<string, unknown>;
 

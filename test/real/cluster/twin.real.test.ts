@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capacityReport } from '../../../src/capacity';
 import { listEnvironments } from '../../../src/config';
-import type { Manifest } from '../../../src/render';
+import type { Manifest } from '../../../src/manifest';
 import { formatCpu } from '../../../src/quantity';
 import type { Kube, Obj } from '../../../tools/twin/api';
 import { committedObjects, FINISHED_ANNOTATION, HOLD_ANNOTATION, sleep, Twin, until } from '../../../tools/twin/twin';
