@@ -43,60 +43,48 @@ function openssl(args: readonly string[], cwd: string): void {
   }
 }
 
+/** `<name>.key` and `<name>.crt` in `dir`: ECDSA P-256, two days, self-signed unless `extra` names a CA. */
+function newCert(dir: string, name: string, commonName: string, extra: readonly string[]): void {
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${commonName}`,
+      ...extra,
+    ],
+    dir,
+  );
+}
+
 /** Creates (or, when already there, reuses) the credentials in `dir`. */
 export function makePki(dir: string, serviceIp: string): Pki {
   const p = (f: string) => join(dir, f);
   if (!existsSync(p('ca.crt'))) {
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=coderun-twin-ca',
-      ],
-      dir,
-    );
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        'apiserver.key',
-        '-out',
-        'apiserver.crt',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=kube-apiserver',
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-addext',
-        `subjectAltName=IP:127.0.0.1,IP:${serviceIp},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
-        '-addext',
-        'extendedKeyUsage=serverAuth',
-        '-addext',
-        'basicConstraints=critical,CA:FALSE',
-      ],
-      dir,
-    );
+    newCert(dir, 'ca', 'coderun-twin-ca', []);
+    newCert(dir, 'apiserver', 'kube-apiserver', [
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-addext',
+      `subjectAltName=IP:127.0.0.1,IP:${serviceIp},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
+      '-addext',
+      'extendedKeyUsage=serverAuth',
+      '-addext',
+      'basicConstraints=critical,CA:FALSE',
+    ]);
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(p('sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     writeFileSync(p('sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
@@ -172,34 +160,17 @@ export function issueCert(
   const dir = mkdtempSync(join(pki.dir, 'issued-'));
   try {
     const san = (opts.names ?? []).map((n) => (/^\d+\.\d+\.\d+\.\d+$/.test(n) ? `IP:${n}` : `DNS:${n}`));
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        'tls.key',
-        '-out',
-        'tls.crt',
-        '-days',
-        '2',
-        '-subj',
-        `/CN=${commonName}`,
-        '-CA',
-        pki.caCert,
-        '-CAkey',
-        join(pki.dir, 'ca.key'),
-        ...(san.length > 0 ? ['-addext', `subjectAltName=${san.join(',')}`] : []),
-        ...((opts.usages ?? []).length > 0 ? ['-addext', `extendedKeyUsage=${(opts.usages ?? []).join(',')}`] : []),
-        '-addext',
-        `basicConstraints=critical,CA:${opts.isCA ? 'TRUE' : 'FALSE'}`,
-      ],
-      dir,
-    );
+    const usages = opts.usages ?? [];
+    newCert(dir, 'tls', commonName, [
+      '-CA',
+      pki.caCert,
+      '-CAkey',
+      join(pki.dir, 'ca.key'),
+      ...(san.length > 0 ? ['-addext', `subjectAltName=${san.join(',')}`] : []),
+      ...(usages.length > 0 ? ['-addext', `extendedKeyUsage=${usages.join(',')}`] : []),
+      '-addext',
+      `basicConstraints=critical,CA:${opts.isCA ? 'TRUE' : 'FALSE'}`,
+    ]);
     return {
       cert: readFileSync(join(dir, 'tls.crt'), 'utf8'),
       key: readFileSync(join(dir, 'tls.key'), 'utf8'),
