@@ -12,9 +12,9 @@ import { listEnvironments, loadEnvironment } from '../src/config';
 import { asArr, podSpecOf } from '../src/manifest';
 import { parseCpu, parseMemory } from '../src/quantity';
 import type { Manifest } from '../src/render';
-import { loadCommitted, ROOT } from './support/committed';
+import { ROOT, sharedCommitted } from './support/committed';
 
-const committed = loadCommitted();
+const committed = sharedCommitted();
 
 function section(text: string, title: string): string {
   const start = text.indexOf(`\n## ${title}\n`);
