@@ -374,13 +374,8 @@ describe('isKindInVersion', () => {
   });
 });
 
-describe('SchemaValidator: CRD schema features (synthetic CRD)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'schema-validator-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const crdFile = join(dir, 'widget-crd.yaml');
-  writeFileSync(
-    crdFile,
-    `apiVersion: apiextensions.k8s.io/v1
+/** A synthetic CRD with the schema features the validator handles (served and unserved versions). */
+const WIDGET_CRD = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
   name: widgets.example.com
@@ -433,15 +428,24 @@ spec:
                     - rule: has(self.app)
                 empty:
                   type: object
-`,
-  );
+                code:
+                  type: string
+                  pattern: '^(?i)[a-z]+$'
+`;
+
+const widget = (spec: Doc): Doc => ({
+  apiVersion: 'example.com/v1',
+  kind: 'Widget',
+  metadata: { name: 'w' },
+  spec,
+});
+
+describe('SchemaValidator: CRD schema features (synthetic CRD)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'schema-validator-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const crdFile = join(dir, 'widget-crd.yaml');
+  writeFileSync(crdFile, WIDGET_CRD);
   const sv = new SchemaValidator({ kubernetesVersions: ['1.33'], crdFiles: [crdFile] });
-  const widget = (spec: Doc): Doc => ({
-    apiVersion: 'example.com/v1',
-    kind: 'Widget',
-    metadata: { name: 'w' },
-    spec,
-  });
 
   it('accepts valid values, including null for nullable and extra fields under preserve-unknown-fields', () => {
     expect(
@@ -498,46 +502,16 @@ describe('SchemaValidator: cache of compiled validators and parsed CRDs', () => 
   const dir = mkdtempSync(join(tmpdir(), 'schema-validator-cache-'));
   const cacheDir = join(dir, 'cache');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const crdFile = join(dir, 'gadget-crd.yaml');
-  writeFileSync(
-    crdFile,
-    `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: gadgets.example.com
-spec:
-  group: example.com
-  scope: Namespaced
-  names: { kind: Gadget, plural: gadgets }
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema:
-          type: object
-          properties:
-            apiVersion: { type: string }
-            kind: { type: string }
-            metadata: { type: object }
-            spec:
-              type: object
-              required: [size]
-              properties:
-                size: { type: integer, minimum: 1 }
-                mode: { type: string, enum: [fast, slow], pattern: '^(?i)(fast|slow)$' }
-                interval: { type: string, format: duration }
-`,
-  );
-  const gadget = (spec: Doc): Doc => ({ apiVersion: 'example.com/v1', kind: 'Gadget', metadata: { name: 'g' }, spec });
+  const crdFile = join(dir, 'widget-crd.yaml');
+  writeFileSync(crdFile, WIDGET_CRD);
   const docs: Doc[] = [
     service(8080),
     service('http'),
     service(1.5),
     { ...service(80), metadata: { name: 'web', labelz: {} } },
-    gadget({ size: 2, mode: 'fast', interval: '1m30s' }),
-    gadget({ size: 0, mode: 'medium', interval: 'PT1M', extra: true }),
-    { ...gadget({ size: 1 }), metadata: { name: 'g', labelz: {} } },
+    widget({ size: '50%', mode: 'fast', interval: '1m30s', code: 'ABC', config: { any: 1 } }),
+    widget({ size: 1.5, mode: 'medium', interval: 'PT1M', code: '123', extra: true }),
+    { ...widget({ size: 1 }), metadata: { name: 'w', labelz: {} } },
   ];
   const validateAll = (): SchemaIssue[][] => {
     forgetProcessCaches();
@@ -549,6 +523,8 @@ spec:
   it('validates from the cache exactly as when compiling, and compiles again over a damaged entry', () => {
     const compiled = validateAll(); // nothing cached yet: compiles, then writes the cache
     expect(compiled.map((issues) => issues.length > 0)).toEqual([false, false, true, true, false, true, true]);
+    // The Go (?i) flag in a CRD pattern: 'ABC' matches ^(?i)[a-z]+$, '123' does not.
+    expect(compiled[5]?.find((i) => i.path === '/spec/code')?.message).toMatch(/must match pattern/);
     const written = entries();
     // Standalone code of the two kinds, and the parsed CRD file.
     expect([...written.keys()].map((f) => f.replace(/^[0-9a-f]+-/, '').replace(/[0-9a-f]{32}/, 'H')).sort()).toEqual([

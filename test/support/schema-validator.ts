@@ -423,17 +423,17 @@ function loadCrds(files: readonly string[], dir: string | null): Map<string, Crd
   return byGvk;
 }
 
-/** Strict copies of CRD schemas and the formats they use, by the declared schema. */
-const strictCrdCache = new WeakMap<
-  JsonObject,
-  { readonly schema: JsonObject; readonly formats: ReadonlySet<string> }
->();
-
-/** The strictified openAPIV3Schema of a CRD version (metadata still as declared by the CRD). */
-function strictCrdSchema(crd: CrdVersionSchema): {
+/** A strictified schema (or definitions map) and the formats it uses. */
+interface Strict {
   readonly schema: JsonObject;
   readonly formats: ReadonlySet<string>;
-} {
+}
+
+/** Strict copies of CRD schemas, by the declared schema. */
+const strictCrdCache = new WeakMap<JsonObject, Strict>();
+
+/** The strictified openAPIV3Schema of a CRD version (metadata still as declared by the CRD). */
+function strictCrdSchema(crd: CrdVersionSchema): Strict {
   let strict = strictCrdCache.get(crd.schema);
   if (strict === undefined) {
     const formats = new Set<string>();
@@ -443,16 +443,10 @@ function strictCrdSchema(crd: CrdVersionSchema): {
   return strict;
 }
 
-/** Strict definitions of each Kubernetes version and the formats they use. */
-const strictDefinitionsCache = new Map<
-  string,
-  { readonly definitions: JsonObject; readonly formats: ReadonlySet<string> }
->();
+/** Strict definitions of each Kubernetes version (the `definitions` map as `schema`). */
+const strictDefinitionsCache = new Map<string, Strict>();
 
-function strictDefinitions(version: string): {
-  readonly definitions: JsonObject;
-  readonly formats: ReadonlySet<string>;
-} {
+function strictDefinitions(version: string): Strict {
   let strict = strictDefinitionsCache.get(version);
   if (strict === undefined) {
     const formats = new Set<string>();
@@ -466,7 +460,7 @@ function strictDefinitions(version: string): {
         isObject(branch) && branch['type'] === 'string' ? { ...branch, pattern: QUANTITY_PATTERN } : branch,
       );
     }
-    strict = { definitions, formats };
+    strict = { schema: definitions, formats };
     strictDefinitionsCache.set(version, strict);
   }
   return strict;
@@ -730,7 +724,7 @@ export class SchemaValidator {
       const formats = new Set<string>(defs.formats);
       for (const crd of this.loadedCrds().values()) for (const f of strictCrdSchema(crd).formats) formats.add(f);
       ajv = createAjv(formats);
-      ajv.addSchema({ $id: this.defsId(version), definitions: defs.definitions });
+      ajv.addSchema({ $id: this.defsId(version), definitions: defs.schema });
       this.ajvByVersion.set(version, ajv);
     }
     return ajv;
