@@ -145,11 +145,23 @@ interface Side {
   readonly headroom: Map<string, Headroom>;
 }
 
+/**
+ * Parsed files by text. Most files are the same on both sides of a diff (and a rendered file the
+ * same as committed), so each distinct text is parsed once; callers get their own copy.
+ */
+const parsedTexts = new Map<string, readonly Manifest[]>();
+
 function parseObjects(text: string, file: string): Manifest[] {
-  return parseAllDocuments(text).map((d) => {
-    if (d.errors.length > 0) throw new DiffError(`${file}: invalid YAML: ${d.errors[0]?.message.split('\n')[0] ?? ''}`);
-    return d.toJS() as Manifest;
-  });
+  let parsed = parsedTexts.get(text);
+  if (parsed === undefined) {
+    parsed = parseAllDocuments(text).map((d) => {
+      if (d.errors.length > 0)
+        throw new DiffError(`${file}: invalid YAML: ${d.errors[0]?.message.split('\n')[0] ?? ''}`);
+      return d.toJS() as Manifest;
+    });
+    parsedTexts.set(text, parsed);
+  }
+  return structuredClone(parsed) as Manifest[];
 }
 
 /** Groups dist/<env>/ and argocd/<env>/ files into objects per environment. */

@@ -264,7 +264,7 @@ export function allowedFlows(env: EnvironmentConfig, objects: readonly K8sObject
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
   const nsLabels = namespaceLabels(objects);
   const eps = endpoints(env, objects);
-  const selecting = (e: Endpoint, type: string) =>
+  const selectingOf = (e: Endpoint, type: string) =>
     e.kind === 'address'
       ? []
       : policies.filter(
@@ -273,19 +273,29 @@ export function allowedFlows(env: EnvironmentConfig, objects: readonly K8sObject
             policyTypes(p).includes(type) &&
             selectorMatches(asObj(p.spec).podSelector, e.labels ?? {}),
         );
-  const allows = (e: Endpoint, type: 'Ingress' | 'Egress', peer: Endpoint, dest: Endpoint, c: Candidate) => {
-    const ps = selecting(e, type);
-    if (ps.length === 0) return true;
+  // The policies selecting an endpoint, per direction: computed once, asked for every pair and port.
+  const selecting = new Map(
+    eps.map((e) => [e, { Ingress: selectingOf(e, 'Ingress'), Egress: selectingOf(e, 'Egress') }]),
+  );
+  /**
+   * The rules of the policies selecting `e` in one direction whose peers match `peer`, or undefined
+   * when no policy selects `e` that way (then every connection is allowed). Ports are left to `allows`.
+   */
+  const rulesFor = (e: Endpoint, type: 'Ingress' | 'Egress', peer: Endpoint): Json[] | undefined => {
+    const ps = selecting.get(e)?.[type] ?? selectingOf(e, type);
+    if (ps.length === 0) return undefined;
     const [rulesKey, peersKey] = type === 'Ingress' ? ['ingress', 'from'] : ['egress', 'to'];
-    return ps.some((p) =>
-      asArr(asObj(p.spec)[rulesKey]).some((r) => {
+    return ps.flatMap((p) =>
+      asArr(asObj(p.spec)[rulesKey]).filter((r) => {
         const peers = asArr(r[peersKey]);
-        const peerOk =
-          r[peersKey] === undefined || peers.length === 0 || peers.some((x) => peerMatches(x, nsOf(p), peer, nsLabels));
-        return peerOk && portMatches(r.ports, c, dest);
+        return (
+          r[peersKey] === undefined || peers.length === 0 || peers.some((x) => peerMatches(x, nsOf(p), peer, nsLabels))
+        );
       }),
     );
   };
+  const allows = (rules: Json[] | undefined, c: Candidate, dest: Endpoint) =>
+    rules === undefined || rules.some((r) => portMatches(r.ports, c, dest));
   const named = new Set<string>();
   for (const p of policies) {
     for (const r of [...asArr(asObj(p.spec).ingress), ...asArr(asObj(p.spec).egress)]) {
@@ -306,8 +316,10 @@ export function allowedFlows(env: EnvironmentConfig, objects: readonly K8sObject
     for (const protocol of protocols) candidates.set(`any/${protocol}`, { port: 'any', protocol });
     for (const src of eps) {
       if (src.kind !== 'workload' && dest.kind !== 'workload') continue;
+      const ingress = rulesFor(dest, 'Ingress', src);
+      const egress = rulesFor(src, 'Egress', dest);
       for (const [label, c] of candidates) {
-        if (allows(dest, 'Ingress', src, dest, c) && allows(src, 'Egress', dest, dest, c)) {
+        if (allows(ingress, c, dest) && allows(egress, c, dest)) {
           const f = { from: src.name, to: dest.name, port: label };
           out.set(flowKey(f), f);
         }

@@ -10,9 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { capacityReport } from '../src/capacity';
 import { synth } from '../src/cli';
-import { loadCommitted, ROOT } from './support/committed';
+import { ROOT, sharedCommitted } from './support/committed';
 
-const committed = loadCommitted().filter((d) => d.file.startsWith('dist/'));
+const committed = sharedCommitted().filter((d) => d.file.startsWith('dist/'));
 const byEnv = new Map<string, typeof committed>();
 for (const d of committed) byEnv.set(d.env.name, [...(byEnv.get(d.env.name) ?? []), d]);
 

@@ -11,9 +11,9 @@ import { exceptionsFor, grants, reachability, secretNeeds, tokenMounts } from '.
 import { listEnvironments, loadEnvironment } from '../src/config';
 import { asArr, podSpecOf, type Manifest } from '../src/manifest';
 import { parseCpu, parseMemory } from '../src/quantity';
-import { loadCommitted, ROOT } from './support/committed';
+import { ROOT, sharedCommitted } from './support/committed';
 
-const committed = loadCommitted();
+const committed = sharedCommitted();
 
 function section(text: string, title: string): string {
   const start = text.indexOf(`\n## ${title}\n`);

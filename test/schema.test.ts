@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listEnvironments } from '../src/config';
-import { loadCommitted, objectId, parseYamlDocuments, ROOT } from './support/committed';
+import { objectId, parseYamlDocuments, ROOT, sharedCommitted } from './support/committed';
 import { isKindInVersion, SchemaValidator } from './support/schema-validator';
 
-const docs = loadCommitted();
+const docs = sharedCommitted();
 const validator = new SchemaValidator({ kubernetesVersions: ['1.28', '1.30', '1.33'] });
 
 describe('committed YAML', () => {

@@ -1,7 +1,7 @@
 /** Committed objects per environment, loaded once per test file, and helpers to break them. */
 import type { EnvironmentConfig } from '../../src/config';
 import { formatViolations, runRule, type Rule } from './rules';
-import { loadCommitted, type K8sObject } from '../support/committed';
+import { sharedCommitted, type K8sObject } from '../support/committed';
 
 export interface EnvObjects {
   readonly env: EnvironmentConfig;
@@ -19,7 +19,7 @@ let cache: Map<string, EnvObjects> | undefined;
 export function committedByEnv(): Map<string, EnvObjects> {
   if (cache) return cache;
   cache = new Map();
-  for (const d of loadCommitted()) {
+  for (const d of sharedCommitted()) {
     const entry = cache.get(d.env.name) ?? { env: d.env, objects: [], argocd: [], bootstrapFiles: new Map() };
     if (d.file.startsWith('dist/')) {
       cache.set(d.env.name, { ...entry, objects: [...entry.objects, d.object] });

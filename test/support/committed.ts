@@ -57,6 +57,27 @@ export function loadCommitted(root = ROOT): CommittedDoc[] {
   return out;
 }
 
+/** Freezes an object and everything in it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+let shared: readonly CommittedDoc[] | undefined;
+
+/**
+ * This repository's committed documents as {@link loadCommitted} reads them, parsed once per test
+ * worker and shared by the test files it runs. Frozen, so a test that changed one would fail
+ * there instead of changing what the next file sees: copy a document (structuredClone) to edit it.
+ */
+export function sharedCommitted(): readonly CommittedDoc[] {
+  shared ??= Object.freeze(loadCommitted(ROOT).map((d) => Object.freeze({ ...d, object: deepFreeze(d.object) })));
+  return shared;
+}
+
 /** `Kind namespace/name`, for messages. */
 export function objectId(o: K8sObject): string {
   return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, it, expect, afterAll } from 'vitest';
 
-import { SchemaValidator, isKindInVersion, type SchemaIssue } from './schema-validator';
+import { SchemaValidator, forgetProcessCaches, isKindInVersion, type SchemaIssue } from './schema-validator';
 
 const VERSIONS = ['1.28', '1.30', '1.33'] as const;
 const validator = new SchemaValidator({ kubernetesVersions: VERSIONS });
@@ -374,13 +374,8 @@ describe('isKindInVersion', () => {
   });
 });
 
-describe('SchemaValidator: CRD schema features (synthetic CRD)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'schema-validator-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const crdFile = join(dir, 'widget-crd.yaml');
-  writeFileSync(
-    crdFile,
-    `apiVersion: apiextensions.k8s.io/v1
+/** A synthetic CRD with the schema features the validator handles (served and unserved versions). */
+const WIDGET_CRD = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
   name: widgets.example.com
@@ -433,15 +428,24 @@ spec:
                     - rule: has(self.app)
                 empty:
                   type: object
-`,
-  );
+                code:
+                  type: string
+                  pattern: '^(?i)[a-z]+$'
+`;
+
+const widget = (spec: Doc): Doc => ({
+  apiVersion: 'example.com/v1',
+  kind: 'Widget',
+  metadata: { name: 'w' },
+  spec,
+});
+
+describe('SchemaValidator: CRD schema features (synthetic CRD)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'schema-validator-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const crdFile = join(dir, 'widget-crd.yaml');
+  writeFileSync(crdFile, WIDGET_CRD);
   const sv = new SchemaValidator({ kubernetesVersions: ['1.33'], crdFiles: [crdFile] });
-  const widget = (spec: Doc): Doc => ({
-    apiVersion: 'example.com/v1',
-    kind: 'Widget',
-    metadata: { name: 'w' },
-    spec,
-  });
 
   it('accepts valid values, including null for nullable and extra fields under preserve-unknown-fields', () => {
     expect(
@@ -491,5 +495,49 @@ spec:
   it('only serves served versions', () => {
     expect(sv.isKnownKind('example.com/v1', 'Widget', '1.33')).toBe(true);
     expect(sv.isKnownKind('example.com/v1alpha1', 'Widget', '1.33')).toBe(false);
+  });
+});
+
+describe('SchemaValidator: cache of compiled validators and parsed CRDs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'schema-validator-cache-'));
+  const cacheDir = join(dir, 'cache');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const crdFile = join(dir, 'widget-crd.yaml');
+  writeFileSync(crdFile, WIDGET_CRD);
+  const docs: Doc[] = [
+    service(8080),
+    service('http'),
+    service(1.5),
+    { ...service(80), metadata: { name: 'web', labelz: {} } },
+    widget({ size: '50%', mode: 'fast', interval: '1m30s', code: 'ABC', config: { any: 1 } }),
+    widget({ size: 1.5, mode: 'medium', interval: 'PT1M', code: '123', extra: true }),
+    { ...widget({ size: 1 }), metadata: { name: 'w', labelz: {} } },
+  ];
+  const validateAll = (): SchemaIssue[][] => {
+    forgetProcessCaches();
+    const sv = new SchemaValidator({ kubernetesVersions: ['1.33'], crdFiles: [crdFile], cacheDir });
+    return docs.map((d) => sv.validate(d, '1.33'));
+  };
+  const entries = () => new Map(readdirSync(cacheDir).map((f) => [f, readFileSync(join(cacheDir, f), 'utf8')]));
+
+  it('validates from the cache exactly as when compiling, and compiles again over a damaged entry', () => {
+    const compiled = validateAll(); // nothing cached yet: compiles, then writes the cache
+    expect(compiled.map((issues) => issues.length > 0)).toEqual([false, false, true, true, false, true, true]);
+    // The Go (?i) flag in a CRD pattern: 'ABC' matches ^(?i)[a-z]+$, '123' does not.
+    expect(compiled[5]?.find((i) => i.path === '/spec/code')?.message).toMatch(/must match pattern/);
+    const written = entries();
+    // Standalone code of the two kinds, and the parsed CRD file.
+    expect([...written.keys()].map((f) => f.replace(/^[0-9a-f]+-/, '').replace(/[0-9a-f]{32}/, 'H')).sort()).toEqual([
+      'H.cjs',
+      'H.cjs',
+      'crd-H.json',
+    ]);
+
+    expect(validateAll()).toEqual(compiled); // from the cache
+    expect(entries()).toEqual(written); // read, not written again
+
+    for (const f of written.keys()) writeFileSync(join(cacheDir, f), 'damaged {');
+    expect(validateAll()).toEqual(compiled);
+    expect(entries()).toEqual(written); // rewritten
   });
 });

@@ -17,12 +17,23 @@
  * Compilation is lazy: the definitions of a version are registered with ajv
  * as one (uncompiled) schema, and only the definitions reachable from a
  * requested kind are compiled, once per (Kubernetes version, group/version/kind).
+ *
+ * Compiling is the slow part (the Argo CD Application alone takes ~0.4 s), parsing
+ * the CRD YAML the next. Both are pure functions of their inputs, so every
+ * validator of a process shares the parsed CRDs, the strict definitions and the
+ * compiled functions, and across runs ajv's standalone code of each compiled kind
+ * and the parsed CRD files are kept in `.build/schema-validator/` (see
+ * {@link cacheStamp}), as src/config.ts keeps the environment schema's.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 
 import { Ajv } from 'ajv';
 import type { CodeOptions, ErrorObject, ValidateFunction } from 'ajv';
+import standaloneCode from 'ajv/dist/standalone';
 import addFormats from 'ajv-formats';
 import { parseAllDocuments } from 'yaml';
 
@@ -36,6 +47,11 @@ export interface SchemaValidatorOptions {
    * Defaults to every `*.yaml` under `test/schemas/crds/`; pass `[]` for none.
    */
   readonly crdFiles?: readonly string[];
+  /**
+   * Where compiled validators and parsed CRD files are kept between runs.
+   * Defaults to `.build/schema-validator/`; pass `null` for no disk cache.
+   */
+  readonly cacheDir?: string | null;
 }
 
 type JsonObject = { [key: string]: unknown };
@@ -51,11 +67,15 @@ interface KubernetesDefinitions {
   readonly definitions: Readonly<Record<string, unknown>>;
   /** `group/version/kind` -> definition name. */
   readonly gvkIndex: ReadonlyMap<string, string>;
+  /** sha256 of the vendored file's text. */
+  readonly hash: string;
 }
 
 interface CrdVersionSchema {
   readonly file: string;
-  /** Strictified openAPIV3Schema (metadata still as declared by the CRD). */
+  /** sha256 of the CRD file's text. */
+  readonly fileHash: string;
+  /** openAPIV3Schema as declared (see {@link strictCrdSchema}). */
   readonly schema: JsonObject;
 }
 
@@ -66,6 +86,68 @@ interface CrdVersionSchema {
  * ESM, switch to `fileURLToPath(new URL('../schemas', import.meta.url))`.
  */
 export const SCHEMAS_DIR: string = resolve(__dirname, '..', 'schemas');
+
+// ---------------------------------------------------------------------------
+// On-disk cache (.build/schema-validator/)
+// ---------------------------------------------------------------------------
+
+/** Default {@link SchemaValidatorOptions.cacheDir}. */
+export const DEFAULT_CACHE_DIR: string = resolve(__dirname, '..', '..', '.build', 'schema-validator');
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function packageVersion(name: string): string {
+  return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+}
+
+let stamp: string | null | undefined;
+
+/**
+ * The first part of every cache file name: a hash of this file's source and of the ajv,
+ * ajv-formats and yaml versions. The rest of a name hashes the vendored files the entry was made
+ * from, so any change to the code or the data is a new name (a miss), never a stale hit.
+ * null (no disk cache) when this source file is not next to the code (a bundle).
+ */
+function cacheStamp(): string | null {
+  if (stamp === undefined) {
+    const source = join(__dirname, 'schema-validator.ts');
+    stamp = existsSync(source)
+      ? sha256([readFileSync(source, 'utf8'), ...['ajv', 'ajv-formats', 'yaml'].map(packageVersion)].join('\0')).slice(
+          0,
+          16,
+        )
+      : null;
+  }
+  return stamp;
+}
+
+function cacheFile(dir: string | null, name: string): string | undefined {
+  const s = cacheStamp();
+  return s === null || dir === null ? undefined : join(dir, `${s}-${name}`);
+}
+
+const pruned = new Set<string>();
+
+/** Writes a cache entry (write then rename: a parallel worker never reads half a file). */
+function writeCacheFile(file: string, text: string): void {
+  const dir = dirname(file);
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (!pruned.has(dir)) {
+      pruned.add(dir);
+      // Entries of an older source or older packages are never read again.
+      const current = `${cacheStamp() ?? ''}-`;
+      for (const f of readdirSync(dir)) if (!f.startsWith(current)) rmSync(join(dir, f), { force: true });
+    }
+    const partial = `${file}.${process.pid}.tmp`;
+    writeFileSync(partial, text);
+    renameSync(partial, file);
+  } catch {
+    // The cache only saves time; a read-only checkout still validates.
+  }
+}
 
 const OBJECT_META_DEF = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 const QUANTITY_DEF = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
@@ -140,7 +222,8 @@ function loadDefinitions(kubernetesVersion: string): KubernetesDefinitions {
         `available: ${availableKubernetesVersions().join(', ')}`,
     );
   }
-  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  const text = readFileSync(file, 'utf8');
+  const parsed: unknown = JSON.parse(text);
   if (!isObject(parsed) || !isObject(parsed['definitions'])) {
     throw new Error(`${file}: expected an object with "definitions"`);
   }
@@ -158,7 +241,7 @@ function loadDefinitions(kubernetesVersion: string): KubernetesDefinitions {
       }
     }
   }
-  const result: KubernetesDefinitions = { definitions, gvkIndex };
+  const result: KubernetesDefinitions = { definitions, gvkIndex, hash: sha256(text) };
   definitionsCache.set(version, result);
   return result;
 }
@@ -264,34 +347,123 @@ function defaultCrdFiles(): string[] {
   return files.sort();
 }
 
-function loadCrds(files: readonly string[], formats: Set<string>): Map<string, CrdVersionSchema> {
+/** The documents of a CRD file as plain data; read from the cache when this text was parsed before. */
+function parseCrdFile(file: string, text: string, hash: string, dir: string | null): unknown[] {
+  const cached = cacheFile(dir, `crd-${hash.slice(0, 32)}.json`);
+  if (cached !== undefined && existsSync(cached)) {
+    try {
+      const docs: unknown = JSON.parse(readFileSync(cached, 'utf8'));
+      if (Array.isArray(docs)) return docs;
+    } catch {
+      // a damaged entry is parsed again below
+    }
+  }
+  const docs = parseAllDocuments(text).map((yamlDoc) => {
+    if (yamlDoc.errors.length > 0) throw new Error(`${file}: ${yamlDoc.errors[0]?.message ?? 'YAML error'}`);
+    return yamlDoc.toJS() as unknown;
+  });
+  if (cached !== undefined) {
+    const json = JSON.stringify(docs);
+    // Only data that JSON carries unchanged is cached (no dates, no infinities).
+    if (isDeepStrictEqual(JSON.parse(json), docs)) writeCacheFile(cached, json);
+  }
+  return docs;
+}
+
+/** Served versions of the CRDs of one file, by `group/version/kind`. */
+interface CrdFile {
+  readonly file: string;
+  readonly hash: string;
+  readonly versions: ReadonlyArray<readonly [string, JsonObject]>;
+}
+
+/** Parsed CRD files of this process, by path and content. */
+const crdFileCache = new Map<string, CrdFile>();
+
+function loadCrdFile(file: string, dir: string | null): CrdFile {
+  const text = readFileSync(file, 'utf8');
+  const hash = sha256(text);
+  const cacheKey = `${file}\0${hash}`;
+  const cached = crdFileCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const versions: [string, JsonObject][] = [];
+  for (const crd of parseCrdFile(file, text, hash, dir)) {
+    if (!isObject(crd) || crd['kind'] !== 'CustomResourceDefinition') continue;
+    const spec = crd['spec'];
+    if (!isObject(spec) || !isObject(spec['names']) || !Array.isArray(spec['versions'])) {
+      throw new Error(`${file}: malformed CustomResourceDefinition`);
+    }
+    const group = spec['group'];
+    const kind = spec['names']['kind'];
+    if (typeof group !== 'string' || typeof kind !== 'string') {
+      throw new Error(`${file}: CRD without spec.group / spec.names.kind`);
+    }
+    for (const v of spec['versions']) {
+      if (!isObject(v) || v['served'] !== true || typeof v['name'] !== 'string') continue;
+      const schema = isObject(v['schema']) ? v['schema']['openAPIV3Schema'] : undefined;
+      if (!isObject(schema)) throw new Error(`${file}: ${group}/${v['name']} ${kind} has no openAPIV3Schema`);
+      versions.push([gvkKey(group, v['name'], kind), schema]);
+    }
+  }
+  const result: CrdFile = { file, hash, versions };
+  crdFileCache.set(cacheKey, result);
+  return result;
+}
+
+function loadCrds(files: readonly string[], dir: string | null): Map<string, CrdVersionSchema> {
   const byGvk = new Map<string, CrdVersionSchema>();
   for (const f of files) {
-    const file = isAbsolute(f) ? f : join(SCHEMAS_DIR, f);
-    for (const yamlDoc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-      if (yamlDoc.errors.length > 0) throw new Error(`${file}: ${yamlDoc.errors[0]?.message ?? 'YAML error'}`);
-      const crd: unknown = yamlDoc.toJS();
-      if (!isObject(crd) || crd['kind'] !== 'CustomResourceDefinition') continue;
-      const spec = crd['spec'];
-      if (!isObject(spec) || !isObject(spec['names']) || !Array.isArray(spec['versions'])) {
-        throw new Error(`${file}: malformed CustomResourceDefinition`);
-      }
-      const group = spec['group'];
-      const kind = spec['names']['kind'];
-      if (typeof group !== 'string' || typeof kind !== 'string') {
-        throw new Error(`${file}: CRD without spec.group / spec.names.kind`);
-      }
-      for (const v of spec['versions']) {
-        if (!isObject(v) || v['served'] !== true || typeof v['name'] !== 'string') continue;
-        const schema = isObject(v['schema']) ? v['schema']['openAPIV3Schema'] : undefined;
-        if (!isObject(schema)) throw new Error(`${file}: ${group}/${v['name']} ${kind} has no openAPIV3Schema`);
-        const key = gvkKey(group, v['name'], kind);
-        if (byGvk.has(key)) throw new Error(`${file}: ${key} already defined by ${byGvk.get(key)?.file ?? '?'}`);
-        byGvk.set(key, { file, schema: strictify(schema, 'crd', formats) as JsonObject });
-      }
+    const crdFile = loadCrdFile(isAbsolute(f) ? f : join(SCHEMAS_DIR, f), dir);
+    for (const [key, schema] of crdFile.versions) {
+      const file = crdFile.file;
+      if (byGvk.has(key)) throw new Error(`${file}: ${key} already defined by ${byGvk.get(key)?.file ?? '?'}`);
+      byGvk.set(key, { file, fileHash: crdFile.hash, schema });
     }
   }
   return byGvk;
+}
+
+/** A strictified schema (or definitions map) and the formats it uses. */
+interface Strict {
+  readonly schema: JsonObject;
+  readonly formats: ReadonlySet<string>;
+}
+
+/** Strict copies of CRD schemas, by the declared schema. */
+const strictCrdCache = new WeakMap<JsonObject, Strict>();
+
+/** The strictified openAPIV3Schema of a CRD version (metadata still as declared by the CRD). */
+function strictCrdSchema(crd: CrdVersionSchema): Strict {
+  let strict = strictCrdCache.get(crd.schema);
+  if (strict === undefined) {
+    const formats = new Set<string>();
+    strict = { schema: strictify(crd.schema, 'crd', formats) as JsonObject, formats };
+    strictCrdCache.set(crd.schema, strict);
+  }
+  return strict;
+}
+
+/** Strict definitions of each Kubernetes version (the `definitions` map as `schema`). */
+const strictDefinitionsCache = new Map<string, Strict>();
+
+function strictDefinitions(version: string): Strict {
+  let strict = strictDefinitionsCache.get(version);
+  if (strict === undefined) {
+    const formats = new Set<string>();
+    const definitions: JsonObject = {};
+    for (const [name, def] of Object.entries(loadDefinitions(version).definitions)) {
+      definitions[name] = strictify(def, 'kubernetes', formats);
+    }
+    const quantity = definitions[QUANTITY_DEF];
+    if (isObject(quantity) && Array.isArray(quantity['oneOf'])) {
+      quantity['oneOf'] = quantity['oneOf'].map((branch: unknown) =>
+        isObject(branch) && branch['type'] === 'string' ? { ...branch, pattern: QUANTITY_PATTERN } : branch,
+      );
+    }
+    strict = { schema: definitions, formats };
+    strictDefinitionsCache.set(version, strict);
+  }
+  return strict;
 }
 
 // ---------------------------------------------------------------------------
@@ -433,7 +605,8 @@ const goPatternRegExp: NonNullable<CodeOptions['regExp']> = Object.assign(
 function createAjv(formats: ReadonlySet<string>): Ajv {
   const ajv = new Ajv({
     allErrors: true,
-    code: { regExp: goPatternRegExp }, // Go RE2 inline flags in CRD patterns
+    // Go RE2 inline flags in CRD patterns; source: true keeps the code for the cache (standaloneCode).
+    code: { regExp: goPatternRegExp, source: true },
     strict: false, // ignore leftover vendor keywords and OpenAPI-isms
     validateSchema: false, // vendored data; skip meta-validation of ~1 MB of defs
     addUsedSchema: false,
@@ -451,13 +624,38 @@ function createAjv(formats: ReadonlySet<string>): Ajv {
   return ajv;
 }
 
+/** Compiled validators of this process, by cache key (see {@link SchemaValidator.compiledKey}). */
+const compiledCache = new Map<string, ValidateFunction>();
+
+/** For tests of the cache: forgets what this process compiled and parsed, so the next use reads the disk cache. */
+export function forgetProcessCaches(): void {
+  compiledCache.clear();
+  crdFileCache.clear();
+}
+
+/** A validator compiled by an earlier run: ajv's standalone code, from the cache. */
+function loadCompiled(file: string | undefined): ValidateFunction | undefined {
+  if (file === undefined || !existsSync(file)) return undefined;
+  try {
+    const module: { exports: unknown } = { exports: {} };
+    // The code is ajv's own output (standaloneCode below). Its free names: module, exports, require
+    // (ajv's runtime helpers and ajv-formats) and the regExp function named by goPatternRegExp.code.
+    const run = new Function('module', 'exports', 'require', goPatternRegExp.code, readFileSync(file, 'utf8')) as (
+      ...args: unknown[]
+    ) => void;
+    run(module, module.exports, createRequire(file), goPatternRegExp);
+    return typeof module.exports === 'function' ? (module.exports as ValidateFunction) : undefined;
+  } catch {
+    return undefined; // a damaged entry is compiled again
+  }
+}
+
 export class SchemaValidator {
   private readonly versions: ReadonlySet<string>;
   private readonly crdFiles: readonly string[];
+  private readonly cacheDir: string | null;
   private crds: Map<string, CrdVersionSchema> | undefined;
-  private readonly crdFormats = new Set<string>();
   private readonly ajvByVersion = new Map<string, Ajv>();
-  private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor(opts: SchemaValidatorOptions) {
     if (opts.kubernetesVersions.length === 0) throw new Error('SchemaValidator: kubernetesVersions is empty');
@@ -470,6 +668,7 @@ export class SchemaValidator {
       }
     }
     this.crdFiles = opts.crdFiles ?? defaultCrdFiles();
+    this.cacheDir = opts.cacheDir === undefined ? DEFAULT_CACHE_DIR : opts.cacheDir;
   }
 
   /** Kubernetes versions this validator was configured for (normalized). */
@@ -512,7 +711,7 @@ export class SchemaValidator {
   }
 
   private loadedCrds(): Map<string, CrdVersionSchema> {
-    this.crds ??= loadCrds(this.crdFiles, this.crdFormats);
+    this.crds ??= loadCrds(this.crdFiles, this.cacheDir);
     return this.crds;
   }
 
@@ -520,20 +719,12 @@ export class SchemaValidator {
   private ajvFor(version: string): Ajv {
     let ajv = this.ajvByVersion.get(version);
     if (ajv === undefined) {
-      this.loadedCrds(); // CRD formats must be known before ajv is built
-      const formats = new Set<string>(this.crdFormats);
-      const strictDefs: JsonObject = {};
-      for (const [name, def] of Object.entries(loadDefinitions(version).definitions)) {
-        strictDefs[name] = strictify(def, 'kubernetes', formats);
-      }
-      const quantity = strictDefs[QUANTITY_DEF];
-      if (isObject(quantity) && Array.isArray(quantity['oneOf'])) {
-        quantity['oneOf'] = quantity['oneOf'].map((branch: unknown) =>
-          isObject(branch) && branch['type'] === 'string' ? { ...branch, pattern: QUANTITY_PATTERN } : branch,
-        );
-      }
+      // Every format the definitions and the CRDs use must be known before ajv is built.
+      const defs = strictDefinitions(version);
+      const formats = new Set<string>(defs.formats);
+      for (const crd of this.loadedCrds().values()) for (const f of strictCrdSchema(crd).formats) formats.add(f);
       ajv = createAjv(formats);
-      ajv.addSchema({ $id: this.defsId(version), definitions: strictDefs });
+      ajv.addSchema({ $id: this.defsId(version), definitions: defs.schema });
       this.ajvByVersion.set(version, ajv);
     }
     return ajv;
@@ -558,12 +749,36 @@ export class SchemaValidator {
     return undefined;
   }
 
+  /**
+   * Everything a compiled validator depends on besides this file's source and the package versions
+   * (in {@link cacheStamp}): the Kubernetes version and its definitions file, and for a custom
+   * resource the CRD file and the group/version/kind in it. The extra no-op formats registered
+   * for the other CRDs change no generated code (an unknown format generates none either).
+   */
+  private static compiledKey(target: NonNullable<ReturnType<SchemaValidator['resolve']>>, version: string): string {
+    const parts =
+      target.kind === 'builtin'
+        ? ['builtin', version, loadDefinitions(version).hash, target.def]
+        : [
+            'crd',
+            version,
+            loadDefinitions(version).hash,
+            target.crd.fileHash,
+            gvkKey(target.gvk.group, target.gvk.version, target.gvk.kind),
+          ];
+    return sha256(parts.join('\0')).slice(0, 32);
+  }
+
   private validatorFor(apiVersion: string, kind: string, version: string): ValidateFunction | undefined {
     const target = this.resolve(apiVersion, kind, version);
     if (target === undefined) return undefined;
-    const cacheKey = `${version}|${gvkKey(target.gvk.group, target.gvk.version, target.gvk.kind)}`;
-    let fn = this.compiled.get(cacheKey);
-    if (fn !== undefined) return fn;
+    const key = SchemaValidator.compiledKey(target, version);
+    const file = cacheFile(this.cacheDir, `${key}.cjs`);
+    let fn = compiledCache.get(key) ?? loadCompiled(file);
+    if (fn !== undefined) {
+      compiledCache.set(key, fn);
+      return fn;
+    }
 
     const ajv = this.ajvFor(version);
     const defsRef = `${this.defsId(version)}#/definitions/`;
@@ -572,14 +787,23 @@ export class SchemaValidator {
     } else {
       // Custom resources get their metadata validated as a real ObjectMeta of
       // that Kubernetes version (CRD schemas only say `metadata: {type: object}`).
-      const schema = target.crd.schema;
+      const schema = strictCrdSchema(target.crd).schema;
       const properties = isObject(schema['properties']) ? schema['properties'] : {};
       fn = ajv.compile({
         ...schema,
         properties: { ...properties, metadata: { $ref: `${defsRef}${OBJECT_META_DEF}` } },
       });
     }
-    this.compiled.set(cacheKey, fn);
+    if (file !== undefined) {
+      let code: string | undefined;
+      try {
+        code = standaloneCode(ajv, fn);
+      } catch {
+        code = undefined; // not every schema has standalone code; this one is compiled each run
+      }
+      if (code !== undefined) writeCacheFile(file, code);
+    }
+    compiledCache.set(key, fn);
     return fn;
   }
 }
