@@ -42,9 +42,8 @@ build_one() {
     return 0
   fi
   local ldflags="-s -w" pkgs="tool"
-  # build.env may set LDFLAGS (using modver), PKGS (default: every `tool` of the module) and
-  # RENAME ("from=to ...": binaries to rename after the build, e.g. cmd=argocd).
-  LDFLAGS="" PKGS="" RENAME=""
+  # build.env may set LDFLAGS (using modver) and PKGS (default: every `tool` of the module).
+  LDFLAGS="" PKGS=""
   # shellcheck disable=SC1091
   [ -f "$dir/build.env" ] && source "$dir/build.env"
   [ -n "$LDFLAGS" ] && ldflags="$ldflags $LDFLAGS"
@@ -55,8 +54,6 @@ build_one() {
   mkdir -p "$out.partial/bin"
   # shellcheck disable=SC2086
   (cd "$dir" && GOBIN="$out.partial/bin" GOFLAGS=-mod=readonly go install -trimpath -ldflags "$ldflags" $pkgs) >&2
-  local pair
-  for pair in $RENAME; do mv "$out.partial/bin/${pair%%=*}" "$out.partial/bin/${pair#*=}"; done
   touch "$out.partial/.done"
   rm -rf "$out"
   mv "$out.partial" "$out"
