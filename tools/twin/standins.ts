@@ -113,8 +113,13 @@ export class StandIns {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
-    await new Promise((res) => (this.server ? this.server.close(res) : res(undefined)));
-    this.server?.closeAllConnections();
+    const srv = this.server;
+    if (srv) {
+      // The aggregator keeps connections open; close them, or close() waits for them.
+      const closed = new Promise((res) => srv.close(res));
+      srv.closeAllConnections();
+      await closed;
+    }
   }
 
   /** Every object of a kind; list items carry no apiVersion or kind, so they are set here. */
