@@ -31,6 +31,7 @@ import {
 import { ARGOCD_RULES } from './rules/argocd';
 import type { Rule, Violation } from './rules/core';
 import { networkPolicyCoverageRule } from './rules/network';
+import { argocdSyncSettingsRule, PROMISE_RULES } from './rules/promises';
 import {
   jobDeadlinesRule,
   monitorTargetsRule,
@@ -55,6 +56,7 @@ export * from './rules/argocd';
 export * from './rules/baseline';
 export * from './rules/core';
 export * from './rules/network';
+export * from './rules/promises';
 export * from './rules/reliability';
 export * from './rules/security';
 
@@ -93,8 +95,11 @@ export const RULES: readonly Rule[] = [
   executorGuardrailsRule,
   // Network
   networkPolicyCoverageRule,
+  // Promises the README makes (rules/promises.ts)
+  ...PROMISE_RULES,
   // Argo CD (these read argocd/<env>/, not dist/<env>/)
   ...ARGOCD_RULES,
+  argocdSyncSettingsRule,
 ];
 
 function matches(e: PolicyException, v: Violation, env: string): boolean {
