@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { committedContainers, type CommittedContainer } from '../support/committed-container';
 import { startGoogleStandIn, type GoogleStandIn } from '../support/google-standin';
 import { freePorts, httpGet, start, stopAll, waitFor, type Running } from '../support/process';
-import { output, tool } from '../support/tools';
+import { output, ROOT, tool } from '../support/tools';
+import { loadEnvironment } from '../../../src/config';
 import { startUpstreamStandIn, UPSTREAM_BODY, type UpstreamStandIn } from '../support/upstream-standin';
 
 const GO_MOD = 'tools/go/oauth2-proxy/go.mod';
@@ -174,7 +175,10 @@ for (const c of containers) {
   const emailDomains = flagValues(args, 'email-domain');
   const trustedProxyIps = flagValues(args, 'trusted-proxy-ip');
   const reverseProxy = flagValues(args, 'reverse-proxy')[0] === 'true';
-  const cookieSecure = flagValues(args, 'cookie-secure')[0] !== 'false';
+  // What the environment requires, not what the args say: Secure wherever it serves HTTPS (always in
+  // production), as the policy rule session-cookie-flags also holds; the real binary must then set it.
+  const envConfig = loadEnvironment(ROOT, c.env);
+  const cookieSecure = envConfig.tls || envConfig.tier === 'production';
   const redirectUrl = flagValues(args, 'redirect-url')[0] ?? '';
 
   describe(`${c.env} (${c.image})`, () => {
@@ -273,7 +277,9 @@ for (const c of containers) {
         const csrf = jar.cookies.get('_oauth2_proxy_csrf')?.attributes ?? '';
         expect(csrf).toMatch(/HttpOnly/i);
         expect(csrf).toMatch(/SameSite=Lax/i);
-        expect(/;\s*Secure/i.test(`;${csrf}`), `--cookie-secure=${String(cookieSecure)}`).toBe(cookieSecure);
+        expect(/;\s*Secure/i.test(`;${csrf}`), `${c.env} (tls ${envConfig.tls}, ${envConfig.tier}): Secure`).toBe(
+          cookieSecure,
+        );
       });
 
       it('answers 401, not a redirect, to a request that is not a browser page (Accept: application/json)', async () => {
@@ -292,9 +298,12 @@ for (const c of containers) {
         const session = jar.cookies.get('_oauth2_proxy') ?? jar.cookies.get('_oauth2_proxy_0');
         expect(session, `cookies: ${[...jar.cookies.keys()].join(', ')}`).toBeDefined();
         expect([...jar.cookies.keys()].filter((k) => k.includes('csrf'))).toEqual([]); // cleared by the callback
-        expect(/;\s*Secure/i.test(`;${session?.attributes ?? ''}`), `--cookie-secure=${String(cookieSecure)}`).toBe(
+        const attributes = `;${session?.attributes ?? ''}`;
+        expect(/;\s*Secure/i.test(attributes), `${c.env} (tls ${envConfig.tls}, ${envConfig.tier}): Secure`).toBe(
           cookieSecure,
         );
+        expect(attributes, 'the session cookie is HttpOnly').toMatch(/;\s*HttpOnly/i);
+        expect(attributes, 'the session cookie is SameSite lax or strict').toMatch(/;\s*SameSite=(Lax|Strict)\b/i);
 
         const page = await browse(`${flow.base}/dashboard`, jar);
         expect(page.status).toBe(200);
