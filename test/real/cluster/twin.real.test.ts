@@ -612,6 +612,91 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     for (const c of cases) expect(got[c.name], c.name).toMatch(new RegExp(`^(403|422): .*${c.expect.source}`));
   });
 
+  it('holds the executor guard at its limit and on updates: the deadline limit exactly, an image swap, an ephemeral container', async () => {
+    const mw = await asMiddleware();
+    const lang = languages()[0] ?? '';
+    const limit = twin.env.executors.deadlineSeconds;
+    const exe = ns().executor;
+    const guard = (what: string) =>
+      new RegExp(`ValidatingAdmissionPolicy 'coderun-executor-guard' .*denied request: ${what}`);
+    const lines = ['| executor pod | HTTP | message |', '| --- | ---: | --- |'];
+    const row = (what: string, r: { status: number; message: string }) =>
+      lines.push(`| ${what} | ${r.status} | ${(r.status < 300 ? 'admitted' : r.message).replace(/\|/g, '\\|')} |`);
+    // Created by the middleware with a deadline of exactly the limit, and one second more (dry run).
+    const withDeadline = async (seconds: number) => {
+      const pod = await executorPod(mw, lang);
+      (pod.spec as { activeDeadlineSeconds?: number }).activeDeadlineSeconds = seconds;
+      const r = await mw.req('POST', `/api/v1/namespaces/${exe}/pods?dryRun=All`, pod);
+      row(`activeDeadlineSeconds ${seconds}`, r);
+      return r;
+    };
+    const atLimit = await withDeadline(limit);
+    expect(atLimit.status, atLimit.message).toBe(201);
+    const above = await withDeadline(limit + 1);
+    expect(`${above.status}: ${above.message}`).toMatch(
+      new RegExp(
+        `^(403|422): .*${guard(`executor pods need activeDeadlineSeconds of at most ${limit}(?!\\d)`).source}`,
+      ),
+    );
+    // A real executor pod, then updates to it by the cluster admin (admission binds admins too).
+    const created = await mw.must<Obj>('POST', `/api/v1/namespaces/${exe}/pods`, await executorPod(mw, lang));
+    const name = String(created.metadata?.name);
+    try {
+      const spec = created.spec as { containers: { name: string; image: string }[] };
+      const first = spec.containers[0]?.name ?? '';
+      const swap = await kube.req(
+        'PATCH',
+        `/api/v1/namespaces/${exe}/pods/${name}?dryRun=All`,
+        { spec: { containers: [{ name: first, image: 'docker.io/library/busybox:1.36' }] } },
+        'application/strategic-merge-patch+json',
+      );
+      row('image changed by an update (PATCH pods)', swap);
+      expect(`${swap.status}: ${swap.message}`).toMatch(
+        new RegExp(`^(403|422): .*${guard('executor images must be exactly one of').source}`),
+      );
+      // What `kubectl debug` sends: the ephemeralcontainers subresource. The debug container meets
+      // Pod Security (restricted), so only the guard can refuse it.
+      const debug = await kube.req(
+        'PATCH',
+        `/api/v1/namespaces/${exe}/pods/${name}/ephemeralcontainers?dryRun=All`,
+        {
+          spec: {
+            ephemeralContainers: [
+              {
+                name: 'debugger',
+                image: 'docker.io/library/busybox:1.36',
+                command: ['sh'],
+                stdin: true,
+                tty: true,
+                targetContainerName: first,
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  runAsNonRoot: true,
+                  runAsUser: 65534,
+                  capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+              },
+            ],
+          },
+        },
+        'application/strategic-merge-patch+json',
+      );
+      row('ephemeral container of another image (PATCH pods/ephemeralcontainers, as kubectl debug)', debug);
+      expect(`${debug.status}: ${debug.message}`).toMatch(
+        new RegExp(`^(403|422): .*${guard('executor pods may not get ephemeral \\(debug\\) containers').source}`),
+      );
+    } finally {
+      await kube.req('DELETE', `/api/v1/namespaces/${exe}/pods/${name}?gracePeriodSeconds=0`);
+      await until(
+        `executor pod ${name} gone`,
+        async () => (await kube.req('GET', `/api/v1/namespaces/${exe}/pods/${name}`)).status === 404,
+        60_000,
+      );
+    }
+    facts.section('Security: the executor guard at its limit and on updates', lines);
+  });
+
   it('access matrix: the middleware may do exactly what its Role allows, nobody else creates pods or reads Secrets', async () => {
     type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
     const roles = byKind('Role');
