@@ -16,6 +16,8 @@ import { containerEnv, type SecretValues } from '../support/kubelet-env';
 import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../support/nats-server';
 import { httpGet, start, stopAll, waitFor } from '../support/process';
 import { output, tool } from '../support/tools';
+import { parseMemory } from '../../../src/quantity';
+import { JETSTREAM_HEADROOM } from '../../policy/rules/promises';
 
 const committed = loadCommitted();
 const envNames = [...new Set(committed.map((d) => d.env.name))];
@@ -24,6 +26,12 @@ function find(env: string, kind: string, name: string): K8sObject {
   const d = committed.find((x) => x.env.name === env && x.object.kind === kind && x.object.metadata.name === name);
   if (!d) throw new Error(`${env}: no committed ${kind} ${name}`);
   return d.object;
+}
+
+/** The storage request of a StatefulSet's (first) volumeClaimTemplate. */
+function claimOf(sts: K8sObject): { storage?: string } {
+  const spec = sts.spec as { volumeClaimTemplates?: { spec?: { resources?: { requests?: { storage?: string } } } }[] };
+  return spec.volumeClaimTemplates?.[0]?.spec?.resources?.requests ?? {};
 }
 
 function findAll(env: string, kind: string): K8sObject[] {
@@ -164,11 +172,24 @@ describe.each(envNames)('NATS in %s', (envName) => {
     for (const n of cluster.nodes) {
       const varz = JSON.parse((await httpGet(`http://127.0.0.1:${n.httpPort}/varz`)).body) as {
         server_name: string;
-        jetstream?: { config?: { max_storage?: number } };
+        jetstream?: { config?: { max_storage?: number; max_memory?: number } };
         tls_required?: boolean;
       };
       expect(varz.server_name).toBe(n.podName);
+      // The limits the server really runs with fit the volume and the memory limit, with the
+      // README's headroom (policy rule jetstream-storage-fits reads the same from the config text).
+      const volume = parseMemory(String((claimOf(sts) as { storage?: string }).storage));
+      const memory = parseMemory(
+        String((natsContainer as { resources?: { limits?: { memory?: string } } }).resources?.limits?.memory),
+      );
       expect(varz.jetstream?.config?.max_storage).toBeGreaterThan(0);
+      expect(varz.jetstream?.config?.max_storage).toBeLessThanOrEqual(
+        Math.floor(volume * JETSTREAM_HEADROOM.fileStoreOfVolume),
+      );
+      expect(varz.jetstream?.config?.max_memory).toBeGreaterThan(0);
+      expect(varz.jetstream?.config?.max_memory).toBeLessThanOrEqual(
+        Math.floor(memory * JETSTREAM_HEADROOM.memoryStoreOfLimit),
+      );
       expect(Boolean(varz.tls_required)).toBe(cluster.pki !== undefined);
       if (replicas > 1) {
         const routez = JSON.parse((await httpGet(`http://127.0.0.1:${n.httpPort}/routez`)).body) as {
