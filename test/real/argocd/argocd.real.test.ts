@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEnvironments, loadEnvironment } from '../../../src/config';
 import type { Obj } from '../../../tools/twin/api';
 import { committedObjects, objectId } from '../../../tools/twin/twin';
-import { APPS, ArgoLoop, ARGOCD_NAMESPACE, RECONCILIATION, statusOf, type AppStatus } from './argocd';
+import { APPS, ArgoLoop, ARGOCD_NAMESPACE, RECONCILIATION, RECONCILIATION_MS, statusOf, type AppStatus } from './argocd';
 import { waitFor } from '../support/process';
 import { ROOT } from '../support/tools';
 
@@ -35,6 +35,13 @@ describe.each(ENVS)('Argo CD loop: %s', (envName) => {
   const appName = `coderun-${envName}`;
   const bootName = `${appName}-bootstrap`;
   const committed = committedObjects(ROOT, envName).filter((c) => c.file.startsWith('dist/'));
+  const committedApp = committedObjects(ROOT, envName).find(
+    (c) => c.file === `argocd/${envName}/application-${appName}.yaml`,
+)?.object as { spec: { syncPolicy: SyncPolicy } };
+  type SyncPolicy = { automated?: { selfHeal?: boolean; prune?: boolean } };
+  const syncPolicyOf = (a: Obj | undefined) => (a?.spec as { syncPolicy?: SyncPolicy } | undefined)?.syncPolicy;
+  /** The committed Application's automated sync settings, which the loop exercises (not the environment file's). */
+  const committedSync = committedApp.spec.syncPolicy.automated ?? {};
   const facts: string[] = [`# Argo CD loop: ${envName}`, ''];
   const fact = (line: string) => {
     facts.push(line);
@@ -163,6 +170,47 @@ describe.each(ENVS)('Argo CD loop: %s', (envName) => {
     expect(new Set(ranks)).toEqual(new Set(START_ORDER.map((_, i) => i)));
   });
 
+  /** A hand edit of a committed ConfigMap in the cluster; returns how to tell it is still there, and how to undo it. */
+  const handEdit = () => {
+    const cm = committed.find((c) => c.object.kind === 'ConfigMap');
+    expect(cm, 'a ConfigMap in dist').toBeDefined();
+    const data = (cm!.object.data ?? {}) as Record<string, string>;
+    const key = Object.keys(data)[0] ?? '';
+    const ns = cm!.object.metadata?.namespace ?? '';
+    const name = String(cm!.object.metadata?.name);
+    const r = loop.kubectlRun(['-n', ns, 'patch', 'configmap', name, '--type=merge', '-p', JSON.stringify({ data: { [key]: 'edited by hand' } })]);
+    expect(r.code, r.out).toBe(0);
+    const value = async () => ((await live(cm!.object))?.data as Record<string, string> | undefined)?.[key];
+    return { what: `ConfigMap ${ns}/${name}`, reverted: async () => (await value()) === data[key], edited: async () => (await value()) === 'edited by hand' };
+  };
+  /** Waits for a hand edit to be reverted (selfHeal on), or checks that it stays and the Application says OutOfSync (off). */
+  const expectSelfHeal = async (selfHeal: boolean, label: string) => {
+    const e = handEdit();
+    const t0 = Date.now();
+    if (selfHeal) {
+      await waitFor(`${e.what} back as committed`, e.reverted, { timeoutMs: 120_000, intervalMs: 250 });
+      fact(`${label}: hand edit of ${e.what} reverted by selfHeal after ${secs(Date.now() - t0)}`);
+      await loop.waitApp(appName, 'Synced again', done);
+    } else {
+      // Automated sync applies each new revision once whatever selfHeal says; only drift after the
+      // current revision was synced is selfHeal's to revert or keep.
+      const s = statusOf((await loop.app(appName))!);
+      expect(s.syncedRevision, 'the last sync operation applied the current revision').toBe(s.revision);
+      await loop.waitApp(appName, 'OutOfSync', (x) => x.sync === 'OutOfSync');
+      // Three reconciliations later the edit is still there: nothing reverts it.
+      await new Promise((r) => setTimeout(r, 3 * RECONCILIATION_MS));
+      expect(await e.edited(), `${e.what} still edited by hand`).toBe(true);
+      expect(statusOf((await loop.app(appName))!).sync).toBe('OutOfSync');
+      fact(`${label}: hand edit of ${e.what} kept (selfHeal off), Application OutOfSync ${secs(Date.now() - t0)} later`);
+    }
+  };
+
+  // Runs before any case that renders in the clone, so the Application is the committed one.
+  it(`${committedSync.selfHeal ? 'reverts' : 'reports'} a hand edit in the cluster with the committed Application (selfHeal ${committedSync.selfHeal})`, { timeout: 300_000 }, async () => {
+    expect(syncPolicyOf(await loop.app(appName)), `the live ${appName} syncs with argocd/${envName}'s committed syncPolicy`).toMatchObject(committedApp.spec.syncPolicy);
+    await expectSelfHeal(committedSync.selfHeal === true, 'Committed settings');
+  });
+
   it('syncs a commit that changes the environment file (synth, then commit)', { timeout: 300_000 }, async () => {
     const file = join(loop.work, 'environments', `${envName}.yaml`);
     const before = env.executors.deadlineSeconds;
@@ -180,28 +228,32 @@ describe.each(ENVS)('Argo CD loop: %s', (envName) => {
     expect(o.template?.spec?.activeDeadlineSeconds).toBe(after);
   });
 
-  it(`${env.argocd.selfHeal ? 'reverts' : 'reports'} a hand edit in the cluster (selfHeal ${env.argocd.selfHeal})`, { timeout: 300_000 }, async () => {
-    const cm = committed.find((c) => c.object.kind === 'ConfigMap');
-    expect(cm, 'a ConfigMap in dist').toBeDefined();
-    const data = (cm!.object.data ?? {}) as Record<string, string>;
-    const key = Object.keys(data)[0] ?? '';
-    const ns = cm!.object.metadata?.namespace ?? '';
-    const name = String(cm!.object.metadata?.name);
-    const r = loop.kubectlRun(['-n', ns, 'patch', 'configmap', name, '--type=merge', '-p', JSON.stringify({ data: { [key]: 'edited by hand' } })]);
-    expect(r.code, r.out).toBe(0);
-    const t0 = Date.now();
-    if (env.argocd.selfHeal) {
-      await waitFor(
-        'the ConfigMap back as committed',
-        async () => ((await live(cm!.object))?.data as Record<string, string> | undefined)?.[key] === data[key],
-        { timeoutMs: 120_000, intervalMs: 250 },
-      );
-      fact(`Hand edit of ConfigMap ${ns}/${name} reverted by selfHeal after ${secs(Date.now() - t0)}`);
-      await loop.waitApp(appName, 'Synced again', done);
-    } else {
-      const s = await loop.waitApp(appName, 'OutOfSync', (x) => x.sync === 'OutOfSync');
-      expect(s.sync).toBe('OutOfSync');
-    }
+  it(`follows the environment's selfHeal both ways: ${!env.argocd.selfHeal} after a commit that sets it, ${env.argocd.selfHeal} after its revert`, { timeout: 400_000 }, async () => {
+    const file = join(loop.work, 'environments', `${envName}.yaml`);
+    const text = readFileSync(file, 'utf8');
+    const flipped = !env.argocd.selfHeal;
+    // The commit also changes the rendered objects (executors.deadlineSeconds + 1), so that Argo CD
+    // syncs it in an operation before the hand edit (see expectSelfHeal).
+    const withDeadline = text.replace(/^(\s+deadlineSeconds:)\s*(\d+)/m, (_, k: string, n: string) => `${k} ${Number(n) + 1}`);
+    const next = /^argocd:\n(?:[ \t].*\n|\n)*?[ \t]+selfHeal:/m.test(withDeadline)
+      ? withDeadline.replace(/^(argocd:\n(?:[ \t].*\n|\n)*?[ \t]+selfHeal:)[ \t]*\S+/m, `$1 ${flipped}`)
+      : withDeadline.replace(/^argocd:\n/m, `argocd:\n  selfHeal: ${flipped}\n`);
+    writeFileSync(file, next);
+    loop.synth();
+    expect(loop.git('diff', '--name-only').split('\n')).toContain(`argocd/${envName}/application-${appName}.yaml`);
+    const sha = loop.commit(`${envName}: argocd.selfHeal ${env.argocd.selfHeal} → ${flipped}, executors.deadlineSeconds + 1`);
+    const selfHealNow = async () =>
+      syncPolicyOf(await loop.app(appName))?.automated?.selfHeal === true;
+    await waitFor('the bootstrap applies the new Application', async () => (await selfHealNow()) === flipped, { timeoutMs: 180_000, intervalMs: 500 });
+    await loop.waitApp(appName, `synced to ${sha}`, (x) => done(x) && x.revision === sha && x.syncedRevision === sha);
+    await expectSelfHeal(flipped, `selfHeal ${flipped} (environment file)`);
+    // Back to the committed setting: with selfHeal on again, the edit left above is reverted.
+    loop.git('revert', '--no-edit', 'HEAD');
+    loop.git('push', '-q', 'origin', 'HEAD:main');
+    const back = head();
+    await waitFor('the bootstrap applies the committed Application again', async () => (await selfHealNow()) === env.argocd.selfHeal, { timeoutMs: 180_000, intervalMs: 500 });
+    await loop.waitApp(appName, `Synced and Healthy at ${back}`, (x) => done(x) && x.revision === back && x.syncedRevision === back, 300_000);
+    await expectSelfHeal(env.argocd.selfHeal, `selfHeal ${env.argocd.selfHeal} (reverted)`);
   });
 
   it(`${env.argocd.prune ? 'prunes' : 'keeps'} an object removed from dist/ (prune ${env.argocd.prune})`, { timeout: 400_000 }, async () => {

@@ -31,6 +31,8 @@ export const APPS = `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/a
 export const PROJECTS = `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/appprojects`;
 /** How often Argo CD looks at git (argocd-cm timeout.reconciliation; default 180 s). */
 export const RECONCILIATION = '5s';
+/** The same, in milliseconds. */
+export const RECONCILIATION_MS = 5_000;
 
 /** redis-server from PATH (Debian's package; tools/install-redis.sh). Fails loudly when missing. */
 export function redisServer(): string {
@@ -47,6 +49,8 @@ export interface AppStatus {
   sync: string;
   health: string;
   revision: string;
+  /** The revision the last sync operation applied (operationState.syncResult.revision). */
+  syncedRevision: string;
   phase: string;
   message: string;
   conditions: { type: string; message: string }[];
@@ -63,6 +67,7 @@ export function statusOf(app: Obj): AppStatus {
     sync: String(s.sync?.status ?? ''),
     health: String(s.health?.status ?? ''),
     revision: String(s.sync?.revision ?? ''),
+    syncedRevision: String(op.syncResult?.revision ?? ''),
     phase: String(op.phase ?? ''),
     message: String(op.message ?? ''),
     conditions: (s.conditions ?? []).map((c: any) => ({ type: String(c.type), message: String(c.message) })),
@@ -287,6 +292,17 @@ export class ArgoLoop {
         !f.startsWith(`argocd/${this.envName}/`),
     );
     if (unexpected.length > 0) throw new Error(`changing repoURL changed more than argocd/: ${unexpected.join(', ')}`);
+    // ...and argocd/ changed in the repository's address alone, so Argo CD runs the committed sync
+    // settings (a hand edit of the committed Applications that synth would undo fails here).
+    const before = execFileSync('git', ['show', `HEAD:environments/${this.envName}.yaml`], { cwd: this.work, encoding: 'utf8' });
+    const oldURL = /^argocd:\n(?:[ \t].*\n|\n)*?[ \t]+repoURL:[ \t]*(\S+)/m.exec(before)?.[1] ?? '';
+    for (const f of changed.filter((x) => x.startsWith(`argocd/${this.envName}/`))) {
+      const committed = execFileSync('git', ['show', `HEAD:${f}`], { cwd: this.work, encoding: 'utf8' });
+      if (committed.split(oldURL).join(this.repoURL) !== readFileSync(join(this.work, f), 'utf8'))
+        throw new Error(
+          `${f}: synth renders more than a new repoURL here; the committed argocd/ is not what synth renders (run npm run synth)`,
+        );
+    }
     this.commit(`${this.envName}: Argo CD reads this repository from ${this.repoURL}`);
   }
 
