@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
+import { scheduleIntervalSeconds } from '../../../charts/executor-reaper';
 import { ROOT, output, tool } from '../support/tools';
 import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec } from './alert-cases';
 
@@ -56,6 +57,13 @@ const environments: EnvUnderTest[] = committed
       .map((x) => x.object.metadata.name)
       .sort();
     const groups: Obj[] = rule.spec.groups;
+    // How long the reaper leaves a failed executor pod, at most: its minimum age plus one schedule interval.
+    const reaper = one(committed, 'CronJob', 'executor-reaper', env.name);
+    const reaperEnv: Obj[] = reaper.spec.jobTemplate.spec.template.spec.containers[0].env;
+    const minAge = Number(reaperEnv.find((e) => e.name === 'REAPER_MIN_AGE_SECONDS')?.value);
+    const interval = scheduleIntervalSeconds(reaper.spec.schedule);
+    if (!Number.isFinite(minAge) || interval === undefined)
+      throw new Error(`${env.name}: cannot read the executor reaper's REAPER_MIN_AGE_SECONDS and schedule interval`);
     return {
       name: env.name,
       file: d.file,
@@ -68,6 +76,7 @@ const environments: EnvUnderTest[] = committed
         natsJob: `${monitor.metadata.namespace}/${monitor.metadata.name}`,
         natsPods: Array.from({ length: replicas }, (_x, i) => `${nats.metadata.name}-${i}`),
         deployments,
+        failedPodRetention: Math.ceil((minAge + interval) / 60),
       },
     };
   });
@@ -169,7 +178,7 @@ describe.each(environments.map((e) => [e.name, e] as const))('%s PrometheusRule'
   });
 
   it.each(env.alerts.map((a) => [a.alert, a] as const))(
-    '%s: cases prove it fires after its for: and stays silent when healthy and on a blip',
+    '%s: cases prove it fires after its for: and stays silent when healthy and on a blip, and cover its events',
     (name, a) => {
       const spec = ALERT_CASES[name];
       expect(spec, name).toBeDefined();
@@ -178,6 +187,20 @@ describe.each(environments.map((e) => [e.name, e] as const))('%s PrometheusRule'
       const kinds = new Set(cases.map((c) => c.kind));
       for (const k of ['fires', 'healthy', 'blip'] as const)
         expect(kinds.has(k), `${name} has a '${k}' case`).toBe(true);
+      for (const event of spec!.events) {
+        const during = cases.filter((c) => c.events?.includes(event));
+        expect(
+          during.filter((c) => c.kind === 'fires').length,
+          `${name}: a '${event}' case that fires`,
+        ).toBeGreaterThan(0);
+        expect(
+          during.filter((c) => c.kind !== 'fires').length,
+          `${name}: a '${event}' case that stays silent`,
+        ).toBeGreaterThan(0);
+      }
+      for (const c of cases)
+        for (const event of c.events ?? [])
+          expect(spec!.events, `${c.name}: its event '${event}' is one ${name} lists`).toContain(event);
       for (const c of cases) {
         const firstFiring = c.evals.findIndex((e) => e.firing.length > 0);
         if (c.kind === 'fires') {
