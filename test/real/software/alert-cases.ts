@@ -480,7 +480,7 @@ const NATS_CLUSTER_SIZE_SHORT: AlertSpec = {
 
 const JETSTREAM_STORAGE_HIGH: AlertSpec = {
   severity: 'warning',
-  events: ['rolling restart'],
+  events: ['drain', 'rolling restart', 'burst'],
   cases: (ctx) => {
     const half = span<number | undefined>([0.5]);
     const storage0 = (s: Minutes) => (i: number) => (i === 0 ? s : half);
@@ -499,14 +499,16 @@ const JETSTREAM_STORAGE_HIGH: AlertSpec = {
         evals: silentAt(1, 15, 30),
       },
       {
-        name: 'file store at 85% from minute 2',
+        name: 'burst: published jobs fill the file store to 85% at minute 2 and it stays so',
         kind: 'fires',
+        events: ['burst'],
         series: natsCluster(ctx, {}, storage0(high)),
         evals: [...silentAt(1, 11), ...firingAt(firing, 12, 30)],
       },
       {
-        name: 'file store at 85% for 5 minutes, then compacted',
+        name: 'burst: the file store at 85% for 5 minutes, then compacted',
         kind: 'blip',
+        events: ['burst'],
         series: natsCluster(ctx, {}, storage0(span<number | undefined>([0.5, 2], [0.85, 5], [0.5]))),
         evals: silentAt(5, 7, 12, 20),
       },
@@ -521,6 +523,21 @@ const JETSTREAM_STORAGE_HIGH: AlertSpec = {
         kind: 'fires',
         series: natsCluster(ctx, { 0: span<NatsState>(['ok', 15], ['dead']) }, storage0(high)),
         evals: [...silentAt(11), ...firingAt(firing, 12, 14), ...silentAt(15, 16, 25, 30)],
+      },
+      {
+        name: 'drain: nats-0 replaced (3 minutes without a healthy server) while the file stores are half full',
+        kind: 'silent',
+        events: ['drain'],
+        series: natsCluster(ctx, { 0: DRAINED_3M }, () => half),
+        evals: silentAt(5, 7, 10, 20, 30),
+      },
+      {
+        name: 'drain: nats-0 replaced (healthy again at minute 8) while its file store stays at 85%',
+        kind: 'fires',
+        events: ['drain'],
+        // Unknown while away: the 10 minutes start again when the new pod is healthy.
+        series: natsCluster(ctx, { 0: DRAINED_3M }, storage0(high)),
+        evals: [...silentAt(12, 17), ...firingAt(firing, 18, 30)],
       },
       {
         name: 'rolling restart: every pod replaced in turn while the file stores are half full',
@@ -566,6 +583,12 @@ const ksmRestart = (at: number, away: number): KsmReplica[] => [
 const ksmRollingUpdate = (at: number): KsmReplica[] => [
   { gen: 0, from: 0, to: at + 1 },
   { gen: 1, from: at, to: WHOLE },
+];
+
+/** kube-state-metrics replaced at minute 8 both ways: away for one evaluation, or with an overlap. */
+const KSM_EVENTS_AT_8: readonly (readonly [AlertEvent, readonly KsmReplica[]])[] = [
+  ['kube-state-metrics restart', ksmRestart(8, 1)],
+  ['kube-state-metrics rolling update', ksmRollingUpdate(8)],
 ];
 
 /**
@@ -783,7 +806,7 @@ const failedSummary = (n: number) =>
 
 const EXECUTOR_PODS_FAILING: AlertSpec = {
   severity: 'warning',
-  events: ['burst', 'quiet night', 'kube-state-metrics restart'],
+  events: ['burst', 'quiet night', 'kube-state-metrics restart', 'kube-state-metrics rolling update'],
   cases: (ctx) => {
     /** A job pod that runs for 2 minutes, fails, and stays Failed until the reaper deletes it. */
     const failedJob = (pod: string, from: number, ksm: readonly KsmReplica[] = KSM_STEADY) =>
@@ -859,41 +882,36 @@ const EXECUTOR_PODS_FAILING: AlertSpec = {
           ...Array.from({ length: 10 }, (_x, k) => okJob(`exec-ok-${k}`, 4)).flat(),
         ],
       ),
-      ksmCase(
-        {
-          name: 'jobs fail at minutes 4 and 6, kube-state-metrics restarts at 8 (the kept pods come back under a new pod IP), one more fails at 14',
-          kind: 'silent',
-          events: ['kube-state-metrics restart'],
-          evals: silentAt(6, 9, 10, 14, 15, 20),
-        },
-        ksmRestart(8, 1),
-        [
-          ...failedJob('exec-f1', 2, ksmRestart(8, 1)),
-          ...failedJob('exec-f2', 4, ksmRestart(8, 1)),
-          ...failedJob('exec-f3', 12, ksmRestart(8, 1)),
-        ],
-      ),
-      ksmCase(
-        {
-          name: 'three jobs fail (minutes 4, 6, 10) across a kube-state-metrics restart at minute 8',
-          kind: 'fires',
-          events: ['kube-state-metrics restart'],
-          evals: [...silentAt(9), ...fired(3, 10, 13), ...silentAt(14, 20)],
-        },
-        ksmRestart(8, 1),
-        [
-          ...failedJob('exec-f1', 2, ksmRestart(8, 1)),
-          ...failedJob('exec-f2', 4, ksmRestart(8, 1)),
-          ...failedJob('exec-f3', 8, ksmRestart(8, 1)),
-        ],
-      ),
+      // The kept Failed pods come back under the new kube-state-metrics pod's labels: not new failures.
+      ...KSM_EVENTS_AT_8.flatMap(([event, ksm]): AlertCase[] => [
+        ksmCase(
+          {
+            name: `jobs fail at minutes 4 and 6, ${event} at 8, one more fails at 14`,
+            kind: 'silent',
+            events: [event],
+            evals: silentAt(6, 9, 10, 14, 15, 20),
+          },
+          ksm,
+          [...failedJob('exec-f1', 2, ksm), ...failedJob('exec-f2', 4, ksm), ...failedJob('exec-f3', 12, ksm)],
+        ),
+        ksmCase(
+          {
+            name: `three jobs fail (minutes 4, 6, 10) across a ${event} at minute 8`,
+            kind: 'fires',
+            events: [event],
+            evals: [...silentAt(9), ...fired(3, 10, 13), ...silentAt(14, 20)],
+          },
+          ksm,
+          [...failedJob('exec-f1', 2, ksm), ...failedJob('exec-f2', 4, ksm), ...failedJob('exec-f3', 8, ksm)],
+        ),
+      ]),
     ];
   },
 };
 
 const EXECUTOR_QUOTA_EXHAUSTED: AlertSpec = {
   severity: 'warning',
-  events: ['kube-state-metrics restart', 'burst'],
+  events: ['kube-state-metrics restart', 'kube-state-metrics rolling update', 'burst'],
   cases: (ctx) => {
     const quota = (
       resource: string,
@@ -946,6 +964,20 @@ const EXECUTOR_QUOTA_EXHAUSTED: AlertSpec = {
         events: ['kube-state-metrics restart'],
         series: pods(span([10, 2], [24, 5], [10]), ksmRestart(4, 2)),
         evals: silentAt(5, 7, 12, 20),
+      },
+      {
+        name: 'every pod slot taken from minute 2 while kube-state-metrics is replaced at minute 6 (rolling update)',
+        kind: 'fires',
+        events: ['kube-state-metrics rolling update'],
+        series: pods(full, ksmRollingUpdate(6)),
+        evals: [...silentAt(1, 11), ...firingAt(firing, 12, 30)],
+      },
+      {
+        name: 'quota partly used while kube-state-metrics is replaced at minute 6 (rolling update)',
+        kind: 'silent',
+        events: ['kube-state-metrics rolling update'],
+        series: pods(span([10]), ksmRollingUpdate(6)),
+        evals: silentAt(6, 7, 12, 30),
       },
       {
         name: "another namespace's quota full",
