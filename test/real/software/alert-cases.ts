@@ -30,8 +30,10 @@ export interface AlertContext {
   readonly app: string;
   /** Executor namespace (job pods, their ResourceQuota). */
   readonly executor: string;
-  /** The job label Prometheus Operator gives the nats PodMonitor's targets (<namespace>/<name>). */
-  readonly natsJob: string;
+  /** How the nats PodMonitor scrapes the NATS pods (the exporter sidecar). */
+  readonly nats: ScrapeTarget;
+  /** How the oauth2-proxy PodMonitor scrapes the oauth2-proxy pods. */
+  readonly proxy: ScrapeTarget;
   /** The NATS StatefulSet's pods, nats-0 … nats-(replicas-1). */
   readonly natsPods: readonly string[];
   /** The Deployments the app namespace ships. */
@@ -43,7 +45,31 @@ export interface AlertContext {
   readonly failedPodRetention: number;
 }
 
+/**
+ * What a PodMonitor's targets have in common, from the committed PodMonitor and the pod template it
+ * selects: Prometheus Operator labels each target with job (<namespace>/<PodMonitor>), container (the
+ * container that has the port), endpoint (the port's name), namespace, pod and instance (podIP:port).
+ */
+export interface ScrapeTarget {
+  readonly job: string;
+  readonly container: string;
+  readonly endpoint: string;
+  readonly port: number;
+}
+
 export type Labels = Readonly<Record<string, string>>;
+
+/** The labels a scrape of `target` gives the pod `pod` at `ip`. */
+function targetLabels(ctx: AlertContext, target: ScrapeTarget, pod: string, ip: string): Labels {
+  return {
+    container: target.container,
+    endpoint: target.endpoint,
+    instance: `${ip}:${target.port}`,
+    job: target.job,
+    namespace: ctx.app,
+    pod,
+  };
+}
 
 export interface InputSeries {
   readonly series: string;
@@ -182,18 +208,11 @@ const firingAt = (firing: readonly ExpectedAlert[], ...at: number[]): Evaluation
  */
 type NatsState = 'ok' | 'unhealthy' | 'dead' | 'unreachable' | 'gone';
 
-/** Labels a PodMonitor scrape of the exporter sidecar on port "metrics" gives generation `gen` of pod i. */
+/** Labels the nats PodMonitor's scrape of the exporter sidecar gives generation `gen` of pod i. */
 function natsTarget(ctx: AlertContext, i: number, gen = 0): Labels {
   const pod = ctx.natsPods[i];
   if (pod === undefined) throw new Error(`no NATS pod ${i} in ${ctx.env}`);
-  return {
-    container: 'metrics',
-    endpoint: 'metrics',
-    instance: `10.0.${1 + gen}.${10 + i}:7777`,
-    job: ctx.natsJob,
-    namespace: ctx.app,
-    pod,
-  };
+  return targetLabels(ctx, ctx.nats, pod, `10.0.${1 + gen}.${10 + i}`);
 }
 
 /**
@@ -1247,14 +1266,7 @@ const proxyRollout = (at: number): ProxyPod[] => [
  */
 function proxySeries(ctx: AlertContext, pods: readonly ProxyPod[], ok: Minutes, errors: Minutes): InputSeries[] {
   return pods.flatMap((p) => {
-    const target = {
-      container: 'oauth2-proxy',
-      endpoint: 'metrics',
-      instance: `${p.ip}:44180`,
-      job: `${ctx.app}/oauth2-proxy`,
-      namespace: ctx.app,
-      pod: p.name,
-    };
+    const target = targetLabels(ctx, ctx.proxy, p.name, p.ip);
     const alive = (m: number) => m >= p.from && m < p.to;
     const counter = (perMinute: Minutes): Minutes => {
       let total = 0;

@@ -2,7 +2,8 @@
  * The committed PrometheusRule of every environment that has one, checked and unit-tested by the real
  * promtool (tools/go/promtool). The rule groups are taken from dist/<env>/ as committed, so what is
  * tested is what ships; the unit-test inputs are ours (alert-cases.ts), filled in with the environment's
- * namespaces, NATS job, NATS pods and Deployments read from the same committed objects.
+ * namespaces, NATS pods, Deployments, the PodMonitors' target labels and the reaper's retention, read
+ * from the same committed objects.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { stringify } from 'yaml';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
 import { scheduleIntervalSeconds } from '../../../charts/executor-reaper';
 import { ROOT, output, tool } from '../support/tools';
-import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec } from './alert-cases';
+import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec, type ScrapeTarget } from './alert-cases';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
@@ -42,13 +43,29 @@ function one(docs: CommittedDoc[], kind: string, name: string, env: string): Obj
   return found[0]!.object;
 }
 
+/** How PodMonitor `name` scrapes the pods of `kind` `name`: job, and the container and port of its endpoint. */
+function scrapeTarget(env: string, name: string, kind: string): ScrapeTarget {
+  const monitor = one(committed, 'PodMonitor', name, env);
+  const endpoints: Obj[] = monitor.spec.podMetricsEndpoints;
+  if (endpoints.length !== 1) throw new Error(`${env}: PodMonitor ${name} has ${endpoints.length} endpoints, not one`);
+  const portName: string = endpoints[0].port;
+  const containers: Obj[] = one(committed, kind, name, env).spec.template.spec.containers;
+  const found = containers.flatMap((c) =>
+    (c.ports ?? [])
+      .filter((p: Obj) => p.name === portName)
+      .map((p: Obj) => ({ container: c.name, port: p.containerPort })),
+  );
+  if (found.length !== 1)
+    throw new Error(`${env}: ${kind} ${name} has ${found.length} container ports named ${portName}`);
+  return { job: `${monitor.metadata.namespace}/${monitor.metadata.name}`, endpoint: portName, ...found[0]! };
+}
+
 /** Every environment with a committed PrometheusRule, with the context its alert cases need. */
 const environments: EnvUnderTest[] = committed
   .filter((d) => d.object.kind === 'PrometheusRule')
   .map((d) => {
     const env = d.env;
     const rule = d.object as Obj;
-    const monitor = one(committed, 'PodMonitor', 'nats', env.name);
     const nats = one(committed, 'StatefulSet', 'nats', env.name);
     const replicas: number = nats.spec.replicas;
     const deployments = committed
@@ -73,7 +90,8 @@ const environments: EnvUnderTest[] = committed
         env: env.name,
         app: env.namespaces.app,
         executor: env.namespaces.executor,
-        natsJob: `${monitor.metadata.namespace}/${monitor.metadata.name}`,
+        nats: scrapeTarget(env.name, 'nats', 'StatefulSet'),
+        proxy: scrapeTarget(env.name, 'oauth2-proxy', 'Deployment'),
         natsPods: Array.from({ length: replicas }, (_x, i) => `${nats.metadata.name}-${i}`),
         deployments,
         failedPodRetention: Math.ceil((minAge + interval) / 60),
