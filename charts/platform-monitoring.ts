@@ -106,8 +106,9 @@ export function platformAlerts(env: EnvironmentConfig): AlertDefinition[] {
     },
     {
       // Only while the server's /healthz is ok: when nats-server dies, exporter 0.15.0 keeps serving its
-      // last /varz values (its gauges are never reset; read in its code, not run), which would keep this
-      // firing on a number nobody measures any more. NatsServerDown reports the dead server instead, and
+      // last /varz values (a failed request still leaves an empty answer, and its gauges are never
+      // reset: collector/collector.go at v0.15.0, read, not run), which would keep this firing on a
+      // number nobody measures any more. NatsServerDown reports the dead server instead, and
       // the 10 minutes start again when it is back. By (namespace, pod), as NatsServerDown.
       alert: 'JetStreamStorageHigh',
       expr:

@@ -34,6 +34,8 @@ export interface AlertContext {
   readonly nats: ScrapeTarget;
   /** How the oauth2-proxy PodMonitor scrapes the oauth2-proxy pods. */
   readonly proxy: ScrapeTarget;
+  /** The server_id label of the NATS exporter's metrics (from its monitor URL argument). */
+  readonly natsServerId: string;
   /** The NATS StatefulSet's pods, nats-0 … nats-(replicas-1). */
   readonly natsPods: readonly string[];
   /** The Deployments the app namespace ships. */
@@ -196,9 +198,11 @@ const firingAt = (firing: readonly ExpectedAlert[], ...at: number[]): Evaluation
 
 /**
  * One NATS pod in one minute, as its exporter sidecar (prometheus-nats-exporter 0.15.0 with -varz
- * -healthz) shows it. From the exporter's code, not a run: gnatsd_healthz_status (0 = ok) is exported
- * only while the exporter reaches nats-server's /healthz, and is 1 when /healthz answers not ok; the
- * varz GaugeVecs are never reset, so when nats-server dies they keep the last values read.
+ * -healthz) shows it. From the exporter's code at tag v0.15.0, not a run (the Go module proxy does not
+ * serve that version): gnatsd_healthz_status (0 = ok) is exported only when the exporter gets a JSON
+ * answer from nats-server's /healthz, and is 1 when its status is not "ok" (collector/healthz.go);
+ * when /varz cannot be read, makeRequests still keeps an empty answer for the server, so the varz
+ * GaugeVecs, never reset, go on exporting the last values read (collector/collector.go).
  *  - ok: nats-server healthy;
  *  - unhealthy: nats-server answers, /healthz not ok (starting, JetStream not current);
  *  - dead: nats-server gone, the exporter sidecar still answers (up 1, no healthz, varz frozen);
@@ -216,13 +220,13 @@ function natsTarget(ctx: AlertContext, i: number, gen = 0): Labels {
 }
 
 /**
- * The exporter's metrics also carry a server_id label. Its value here (one per pod and generation) is
- * this file's earlier model, not checked against the exporter; the rules aggregate it away (by
- * namespace and pod), so no case depends on it.
+ * The exporter's metrics also carry server_id: exporter 0.15.0 started with one monitor URL and no
+ * -use_internal_server_id names the server scheme://host of that URL (main.go, parseServerIDAndURL),
+ * the same for every pod and every restart.
  */
 const natsServer = (ctx: AlertContext, i: number, gen = 0): Labels => ({
   ...natsTarget(ctx, i, gen),
-  server_id: `NSRV${i}G${gen}`,
+  server_id: ctx.natsServerId,
 });
 
 const JS_MAX = 20 * 1024 ** 3;
@@ -1260,9 +1264,10 @@ const proxyRollout = (at: number): ProxyPod[] => [
 
 /**
  * oauth2-proxy's `up` and oauth2_proxy_requests_total of each pod, which serves `ok` requests with
- * 200 and `errors` with 502 each minute it lives. From the code of client_golang's promhttp (which
- * oauth2-proxy's metrics middleware uses), not a run: a counter per code starts at its first request
- * (no series before it), and a new pod's counters start from zero.
+ * 200 and `errors` with 502 each minute it lives. From the code, not a run: oauth2-proxy v7.15.2
+ * (pkg/middleware/metrics.go) counts requests with promhttp.InstrumentHandlerCounter on a CounterVec
+ * whose one label is `code`, so a code's series starts at its first request (none before it), and a
+ * new pod's counters start from zero.
  */
 function proxySeries(ctx: AlertContext, pods: readonly ProxyPod[], ok: Minutes, errors: Minutes): InputSeries[] {
   return pods.flatMap((p) => {

@@ -60,6 +60,23 @@ function scrapeTarget(env: string, name: string, kind: string): ScrapeTarget {
   return { job: `${monitor.metadata.namespace}/${monitor.metadata.name}`, endpoint: portName, ...found[0]! };
 }
 
+/**
+ * The server_id label prometheus-nats-exporter gives its metrics when started with one monitor URL
+ * and no -use_internal_server_id: scheme://host of that URL (0.15.0 main.go, parseServerIDAndURL).
+ */
+function natsServerId(env: string, container: string): string {
+  const containers: Obj[] = one(committed, 'StatefulSet', 'nats', env).spec.template.spec.containers;
+  const args: string[] = containers.find((c) => c.name === container)?.args ?? [];
+  const urls = args.filter((a) => !a.startsWith('-'));
+  if (
+    urls.length !== 1 ||
+    args.some((a) => a.startsWith('-use_internal_server_id') || a.startsWith('-use_server_name'))
+  )
+    throw new Error(`${env}: the NATS exporter does not name its server by one monitor URL: ${args.join(' ')}`);
+  const url = new URL(urls[0]!);
+  return `${url.protocol}//${url.host}`;
+}
+
 /** Every environment with a committed PrometheusRule, with the context its alert cases need. */
 const environments: EnvUnderTest[] = committed
   .filter((d) => d.object.kind === 'PrometheusRule')
@@ -74,6 +91,7 @@ const environments: EnvUnderTest[] = committed
       .map((x) => x.object.metadata.name)
       .sort();
     const groups: Obj[] = rule.spec.groups;
+    const natsTarget = scrapeTarget(env.name, 'nats', 'StatefulSet');
     // How long the reaper leaves a failed executor pod, at most: its minimum age plus one schedule interval.
     const reaper = one(committed, 'CronJob', 'executor-reaper', env.name);
     const reaperEnv: Obj[] = reaper.spec.jobTemplate.spec.template.spec.containers[0].env;
@@ -90,7 +108,8 @@ const environments: EnvUnderTest[] = committed
         env: env.name,
         app: env.namespaces.app,
         executor: env.namespaces.executor,
-        nats: scrapeTarget(env.name, 'nats', 'StatefulSet'),
+        nats: natsTarget,
+        natsServerId: natsServerId(env.name, natsTarget.container),
         proxy: scrapeTarget(env.name, 'oauth2-proxy', 'Deployment'),
         natsPods: Array.from({ length: replicas }, (_x, i) => `${nats.metadata.name}-${i}`),
         deployments,
