@@ -2,7 +2,8 @@
  * The committed PrometheusRule of every environment that has one, checked and unit-tested by the real
  * promtool (tools/go/promtool). The rule groups are taken from dist/<env>/ as committed, so what is
  * tested is what ships; the unit-test inputs are ours (alert-cases.ts), filled in with the environment's
- * namespaces, NATS job, NATS pods and Deployments read from the same committed objects.
+ * namespaces, NATS pods, Deployments, the PodMonitors' target labels and the reaper's retention, read
+ * from the same committed objects.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,8 +12,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
+import { scheduleIntervalSeconds } from '../../../charts/executor-reaper';
 import { ROOT, output, tool } from '../support/tools';
-import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec } from './alert-cases';
+import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec, type ScrapeTarget } from './alert-cases';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
@@ -41,13 +43,46 @@ function one(docs: CommittedDoc[], kind: string, name: string, env: string): Obj
   return found[0]!.object;
 }
 
+/** How PodMonitor `name` scrapes the pods of `kind` `name`: job, and the container and port of its endpoint. */
+function scrapeTarget(env: string, name: string, kind: string): ScrapeTarget {
+  const monitor = one(committed, 'PodMonitor', name, env);
+  const endpoints: Obj[] = monitor.spec.podMetricsEndpoints;
+  if (endpoints.length !== 1) throw new Error(`${env}: PodMonitor ${name} has ${endpoints.length} endpoints, not one`);
+  const portName: string = endpoints[0].port;
+  const containers: Obj[] = one(committed, kind, name, env).spec.template.spec.containers;
+  const found = containers.flatMap((c) =>
+    (c.ports ?? [])
+      .filter((p: Obj) => p.name === portName)
+      .map((p: Obj) => ({ container: c.name, port: p.containerPort })),
+  );
+  if (found.length !== 1)
+    throw new Error(`${env}: ${kind} ${name} has ${found.length} container ports named ${portName}`);
+  return { job: `${monitor.metadata.namespace}/${monitor.metadata.name}`, endpoint: portName, ...found[0]! };
+}
+
+/**
+ * The server_id label prometheus-nats-exporter gives its metrics when started with one monitor URL
+ * and no -use_internal_server_id: scheme://host of that URL (0.15.0 main.go, parseServerIDAndURL).
+ */
+function natsServerId(env: string, container: string): string {
+  const containers: Obj[] = one(committed, 'StatefulSet', 'nats', env).spec.template.spec.containers;
+  const args: string[] = containers.find((c) => c.name === container)?.args ?? [];
+  const urls = args.filter((a) => !a.startsWith('-'));
+  if (
+    urls.length !== 1 ||
+    args.some((a) => a.startsWith('-use_internal_server_id') || a.startsWith('-use_server_name'))
+  )
+    throw new Error(`${env}: the NATS exporter does not name its server by one monitor URL: ${args.join(' ')}`);
+  const url = new URL(urls[0]!);
+  return `${url.protocol}//${url.host}`;
+}
+
 /** Every environment with a committed PrometheusRule, with the context its alert cases need. */
 const environments: EnvUnderTest[] = committed
   .filter((d) => d.object.kind === 'PrometheusRule')
   .map((d) => {
     const env = d.env;
     const rule = d.object as Obj;
-    const monitor = one(committed, 'PodMonitor', 'nats', env.name);
     const nats = one(committed, 'StatefulSet', 'nats', env.name);
     const replicas: number = nats.spec.replicas;
     const deployments = committed
@@ -56,6 +91,14 @@ const environments: EnvUnderTest[] = committed
       .map((x) => x.object.metadata.name)
       .sort();
     const groups: Obj[] = rule.spec.groups;
+    const natsTarget = scrapeTarget(env.name, 'nats', 'StatefulSet');
+    // How long the reaper leaves a failed executor pod, at most: its minimum age plus one schedule interval.
+    const reaper = one(committed, 'CronJob', 'executor-reaper', env.name);
+    const reaperEnv: Obj[] = reaper.spec.jobTemplate.spec.template.spec.containers[0].env;
+    const minAge = Number(reaperEnv.find((e) => e.name === 'REAPER_MIN_AGE_SECONDS')?.value);
+    const interval = scheduleIntervalSeconds(reaper.spec.schedule);
+    if (!Number.isFinite(minAge) || interval === undefined)
+      throw new Error(`${env.name}: cannot read the executor reaper's REAPER_MIN_AGE_SECONDS and schedule interval`);
     return {
       name: env.name,
       file: d.file,
@@ -65,9 +108,12 @@ const environments: EnvUnderTest[] = committed
         env: env.name,
         app: env.namespaces.app,
         executor: env.namespaces.executor,
-        natsJob: `${monitor.metadata.namespace}/${monitor.metadata.name}`,
+        nats: natsTarget,
+        natsServerId: natsServerId(env.name, natsTarget.container),
+        proxy: scrapeTarget(env.name, 'oauth2-proxy', 'Deployment'),
         natsPods: Array.from({ length: replicas }, (_x, i) => `${nats.metadata.name}-${i}`),
         deployments,
+        failedPodRetention: Math.ceil((minAge + interval) / 60),
       },
     };
   });
@@ -169,7 +215,7 @@ describe.each(environments.map((e) => [e.name, e] as const))('%s PrometheusRule'
   });
 
   it.each(env.alerts.map((a) => [a.alert, a] as const))(
-    '%s: cases prove it fires after its for: and stays silent when healthy and on a blip',
+    '%s: cases prove it fires after its for: and stays silent when healthy and on a blip, and cover its events',
     (name, a) => {
       const spec = ALERT_CASES[name];
       expect(spec, name).toBeDefined();
@@ -178,6 +224,20 @@ describe.each(environments.map((e) => [e.name, e] as const))('%s PrometheusRule'
       const kinds = new Set(cases.map((c) => c.kind));
       for (const k of ['fires', 'healthy', 'blip'] as const)
         expect(kinds.has(k), `${name} has a '${k}' case`).toBe(true);
+      for (const event of spec!.events) {
+        const during = cases.filter((c) => c.events?.includes(event));
+        expect(
+          during.filter((c) => c.kind === 'fires').length,
+          `${name}: a '${event}' case that fires`,
+        ).toBeGreaterThan(0);
+        expect(
+          during.filter((c) => c.kind !== 'fires').length,
+          `${name}: a '${event}' case that stays silent`,
+        ).toBeGreaterThan(0);
+      }
+      for (const c of cases)
+        for (const event of c.events ?? [])
+          expect(spec!.events, `${c.name}: its event '${event}' is one ${name} lists`).toContain(event);
       for (const c of cases) {
         const firstFiring = c.evals.findIndex((e) => e.firing.length > 0);
         if (c.kind === 'fires') {
