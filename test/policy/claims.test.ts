@@ -16,15 +16,20 @@ import {
   configChecksumRule,
   containerHardeningRule,
   executorExactImagesRule,
+  executorLaunchRule,
   executorReaperRule,
   executorSizingRule,
   goMemLimit,
   goMemoryLimitRule,
   imageReference,
   jetstreamReplicasRule,
+  natsLeastPrivilegeRule,
   natsTlsRule,
+  natsUsers,
   oauth2ProxyDeclaredRule,
   README_REAPER,
+  spreadDeclaredRule,
+  subjectMatches,
   tokenHoldersRule,
 } from './rules';
 
@@ -438,5 +443,109 @@ describe('rule argocd-application-options', () => {
     );
     expect(out).toContain(`subscribe.on-sync-failed.${service} is undefined, not ${recipient}`);
     expect(out).toContain('subscribe.on-deployed.webhook subscribes to what the environment does not declare');
+  });
+});
+
+describe('rule spread-as-declared', () => {
+  const constraints = (o: any): any[] => (o.template ?? o.spec.template).spec.topologySpreadConstraints;
+
+  it.each(ENVS)('fails in %s when a constraint has another maxSkew than spread.maxSkew', (env) => {
+    const os = edited(env, 'Deployment', 'frontend', (d) => {
+      constraints(d)[0].maxSkew = envOf(env).spread.maxSkew + 2;
+    });
+    expect(check(spreadDeclaredRule, os, env)).toContain(
+      `has maxSkew ${envOf(env).spread.maxSkew + 2}, not spread.maxSkew ${envOf(env).spread.maxSkew}`,
+    );
+  });
+
+  it('fails when a workload is spread otherwise than the environment says, or an executor template hard', () => {
+    for (const env of ENVS) {
+      const declared = envOf(env).spread.whenUnsatisfiable;
+      const other = declared === 'DoNotSchedule' ? 'ScheduleAnyway' : 'DoNotSchedule';
+      const os = edited(env, 'StatefulSet', 'nats', (s) => {
+        for (const c of constraints(s)) c.whenUnsatisfiable = other;
+      });
+      expect(check(spreadDeclaredRule, os, env), env).toContain(`is ${other}, not ${declared}`);
+    }
+    const hard = edited('prod', 'PodTemplate', `executor-${EXECUTOR_LANGUAGES[0]}`, (t) => {
+      for (const c of constraints(t)) c.whenUnsatisfiable = 'DoNotSchedule';
+    });
+    expect(check(spreadDeclaredRule, hard)).toContain('is DoNotSchedule, not ScheduleAnyway');
+  });
+});
+
+describe('rule nats-least-privilege', () => {
+  const withConf = (env: string, edit: (conf: string) => string) =>
+    edited(env, 'ConfigMap', 'nats-config', (cm) => {
+      const next = edit(cm.data['nats.conf']);
+      if (next === cm.data['nats.conf']) throw new Error('the edit changed nothing');
+      cm.data['nats.conf'] = next;
+    });
+  /** Adds `subject` to the first allow list of `what` (publish or subscribe) of `user`. */
+  const allow = (user: string, what: string, subject: string) => (conf: string) =>
+    conf.replace(new RegExp(`(user: ${user}\\b[\\s\\S]*?${what}: \\{ allow: \\[)`), `$1"${subject}", `);
+
+  it.each(ENVS)('fails in %s when the executors may inject jobs or create streams', (env) => {
+    const out = check(
+      natsLeastPrivilegeRule,
+      withConf(env, (c) =>
+        allow('executor', 'publish', '$JS.API.STREAM.CREATE.*')(allow('executor', 'publish', 'cola.>')(c)),
+      ),
+      env,
+    );
+    for (const l of EXECUTOR_LANGUAGES) expect(out).toContain(`user executor may publish jobs to cola.${l}`);
+    expect(out).toContain('user executor may publish $JS.API.STREAM.CREATE.KV_someone (stream administration)');
+  });
+
+  it("fails when a client may subscribe beyond its inbox (another client's replies, or the job queues)", () => {
+    const out = check(
+      natsLeastPrivilegeRule,
+      withConf('prod', (c) =>
+        allow('frontend', 'subscribe', 'cola.go')(allow('middleware', 'subscribe', '_INBOX_frontend.>')(c)),
+      ),
+    );
+    expect(out).toContain('user middleware may subscribe to _INBOX_frontend.>, beyond its inbox and the job queues');
+    expect(out).toContain('user frontend may subscribe to cola.go, beyond its inbox');
+  });
+
+  it('fails when a client connects with another inbox prefix than its user may subscribe to', () => {
+    const os = edited('prod', 'Deployment', 'frontend', (d) => {
+      container(d).env.find((e: any) => e.name === 'NATS_INBOX_PREFIX').value = '_INBOX';
+    });
+    expect(check(natsLeastPrivilegeRule, os)).toContain(
+      'user frontend may subscribe to _INBOX_frontend.>, beyond its inbox',
+    );
+  });
+
+  it('reads the users of the committed nats.conf and matches NATS subjects', () => {
+    const conf = (pick('prod', 'ConfigMap', 'nats-config') as any).data['nats.conf'];
+    expect(natsUsers(conf).map((u) => u.user)).toEqual(['frontend', 'middleware', 'executor']);
+    expect(natsUsers(conf).every((u) => u.publish.length > 0 && u.subscribe.length > 0)).toBe(true);
+    expect(subjectMatches('cola.>', 'cola.go')).toBe(true);
+    expect(subjectMatches('cola.*', 'cola.go')).toBe(true);
+    expect(subjectMatches('>', 'cola.go')).toBe(true);
+    expect(subjectMatches('cola.>', 'cola')).toBe(false);
+    expect(subjectMatches('$KV.*.>', 'cola.go')).toBe(false);
+    expect(subjectMatches('cola.go', 'cola.go.x')).toBe(false);
+  });
+});
+
+describe('rule executor-launch-targets', () => {
+  const withEnvVar = (env: string, name: string, value: string) =>
+    edited(env, 'Deployment', 'middleware', (d) => {
+      container(d).env.find((e: any) => e.name === name).value = value;
+    });
+
+  it.each(ENVS)('fails in %s when the middleware looks for executors in the app namespace', (env) => {
+    const app = envOf(env).namespaces.app;
+    const out = check(executorLaunchRule, withEnvVar(env, 'EXECUTOR_NAMESPACE', app), env);
+    expect(out).toContain(`EXECUTOR_NAMESPACE is ${app}, not namespaces.executor`);
+    expect(out).toContain(`from PodTemplate ${app}/executor-${EXECUTOR_LANGUAGES[0]}, which is not rendered`);
+  });
+
+  it('fails when the template prefix names no PodTemplate', () => {
+    expect(check(executorLaunchRule, withEnvVar('prod', 'EXECUTOR_TEMPLATE_PREFIX', 'exec-'))).toContain(
+      `would launch ${EXECUTOR_LANGUAGES[0]} jobs from PodTemplate`,
+    );
   });
 });

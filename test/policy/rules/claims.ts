@@ -5,7 +5,7 @@
  * states, never from the generator's code.
  */
 import { createHash } from 'node:crypto';
-import type { EnvironmentConfig } from '../../../src/config';
+import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../../src/config';
 import { parseCpu, parseMemory } from '../../../src/quantity';
 import type { K8sObject } from '../../support/committed';
 import { platformPath } from './argocd';
@@ -555,6 +555,130 @@ export const oauth2ProxyDeclaredRule: Rule = claimRule({
   },
 });
 
+// ---------------------------------------------------------------------------------------------
+// Spreading, NATS users and the middleware's executor settings
+
+export const spreadDeclaredRule: Rule = claimRule({
+  id: 'spread-as-declared',
+  reason:
+    "Every spread constraint uses the environment's spread.maxSkew, and every workload its spread.whenUnsatisfiable, but the executor PodTemplates, which the README's exception keeps best effort (ScheduleAnyway): what the environment file says is what the scheduler gets.",
+  check(objects, env, report) {
+    for (const w of workloads(objects)) {
+      const executor = w.object.kind === 'PodTemplate' && w.namespace === env.namespaces.executor;
+      const when = executor ? 'ScheduleAnyway' : env.spread.whenUnsatisfiable;
+      for (const c of asArr(w.pod.spec.topologySpreadConstraints)) {
+        const on = `constraint on ${String(c.topologyKey)}`;
+        if (c.maxSkew !== env.spread.maxSkew)
+          report(w.object, `${on} has maxSkew ${String(c.maxSkew)}, not spread.maxSkew ${env.spread.maxSkew}`);
+        if (c.whenUnsatisfiable !== when) report(w.object, `${on} is ${String(c.whenUnsatisfiable)}, not ${when}`);
+      }
+    }
+  },
+});
+
+/** Who may touch the job queues, as README.md says: the frontend publishes jobs, the middleware consumes them. */
+export const QUEUE_ROLES = { publisher: 'frontend', consumer: 'middleware' } as const;
+/** Subjects only the middleware may publish to: creating, deleting or purging a stream (a user's bucket). */
+const STREAM_ADMIN = ['CREATE', 'DELETE', 'PURGE'].map((op) => `$JS.API.STREAM.${op}.KV_someone`);
+
+/** Whether a NATS subject pattern (tokens, `*` for one token, `>` for the rest) matches a subject. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (const [i, token] of p.entries()) {
+    if (token === '>') return s.length > i;
+    if (i >= s.length || (token !== '*' && token !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+/** The users of a nats.conf authorization block: name and the publish and subscribe allow lists. */
+export function natsUsers(conf: string): { user: string; publish: string[]; subscribe: string[] }[] {
+  const list = (block: string, what: string) =>
+    [...(new RegExp(`${what}:\\s*\\{\\s*allow:\\s*\\[([^\\]]*)\\]`).exec(block)?.[1] ?? '').matchAll(/"([^"]*)"/g)].map(
+      (m) => m[1] ?? '',
+    );
+  return conf
+    .split(/\buser:\s*/)
+    .slice(1)
+    .map((block) => ({
+      user: /^\S+/.exec(block)?.[0] ?? '',
+      publish: list(block, 'publish'),
+      subscribe: list(block, 'subscribe'),
+    }));
+}
+
+export const natsLeastPrivilegeRule: Rule = claimRule({
+  id: 'nats-least-privilege',
+  reason:
+    "NATS users keep to their roles: only the frontend publishes to the job queues and only the middleware consumes them or creates, deletes or purges streams; every client subscribes to its own NATS_INBOX_PREFIX and nothing else, so no client reads another's replies.",
+  check(objects, _env, report) {
+    const queues = EXECUTOR_LANGUAGES.map((l) => `cola.${l}`);
+    const inboxes = new Map<string, Set<string>>();
+    for (const w of workloads(objects))
+      for (const c of allContainers(w.pod.spec)) {
+        const user = envValue(c, 'NATS_USER');
+        if (user === undefined) continue;
+        const inbox = envValue(c, 'NATS_INBOX_PREFIX');
+        if (inbox === undefined)
+          report(w.object, `container ${String(c.name)} connects as ${user} with no NATS_INBOX_PREFIX`);
+        else inboxes.set(user, (inboxes.get(user) ?? new Set()).add(inbox));
+      }
+    for (const cm of objects.filter((o) => o.kind === 'ConfigMap'))
+      for (const [file, text] of Object.entries(asStrRecord(cm.data))) {
+        if (!/^authorization\s*\{/m.test(text)) continue;
+        for (const u of natsUsers(text)) {
+          const at = `${file}: user ${u.user}`;
+          const mine = [...(inboxes.get(u.user) ?? [])];
+          if (mine.length !== 1) report(cm, `${at} is used with ${mine.length} inbox prefixes, not one`);
+          const allowed = [...mine.map((i) => `${i}.>`), ...(u.user === QUEUE_ROLES.consumer ? queues : [])];
+          for (const s of u.subscribe)
+            if (!allowed.includes(s))
+              report(
+                cm,
+                `${at} may subscribe to ${s}, beyond its inbox${u.user === QUEUE_ROLES.consumer ? ' and the job queues' : ''}`,
+              );
+          const publishes = (subject: string) => u.publish.some((p) => subjectMatches(p, subject));
+          if (u.user !== QUEUE_ROLES.publisher)
+            for (const q of queues.filter(publishes)) report(cm, `${at} may publish jobs to ${q}`);
+          if (u.user !== QUEUE_ROLES.consumer)
+            for (const s of STREAM_ADMIN.filter(publishes))
+              report(cm, `${at} may publish ${s} (stream administration)`);
+        }
+      }
+  },
+});
+
+/** The environment variables through which the middleware finds the executors (README, image contract). */
+export const EXECUTOR_LAUNCH_ENV = {
+  namespace: 'EXECUTOR_NAMESPACE',
+  templatePrefix: 'EXECUTOR_TEMPLATE_PREFIX',
+} as const;
+
+export const executorLaunchRule: Rule = claimRule({
+  id: 'executor-launch-targets',
+  reason:
+    "The middleware creates executor pods from the PodTemplate <EXECUTOR_TEMPLATE_PREFIX><language> in EXECUTOR_NAMESPACE: that namespace is the environment's executor namespace and a template exists there for every executor language, or no job ever starts.",
+  check(objects, env, report) {
+    const middleware = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'middleware');
+    if (!middleware) return;
+    const containers = asArr(podTemplateOf(middleware)?.spec.containers);
+    const value = (name: string) => containers.map((c) => envValue(c, name)).find((v) => v !== undefined);
+    const ns = value(EXECUTOR_LAUNCH_ENV.namespace);
+    const prefix = value(EXECUTOR_LAUNCH_ENV.templatePrefix);
+    if (ns !== env.namespaces.executor)
+      report(
+        middleware,
+        `${EXECUTOR_LAUNCH_ENV.namespace} is ${String(ns)}, not namespaces.executor ${env.namespaces.executor}`,
+      );
+    for (const l of EXECUTOR_LANGUAGES) {
+      const name = `${String(prefix)}${l}`;
+      if (!objects.some((o) => o.kind === 'PodTemplate' && nsOf(o) === ns && o.metadata.name === name))
+        report(middleware, `would launch ${l} jobs from PodTemplate ${String(ns)}/${name}, which is not rendered`);
+    }
+  },
+});
+
 export const CLAIM_RULES: readonly Rule[] = [
   executorExactImagesRule,
   tokenHoldersRule,
@@ -567,6 +691,9 @@ export const CLAIM_RULES: readonly Rule[] = [
   executorReaperRule,
   autoscalingRule,
   oauth2ProxyDeclaredRule,
+  spreadDeclaredRule,
+  natsLeastPrivilegeRule,
+  executorLaunchRule,
   argocdProjectKindsRule,
   argocdApplicationOptionsRule,
 ];
