@@ -19,6 +19,7 @@ import {
   executorLaunchRule,
   executorReaperRule,
   executorSizingRule,
+  externalSecretsRule,
   goMemLimit,
   goMemoryLimitRule,
   imageReference,
@@ -26,8 +27,10 @@ import {
   natsLeastPrivilegeRule,
   natsTlsRule,
   natsUsers,
+  natsVolumeRule,
   oauth2ProxyDeclaredRule,
   README_REAPER,
+  resourcesDeclaredRule,
   spreadDeclaredRule,
   subjectMatches,
   tokenHoldersRule,
@@ -546,6 +549,103 @@ describe('rule executor-launch-targets', () => {
   it('fails when the template prefix names no PodTemplate', () => {
     expect(check(executorLaunchRule, withEnvVar('prod', 'EXECUTOR_TEMPLATE_PREFIX', 'exec-'))).toContain(
       `would launch ${EXECUTOR_LANGUAGES[0]} jobs from PodTemplate`,
+    );
+  });
+});
+
+describe('rule resources-as-declared', () => {
+  const overridden = ENVS.flatMap((env) =>
+    Object.entries(envOf(env).services)
+      .filter(([, s]) => s.resources?.requests?.cpu !== undefined && s.resources.limits?.cpu !== undefined)
+      .map(([name]) => [env, name] as const),
+  );
+
+  it('has an environment that overrides a service', () => {
+    expect(overridden.length).toBeGreaterThan(0);
+  });
+
+  it('fails when a container requests less CPU, or may use more, than its environment declares', () => {
+    for (const [env, name] of overridden) {
+      const kind = name === 'nats' ? 'StatefulSet' : 'Deployment';
+      const os = edited(env, kind, name, (d) => {
+        container(d).resources.requests.cpu = '1m';
+        container(d).resources.limits.cpu = '64';
+      });
+      const out = check(resourcesDeclaredRule, os, env);
+      expect(out, `${env} ${name}`).toContain('requests.cpu is 1m, not');
+      expect(out, `${env} ${name}`).toContain('limits.cpu is 64, not');
+    }
+  });
+});
+
+describe('rule nats-volume-as-declared', () => {
+  it.each(ENVS)('fails in %s when the NATS claim is of another size or class', (env) => {
+    const want = envOf(env).services.nats.storage;
+    const os = edited(env, 'StatefulSet', 'nats', (s) => {
+      s.spec.volumeClaimTemplates[0].spec.resources.requests.storage = '1Ti';
+      s.spec.volumeClaimTemplates[0].spec.storageClassName = 'elsewhere';
+    });
+    const out = check(natsVolumeRule, os, env);
+    expect(out).toContain(`requests 1Ti, not services.nats.storage.size ${want.size}`);
+    expect(out).toContain(`has storageClassName elsewhere, not ${String(want.storageClassName)}`);
+  });
+
+  it('fails when the NATS StatefulSet claims no volume (JetStream would write to the node)', () => {
+    const os = edited('prod', 'StatefulSet', 'nats', (s) => {
+      delete s.spec.volumeClaimTemplates;
+    });
+    expect(check(natsVolumeRule, os)).toContain('StatefulSet coderun/nats: has no volumeClaimTemplates');
+  });
+});
+
+describe('rule external-secrets-as-declared', () => {
+  const external = ENVS.filter((e) => envOf(e).secrets.provider === 'external-secrets');
+  const nameOf = (env: string, secret: 'nats' | 'natsExecutor') => envOf(env).secrets[secret];
+  const withSecret = (env: string, secret: 'nats' | 'natsExecutor', edit: (spec: any) => void) => {
+    const os: any[] = structuredClone(committed(env).objects) as any[];
+    const o = os.find((x) => x.kind === 'ExternalSecret' && x.spec.target.name === nameOf(env, secret));
+    edit(o.spec);
+    return os as K8sObject[];
+  };
+
+  it.each(external)("fails in %s when a Secret is read from another environment's remote secret", (env) => {
+    const other = 'coderun-other-nats';
+    const out = check(
+      externalSecretsRule,
+      withSecret(env, 'nats', (s) => {
+        s.data[0].remoteRef.key = other;
+      }),
+      env,
+    );
+    expect(out).toContain(`${other}:`);
+    expect(out).toContain(`not [`);
+  });
+
+  it('fails on another store or refresh interval, or an executor password from another property', () => {
+    const env = external[0] ?? '';
+    const out = check(
+      externalSecretsRule,
+      withSecret(env, 'natsExecutor', (s) => {
+        s.secretStoreRef.name = 'somewhere-else';
+        s.refreshInterval = '720h';
+        s.data[0].remoteRef.property = 'middleware-password';
+      }),
+      env,
+    );
+    expect(out).toContain('reads store ClusterSecretStore/somewhere-else');
+    expect(out).toContain(
+      `refreshInterval is 720h, not ${String(envOf(env).secrets.externalSecrets?.refreshInterval)}`,
+    );
+    expect(out).toContain(':middleware-password], not [password <- ');
+  });
+
+  it('fails when a Secret has no ExternalSecret', () => {
+    const env = external[0] ?? '';
+    const os = committed(env).objects.filter(
+      (o: any) => !(o.kind === 'ExternalSecret' && o.spec.target.name === nameOf(env, 'natsExecutor')),
+    );
+    expect(check(externalSecretsRule, os, env)).toContain(
+      `Secret ${nameOf(env, 'natsExecutor')} comes from 0 ExternalSecrets, not one`,
     );
   });
 });

@@ -57,6 +57,12 @@ function claimRule(r: {
   };
 }
 
+/** The repository of an image reference (without tag or digest). */
+const repositoryOf = (image: unknown) =>
+  String(image ?? '')
+    .split('@')[0]
+    ?.replace(/:[^/:]*$/, '') ?? '';
+
 /** A container's environment variable with a literal value, or undefined. */
 function envValue(container: Json, name: string): string | undefined {
   const e = asArr(container.env).find((x) => x.name === name);
@@ -538,11 +544,7 @@ export const oauth2ProxyDeclaredRule: Rule = claimRule({
     };
     for (const w of workloads(objects))
       for (const c of allContainers(w.pod.spec)) {
-        const repo =
-          String(c.image ?? '')
-            .split('@')[0]
-            ?.replace(/:[^/:]*$/, '') ?? '';
-        if (repo !== env.services['oauth2-proxy'].image.repository) continue;
+        if (repositoryOf(c.image) !== env.services['oauth2-proxy'].image.repository) continue;
         for (const [flag, values] of Object.entries(want)) {
           const have = optionValues(c, flag);
           if (!sameSet(have, values))
@@ -679,6 +681,114 @@ export const executorLaunchRule: Rule = claimRule({
   },
 });
 
+// ---------------------------------------------------------------------------------------------
+// What the environment file declares: service sizes, the NATS volume, external secrets
+
+export const resourcesDeclaredRule: Rule = claimRule({
+  id: 'resources-as-declared',
+  reason:
+    "Where an environment overrides a service's resources (services.<svc>.resources), the service's container gets exactly those requests and limits: the capacity table and the HPA's percentages are computed from them.",
+  check(objects, env, report) {
+    for (const [name, service] of Object.entries(env.services)) {
+      const declared = service.resources;
+      if (declared === undefined) continue;
+      for (const w of workloads(objects).filter((x) => x.object.metadata.name === name))
+        for (const c of asArr(w.pod.spec.containers).filter((x) => repositoryOf(x.image) === service.image.repository))
+          for (const side of ['requests', 'limits'] as const)
+            for (const [k, v] of Object.entries(declared[side] ?? {})) {
+              const have = asObj(asObj(c.resources)[side])[k];
+              const parse = k === 'cpu' ? parseCpu : parseMemory;
+              if (typeof have !== 'string' || parse(have) !== parse(String(v)))
+                report(
+                  w.object,
+                  `container ${String(c.name)} ${side}.${k} is ${String(have)}, not ${String(v)} as declared`,
+                );
+            }
+    }
+  },
+});
+
+export const natsVolumeRule: Rule = claimRule({
+  id: 'nats-volume-as-declared',
+  reason:
+    'Each NATS server claims the volume services.nats.storage declares (size and storage class): max_file_store is sized from it, and the class decides where and how the data lives.',
+  check(objects, env, report) {
+    const want = env.services.nats.storage;
+    for (const s of objects.filter((o) => o.kind === 'StatefulSet' && o.metadata.name === 'nats')) {
+      const claims = asArr(asObj(s.spec).volumeClaimTemplates);
+      if (claims.length === 0) report(s, 'has no volumeClaimTemplates');
+      for (const pvc of claims) {
+        const spec = asObj(pvc.spec);
+        const size = asObj(asObj(spec.resources).requests).storage;
+        const at = `volumeClaimTemplate ${String(asObj(pvc.metadata).name)}`;
+        if (typeof size !== 'string' || parseMemory(size) !== parseMemory(want.size))
+          report(s, `${at} requests ${String(size)}, not services.nats.storage.size ${want.size}`);
+        if (spec.storageClassName !== want.storageClassName)
+          report(
+            s,
+            `${at} has storageClassName ${String(spec.storageClassName)}, not ${String(want.storageClassName)}`,
+          );
+      }
+    }
+  },
+});
+
+/**
+ * The Secrets README.md lists (section "Secrets"): the environment's name for each, its keys, and
+ * where an ExternalSecret reads them (remote secret and property).
+ */
+export const README_SECRETS = [
+  {
+    secret: 'oauth2Proxy',
+    remote: 'oauth2Proxy',
+    keys: { 'client-id': 'client-id', 'client-secret': 'client-secret', 'cookie-secret': 'cookie-secret' },
+  },
+  {
+    secret: 'nats',
+    remote: 'nats',
+    keys: {
+      'frontend-password': 'frontend-password',
+      'middleware-password': 'middleware-password',
+      'executor-password': 'executor-password',
+    },
+  },
+  { secret: 'natsExecutor', remote: 'nats', keys: { password: 'executor-password' } },
+] as const;
+
+export const externalSecretsRule: Rule = claimRule({
+  id: 'external-secrets-as-declared',
+  reason:
+    "With external-secrets, each of the three Secrets comes from an ExternalSecret on the declared store and refresh interval that copies exactly the README's keys from the environment's own remote secret (remoteKeys), the executor's password from the NATS remote secret's executor-password.",
+  check(objects, env, report) {
+    const es = env.secrets.externalSecrets;
+    if (env.secrets.provider !== 'external-secrets' || es === undefined) return;
+    const all = objects.filter((o) => o.kind === 'ExternalSecret');
+    for (const s of README_SECRETS) {
+      const target = env.secrets[s.secret];
+      const mine = all.filter((o) => asObj(asObj(o.spec).target).name === target);
+      if (mine.length !== 1) {
+        report(
+          all[0] ?? { apiVersion: 'v1', kind: 'Secret', metadata: { name: target } },
+          `Secret ${target} comes from ${mine.length} ExternalSecrets, not one`,
+        );
+        continue;
+      }
+      const o = mine[0] as K8sObject;
+      const spec = asObj(o.spec);
+      const store = asObj(spec.secretStoreRef);
+      if (store.kind !== es.store.kind || store.name !== es.store.name)
+        report(o, `reads store ${String(store.kind)}/${String(store.name)}, not ${es.store.kind}/${es.store.name}`);
+      if (spec.refreshInterval !== es.refreshInterval)
+        report(o, `refreshInterval is ${String(spec.refreshInterval)}, not ${es.refreshInterval}`);
+      const have = asArr(spec.data).map(
+        (d) => `${String(d.secretKey)} <- ${String(asObj(d.remoteRef).key)}:${String(asObj(d.remoteRef).property)}`,
+      );
+      const want = Object.entries(s.keys).map(([k, p]) => `${k} <- ${es.remoteKeys[s.remote]}:${p}`);
+      if (!sameSet(have, want)) report(o, `copies [${have.join(', ')}], not [${want.join(', ')}]`);
+    }
+  },
+});
+
 export const CLAIM_RULES: readonly Rule[] = [
   executorExactImagesRule,
   tokenHoldersRule,
@@ -692,6 +802,9 @@ export const CLAIM_RULES: readonly Rule[] = [
   autoscalingRule,
   oauth2ProxyDeclaredRule,
   spreadDeclaredRule,
+  resourcesDeclaredRule,
+  natsVolumeRule,
+  externalSecretsRule,
   natsLeastPrivilegeRule,
   executorLaunchRule,
   argocdProjectKindsRule,
