@@ -1,6 +1,6 @@
 /** Committed objects per environment, loaded once per test file, and helpers to break them. */
 import type { EnvironmentConfig } from '../../src/config';
-import { formatViolations, runRule, type Rule } from './rules';
+import { formatViolations, ruleInput, runRule, type Rule } from './rules';
 import { sharedCommitted, type K8sObject } from '../support/committed';
 
 export interface EnvObjects {
@@ -40,9 +40,9 @@ export function committed(envName: string): EnvObjects {
   return e;
 }
 
-/** The objects a rule reads in an environment: dist/<env>/, or argocd/<env>/ for reads: 'argocd'. */
+/** The objects a rule reads in an environment: dist/<env>/, argocd/<env>/ (reads: 'argocd'), or both (reads: 'all'). */
 export function inputOf(rule: Rule, e: EnvObjects): readonly K8sObject[] {
-  return rule.reads === 'argocd' ? e.argocd : e.objects;
+  return ruleInput(rule, e.objects, e.argocd);
 }
 
 /** A deep copy of the one committed object of this kind and name. */

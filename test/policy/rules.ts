@@ -31,6 +31,7 @@ import {
 import { ARGOCD_RULES } from './rules/argocd';
 import type { Rule, Violation } from './rules/core';
 import { networkPolicyCoverageRule } from './rules/network';
+import { CLAIM_RULES } from './rules/claims';
 import { argocdSyncSettingsRule, PROMISE_RULES } from './rules/promises';
 import {
   jobDeadlinesRule,
@@ -54,6 +55,7 @@ import {
 export * from './rules/api-parity';
 export * from './rules/argocd';
 export * from './rules/baseline';
+export * from './rules/claims';
 export * from './rules/core';
 export * from './rules/network';
 export * from './rules/promises';
@@ -97,6 +99,7 @@ export const RULES: readonly Rule[] = [
   networkPolicyCoverageRule,
   // Promises the README makes (rules/promises.ts)
   ...PROMISE_RULES,
+  ...CLAIM_RULES,
   // Argo CD (these read argocd/<env>/, not dist/<env>/)
   ...ARGOCD_RULES,
   argocdSyncSettingsRule,

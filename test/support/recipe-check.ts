@@ -5,7 +5,7 @@
  * Returns the problems found; [] means the committed output of the copy passes.
  */
 import { EXECUTOR_LANGUAGES, listEnvironments } from '../../src/config';
-import { formatViolations, RULES, runRule } from '../policy/rules';
+import { formatViolations, ruleInput, RULES, runRule } from '../policy/rules';
 import { loadCommitted, type K8sObject } from './committed';
 
 export function recipeProblems(root: string): string[] {
@@ -24,7 +24,7 @@ export function recipeProblems(root: string): string[] {
   if (rendered.join() !== envs.join()) problems.push(`committed environments ${rendered.join()} != ${envs.join()}`);
   for (const { env, objects, argocd } of byEnv.values()) {
     for (const rule of RULES) {
-      const v = formatViolations(runRule(rule, rule.reads === 'argocd' ? argocd : objects, env).violations);
+      const v = formatViolations(runRule(rule, ruleInput(rule, objects, argocd), env).violations);
       if (v) problems.push(`${env.name}: ${v}`);
     }
     for (const l of EXECUTOR_LANGUAGES) {

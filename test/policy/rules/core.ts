@@ -15,9 +15,17 @@ export interface Violation {
 export interface Rule {
   readonly id: string;
   readonly reason: string;
-  /** What the rule reads: the environment's dist/ (default) or its argocd/ (AppProject, Applications, bootstrap/). */
-  readonly reads?: 'dist' | 'argocd';
+  /**
+   * What the rule reads: the environment's dist/ (default), its argocd/ (AppProject, Applications,
+   * bootstrap/), or all of both.
+   */
+  readonly reads?: 'dist' | 'argocd' | 'all';
   readonly check: (objects: readonly K8sObject[], env: EnvironmentConfig) => Violation[];
+}
+
+/** The objects a rule reads, from an environment's dist/ and argocd/ objects. */
+export function ruleInput(rule: Rule, dist: readonly K8sObject[], argocd: readonly K8sObject[]): readonly K8sObject[] {
+  return rule.reads === 'argocd' ? argocd : rule.reads === 'all' ? [...dist, ...argocd] : dist;
 }
 
 export type Json = Record<string, unknown>;

@@ -39,7 +39,7 @@ interface BoundPolicy {
 }
 
 /** The ValidatingAdmissionPolicies bound (with a Deny binding or not) to the executor namespace. */
-function executorPolicies(objects: readonly K8sObject[], env: EnvironmentConfig): BoundPolicy[] {
+export function executorPolicies(objects: readonly K8sObject[], env: EnvironmentConfig): BoundPolicy[] {
   const exe = env.namespaces.executor;
   const labels = namespaceLabels(objects).get(exe) ?? { 'kubernetes.io/metadata.name': exe };
   const policies = new Map(
@@ -56,7 +56,7 @@ function executorPolicies(objects: readonly K8sObject[], env: EnvironmentConfig)
 }
 
 /** A pod as the middleware creates it from a PodTemplate: the template's labels and spec. */
-function podFrom(template: K8sObject): Json {
+export function podFrom(template: K8sObject): Json {
   const t = podTemplateOf(template);
   return {
     apiVersion: 'v1',
@@ -67,7 +67,7 @@ function podFrom(template: K8sObject): Json {
 }
 
 /** The messages of the policy's validations that `pod` fails (an expression that errors fails). */
-function failedValidations(policy: K8sObject, pod: Json): string[] {
+export function failedValidations(policy: K8sObject, pod: Json): string[] {
   const failed: string[] = [];
   for (const [i, v] of asArr(asObj(policy.spec).validations).entries()) {
     let ok: unknown;
@@ -82,7 +82,7 @@ function failedValidations(policy: K8sObject, pod: Json): string[] {
 }
 
 /** The executor PodTemplates: PodTemplates in the executor namespace. */
-const executorTemplates = (objects: readonly K8sObject[], env: EnvironmentConfig) =>
+export const executorTemplates = (objects: readonly K8sObject[], env: EnvironmentConfig) =>
   objects.filter((o) => o.kind === 'PodTemplate' && nsOf(o) === env.namespaces.executor);
 
 /** What the executor guard must intercept: the pod itself and the subresource `kubectl debug` writes. */
@@ -447,7 +447,7 @@ export const startOrderRule: Rule = {
 // oauth2-proxy's session cookie
 
 /** The effective value of an oauth2-proxy option: the last --flag=value, else OAUTH2_PROXY_<FLAG>. */
-function optionOf(container: Json, flag: string): string | undefined {
+export function optionOf(container: Json, flag: string): string | undefined {
   let value: string | undefined;
   const args = [...asStrArr(container.command), ...asStrArr(container.args)];
   for (const [i, a] of args.entries()) {

@@ -195,7 +195,7 @@ export const TOKEN_MOUNTING_WORKLOADS: ReadonlySet<string> = new Set([
 export const serviceAccountTokensRule: Rule = {
   id: 'service-account-tokens',
   reason:
-    'A mounted token is API access for whoever breaks into the pod; only the middleware needs one. The default ServiceAccount is shared by everything in a namespace.',
+    'A mounted token is API access for whoever breaks into the pod; only the middleware and the executor reaper need one. The default ServiceAccount is shared by everything in a namespace.',
   check(objects) {
     const out: Violation[] = [];
     for (const w of workloads(objects)) {
