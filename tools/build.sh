@@ -9,7 +9,11 @@
 #
 # Cache: $CODERUN_TOOLS_CACHE, default ~/.cache/coderun-tools. A module is rebuilt only when its
 # inputs change (go.mod, go.sum, build.env, its own .go files, the Go version): the cache key is their
-# SHA-256. Build logs go to stderr; stdout carries only the bin dirs, so callers can read them.
+# SHA-256. Build logs go to stderr, with one line per module giving its build time (with --all,
+# reused modules too); stdout carries only the bin dirs, so callers can read them.
+#
+# CODERUN_TOOLS_NO_BUILD=1 refuses to compile: a module that is not built yet is an error. .ci/run
+# sets it once its tools step has built everything, so no compilation runs during a test.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${CODERUN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coderun-tools}"
@@ -25,7 +29,7 @@ usage() {
 modver() { (cd "$here/go/$1" && go list -m -f '{{.Version}}' "$2"); }
 
 build_one() {
-  local name="$1" dir="$here/go/$1"
+  local name="$1" dir="$here/go/$1" began=$SECONDS
   [ -f "$dir/go.mod" ] || { echo "tools/build.sh: no module tools/go/$name (modules: $(modules | tr '\n' ' '))" >&2; return 2; }
   command -v go >/dev/null || { echo "tools/build.sh: 'go' is not on PATH; install Go 1.26 to build $name" >&2; return 3; }
   local key
@@ -38,8 +42,14 @@ build_one() {
   flock 9
   if [ -f "$out/.done" ]; then
     exec 9>&-
+    [ -z "$all" ] || echo "tools/build.sh: $name: reused in $((SECONDS - began)) s" >&2
     echo "$out/bin"
     return 0
+  fi
+  if [ "${CODERUN_TOOLS_NO_BUILD:-}" = 1 ]; then
+    exec 9>&-
+    echo "tools/build.sh: $name is not built and CODERUN_TOOLS_NO_BUILD=1 forbids compiling now (build it first: bash tools/build.sh $name)" >&2
+    return 4
   fi
   local ldflags="-s -w" pkgs="tool"
   # build.env may set LDFLAGS (using modver) and PKGS (default: every `tool` of the module).
@@ -57,15 +67,16 @@ build_one() {
   touch "$out.partial/.done"
   rm -rf "$out"
   mv "$out.partial" "$out"
-  echo "tools/build.sh: built $name in $((SECONDS - start)) s: $(ls "$out/bin" | tr '\n' ' ')" >&2
+  echo "tools/build.sh: $name: built in $((SECONDS - start)) s ($((SECONDS - began)) s with waiting): $(ls "$out/bin" | tr '\n' ' ')" >&2
   echo "$out/bin"
   exec 9>&-
 }
 
 [ $# -gt 0 ] || usage
+all=""
 case "$1" in
   --list) modules; exit 0 ;;
-  --all) set -- $(modules) ;;
+  --all) all=1; set -- $(modules) ;;
   -*) usage ;;
 esac
 for name in "$@"; do build_one "$name"; done

@@ -6,7 +6,8 @@
 #
 # Cache: $CODERUN_TOOLS_CACHE, default ~/.cache/coderun-tools (as tools/build.sh). The venv is
 # rebuilt only when its inputs change: the key is the SHA-256 of the requirements file and the
-# Python version. Install logs go to stderr; stdout carries only the bin dir.
+# Python version. Install logs go to stderr; stdout carries only the bin dir. With
+# CODERUN_TOOLS_NO_BUILD=1 (set by .ci/run after its tools step) a missing venv is an error.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${CODERUN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coderun-tools}"
@@ -19,6 +20,10 @@ out="$cache/checkov-$key"
 if [ -f "$out/.done" ] && [ -x "$out/bin/checkov" ]; then
   echo "$out/bin"
   exit 0
+fi
+if [ "${CODERUN_TOOLS_NO_BUILD:-}" = 1 ]; then
+  echo "tools/install-checkov.sh: checkov is not installed and CODERUN_TOOLS_NO_BUILD=1 forbids installing now (run bash tools/install-checkov.sh first)" >&2
+  exit 4
 fi
 start=$SECONDS
 echo "tools/install-checkov.sh: installing checkov into $out (first use; later runs reuse it)" >&2

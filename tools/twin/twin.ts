@@ -9,7 +9,16 @@
  * (processes tied to the test run, state in a temp dir, stopped in afterAll).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
@@ -235,6 +244,8 @@ export class Twin {
   /** CronJobs applied and then suspended, so that none runs on its own during a test. */
   readonly suspendedCronJobs: string[] = [];
   private bins!: ReturnType<typeof binaries>;
+  /** When each process we launched was spawned (Date.now()), by name. */
+  private spawnedAt = new Map<string, number>();
   private kwokArgs = new Map<string, string[]>();
 
   constructor(readonly opts: TwinOptions) {
@@ -276,6 +287,7 @@ export class Twin {
     closeSync(fd);
     if (this.opts.detached) child.unref();
     if (!child.pid) throw new Error(`could not start ${cmd}`);
+    this.spawnedAt.set(name, Date.now());
     const rec: ProcRecord = { name, pid: child.pid, log, ...(group === undefined ? {} : { group }) };
     this.procs.push(rec);
     this.saveState();
@@ -289,19 +301,31 @@ export class Twin {
     return readFileSync(p.log, 'utf8').split('\n').slice(-lines).join('\n');
   }
 
-  private async waitUp(name: string, what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
+  /**
+   * Waits until `check` passes for process `name`, for `timeoutMs` from when the program started:
+   * when its log first has a line (a loaded machine can take long to start a program), or when it
+   * was spawned if it prints nothing.
+   */
+  private async waitUp(name: string, what: string, check: () => Promise<boolean>, timeoutMs = 120_000) {
     const p = this.procs.find((x) => x.name === name);
-    try {
-      await until(
-        what,
-        async () => {
-          if (p && !alive(p.pid)) throw new Error(`${name} exited`);
-          return check();
-        },
-        timeoutMs,
-      );
-    } catch (e) {
-      throw new Error(`${String(e)}\n--- ${name} log ---\n${this.tail(name)}`);
+    const spawned = this.spawnedAt.get(name) ?? Date.now();
+    let started: number | undefined;
+    let last: unknown;
+    for (;;) {
+      if (p && !alive(p.pid)) throw new Error(`${what}: ${name} exited\n--- ${name} log ---\n${this.tail(name)}`);
+      try {
+        if (await check()) return;
+      } catch (e) {
+        last = e;
+      }
+      if (started === undefined && p && existsSync(p.log) && statSync(p.log).size > 0) started = Date.now();
+      const now = Date.now();
+      if (now > (started ?? spawned) + timeoutMs) {
+        throw new Error(
+          `timed out waiting for ${what}: ${((now - spawned) / 1000).toFixed(1)} s after ${name} was spawned (limit ${timeoutMs / 1000} s from its first output)${last ? ` (last error: ${String(last)})` : ''}\n--- ${name} log ---\n${this.tail(name)}`,
+        );
+      }
+      await sleep(200);
     }
   }
 
@@ -491,7 +515,7 @@ export class Twin {
         );
         return ready.length === this.env.cluster.nodes;
       },
-      60_000,
+      120_000,
     ).catch((e) => {
       throw new Error(`${String(e)}\n${groups.map((g) => this.tail(`kwok-${g}`)).join('\n')}`);
     });

@@ -2,8 +2,10 @@
  * The GitOps loop with the real Argo CD (v3.5.1) against the control-plane twin of every environment
  * (test/real/argocd/argocd.ts): bootstrap as the README says, the sync order, the loop (a commit is
  * synced, a hand edit reverted, a removed object pruned or kept, a broken commit leaves the last good
- * state running with a clear error, a revert recovers) and the AppProject's fence. One environment at
- * a time; facts go to .build/argocd-<env>.md.
+ * state running with a clear error, a revert recovers) and the AppProject's fence. The environments
+ * run side by side, each with its own twin and Argo CD: their cases are mostly waits, so three at
+ * once take little longer than one. Within an environment the cases run in order, each from the
+ * state the last one left. Facts go to .build/argocd-<env>.md.
  *
  * Run with `npm run test:argocd` (its own network namespace; see package.json). One environment:
  * npm run test:argocd -- -t '<env>'
@@ -11,7 +13,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it as anyIt } from 'vitest';
 import { listEnvironments, loadEnvironment } from '../../../src/config';
 import type { Obj } from '../../../tools/twin/api';
 import { committedObjects, objectId } from '../../../tools/twin/twin';
@@ -20,6 +22,8 @@ import { waitFor } from '../support/process';
 import { ROOT } from '../support/tools';
 
 const ENVS = listEnvironments(ROOT);
+/** Every case of an environment runs after the one before it, though the environments run concurrently. */
+const it = anyIt.sequential;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const done = (s: AppStatus) => s.sync === 'Synced' && s.health === 'Healthy' && s.phase === 'Succeeded';
 /**
@@ -30,7 +34,7 @@ const done = (s: AppStatus) => s.sync === 'Synced' && s.health === 'Healthy' && 
 const recovered = (sha: string) => (s: AppStatus) =>
   s.sync === 'Synced' && s.health === 'Healthy' && s.revision === sha && s.phase !== 'Running';
 
-describe.each(ENVS)('Argo CD loop: %s', (envName) => {
+describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
   const env = loadEnvironment(ROOT, envName);
   const appName = `coderun-${envName}`;
   const bootName = `${appName}-bootstrap`;
@@ -52,7 +56,7 @@ describe.each(ENVS)('Argo CD loop: %s', (envName) => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), `coderun-argocd-${envName}-`));
-    loop = new ArgoLoop(envName, dir, (l) => console.log(`[argocd] ${l}`));
+    loop = new ArgoLoop(envName, dir, (l) => console.log(`[argocd ${envName}] ${l}`));
     await loop.up();
     fact(
       `Bring-up: ${Object.entries(loop.timings)

@@ -165,7 +165,11 @@ export class ArgoLoop {
         this.dir,
       ]);
       this.procs.push(p);
-      await waitFor('redis ready', () => p.log().includes('Ready to accept connections'), { proc: p });
+      await waitFor('redis ready', () => p.log().includes('Ready to accept connections'), {
+        proc: p,
+        from: p,
+        timeoutMs: 120_000,
+      });
     });
     await this.timed('argocd config', () => this.installConfig());
     const dirs = ['tls', 'ssh', 'gpg/keys', 'gpg/source', 'cmp', 'home'].map((d) => join(this.dir, 'argocd', d));
@@ -200,7 +204,8 @@ export class ArgoLoop {
       this.procs.push(this.repoServer);
       await waitFor('repo-server healthz', async () => (await fetch(`http://127.0.0.1:${repoMetrics}/healthz`)).ok, {
         proc: this.repoServer,
-        timeoutMs: 60_000,
+        from: this.repoServer,
+        timeoutMs: 120_000,
       });
     });
     await this.timed('application-controller', async () => {
@@ -219,7 +224,8 @@ export class ArgoLoop {
       this.procs.push(this.controller);
       await waitFor('application-controller healthz', async () => (await fetch(`http://127.0.0.1:${ctrlMetrics}/healthz`)).ok, {
         proc: this.controller,
-        timeoutMs: 60_000,
+        from: this.controller,
+        timeoutMs: 120_000,
       });
     });
     this.timings.up = Date.now() - t0;
@@ -273,7 +279,7 @@ export class ArgoLoop {
         });
         return stdout.includes(head);
       },
-      { timeoutMs: 20_000 },
+      { timeoutMs: 60_000 },
     );
     // The one change a fork makes: argocd.repoURL points at where Argo CD reads the repository.
     const file = join(this.work, 'environments', `${this.envName}.yaml`);

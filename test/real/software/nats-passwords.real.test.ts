@@ -90,7 +90,8 @@ describe.each(envNames)('NATS passwords in %s', (envName) => {
           servers: cluster.url(0),
           user,
           pass,
-          timeout: 3000,
+          // A refusal comes at once; a sign-in under load may take seconds (TLS, bcrypt).
+          timeout: 20_000,
           reconnect: false,
           ...(cluster.pki ? { tls: { caFile: cluster.pki.caFile } } : {}),
         });

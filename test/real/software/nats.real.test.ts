@@ -82,7 +82,7 @@ async function frontendConnection(vars: Readonly<Record<string, string>>): Promi
     pass: vars.NATS_PASSWORD,
     ...(vars.NATS_INBOX_PREFIX ? { inboxPrefix: vars.NATS_INBOX_PREFIX } : {}),
     ...(vars.NATS_CA_FILE ? { tls: { caFile: vars.NATS_CA_FILE } } : {}),
-    timeout: 5000,
+    timeout: 20_000,
   });
 }
 
@@ -145,7 +145,8 @@ describe.each(envNames)('NATS in %s', (envName) => {
           const j = JSON.parse(r.body) as { meta_cluster?: { leader?: string; cluster_size?: number } };
           return j.meta_cluster?.leader && j.meta_cluster.cluster_size === replicas;
         },
-        { timeoutMs: 60_000 },
+        // From the last server's start: the election takes about a second once all three run.
+        { from: cluster.nodes.flatMap((n) => (n.proc ? [n.proc] : [])), timeoutMs: 120_000 },
       ).catch((e: Error) => {
         throw new Error(
           `${e.message}\n${cluster.nodes.map((n) => `--- ${n.podName}\n${n.proc?.log().slice(-3000) ?? ''}`).join('\n')}`,
@@ -220,7 +221,11 @@ describe.each(envNames)('NATS in %s', (envName) => {
       start(`middleware-${i}`, client, ['middleware', '-jobs', '0'], { env: { PATH: process.env.PATH, ...mwVars } }),
     );
     for (const mw of mws)
-      await waitFor('middleware ready', () => mw.log().includes('"ready":true'), { proc: mw, timeoutMs: 15_000 });
+      await waitFor('middleware ready', () => mw.log().includes('"ready":true'), {
+        proc: mw,
+        from: mw,
+        timeoutMs: 60_000,
+      });
 
     const feVars = clientEnv(frontendDeploy, 'frontend', cluster, secrets);
     const nc = await frontendConnection(feVars);
@@ -233,7 +238,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
       // 2. The middleware records each job as Pending in the user's KV bucket (created if absent).
       const recorded = () => mws.flatMap((p) => p.log().split('\n')).filter((l) => l.includes('"jobId"'));
       await waitFor(`${sent.length} jobs recorded`, () => recorded().length >= sent.length, {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
       }).catch((e: Error) => {
         throw new Error(`${e.message}\n${mws.map((p) => `--- ${p.name}\n${p.log()}`).join('\n')}`);
       });
@@ -376,7 +381,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
           const leader = (JSON.parse(r.body) as { meta_cluster?: { leader?: string } }).meta_cluster?.leader;
           return leader && leader !== lost?.podName;
         },
-        { timeoutMs: 30_000 },
+        { from: lostAt, timeoutMs: 60_000 },
       );
       console.log(
         `prod: JetStream meta leader among the survivors ${((Date.now() - lostAt) / 1000).toFixed(1)} s after the loss`,
@@ -393,9 +398,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
         await waitFor(
           'job readable after the loss',
           async () => (await kv.get(job.jobId))?.json<{ status: string }>().status === 'Done',
-          {
-            timeoutMs: 20_000,
-          },
+          { timeoutMs: 60_000 },
         );
         expect((await kv.status()).replicas).toBe(replicas);
         // The middleware records a new job of the same user.
@@ -403,7 +406,11 @@ describe.each(envNames)('NATS in %s', (envName) => {
         const mw = start('middleware-after-loss', client, ['middleware', '-jobs', '1'], {
           env: { PATH: process.env.PATH, ...mwVars },
         });
-        await waitFor('middleware ready', () => mw.log().includes('"ready":true'), { proc: mw, timeoutMs: 15_000 });
+        await waitFor('middleware ready', () => mw.log().includes('"ready":true'), {
+          proc: mw,
+          from: mw,
+          timeoutMs: 60_000,
+        });
         // Core NATS drops a job published before the queue subscription is known; publish until one
         // is recorded.
         await waitFor(
@@ -415,7 +422,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
             await new Promise((r) => setTimeout(r, 500));
             return mw.log().includes('"jobId"');
           },
-          { timeoutMs: 60_000 },
+          { timeoutMs: 90_000 },
         );
         expect(await mw.exited, mw.log()).toBe(0);
         const rec = JSON.parse(
@@ -440,15 +447,13 @@ describe.each(envNames)('NATS in %s', (envName) => {
         const blob = await waitFor(
           'output downloadable',
           async () => (await os.getBlob(`${rec.jobId}-output.zip`)) ?? undefined,
-          {
-            timeoutMs: 20_000,
-          },
+          { timeoutMs: 60_000 },
         );
         expect(blob.length).toBe(100000);
       } finally {
         await nc.close();
       }
-    });
+    }, 300_000);
   }
 
   it('drains in lame-duck mode on the committed preStop and exits within the grace period', async () => {
@@ -463,7 +468,10 @@ describe.each(envNames)('NATS in %s', (envName) => {
       preStop.slice(1).map((a) => localPath(a, node.mounts)),
       { stdio: 'pipe' },
     );
-    await waitFor('lame duck mode', () => node.proc?.log().includes('Entering lame duck mode'), { timeoutMs: 5_000 });
+    await waitFor('lame duck mode', () => node.proc?.log().includes('Entering lame duck mode'), {
+      from: began,
+      timeoutMs: 30_000,
+    });
     const code = await node.proc.exited;
     const seconds = (Date.now() - began) / 1000;
     expect(code).toBe(0);

@@ -111,7 +111,11 @@ async function startProxy(
   ];
   const proc = start(name, binary, args, { env: processEnv(c) });
   const base = `http://127.0.0.1:${httpPort}`;
-  await waitFor(`${name} answering /ping`, async () => (await httpGet(`${base}/ping`)).status === 200, { proc });
+  await waitFor(`${name} answering /ping`, async () => (await httpGet(`${base}/ping`)).status === 200, {
+    proc,
+    from: proc,
+    timeoutMs: 120_000,
+  });
   return { proc, base, metrics: `http://127.0.0.1:${metricsPort}`, args };
 }
 

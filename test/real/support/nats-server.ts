@@ -5,6 +5,7 @@
  * else (JetStream limits, users, permissions, TLS settings, lame duck) is the committed text.
  */
 import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { K8sObject } from '../../support/committed';
@@ -72,7 +73,11 @@ export interface NatsCluster {
   readonly pki?: Pki;
   /** Client URL of node i, with the scheme the environment's clients use (tls:// when TLS is on). */
   url(i?: number): string;
-  /** Starts node i and waits for /healthz (or only /varz: a lone member of a cluster has no JetStream quorum). */
+  /**
+   * Starts node i and waits for /healthz (or only /varz: a lone member of a cluster has no JetStream
+   * quorum) and for its client port to accept connections: nats-server serves monitoring before it
+   * listens for clients, and under load the gap is seconds.
+   */
   startNode(i: number, bin: string, ready?: '/healthz' | '/varz'): Promise<Running>;
 }
 
@@ -164,16 +169,27 @@ export async function prepareCluster(
       const proc = start(node.podName, bin, args, { env: { PATH: process.env.PATH, ...node.env } });
       node.proc = proc;
       await waitFor(
-        `${node.podName} ${ready}`,
-        async () => (await httpGet(`http://127.0.0.1:${node.httpPort}${ready}`)).status === 200,
-        {
-          proc,
-          timeoutMs: 30_000,
-        },
+        `${node.podName} ${ready} and its client port`,
+        async () =>
+          (await httpGet(`http://127.0.0.1:${node.httpPort}${ready}`)).status === 200 &&
+          (await accepts(node.clientPort)),
+        { proc, from: proc, timeoutMs: 120_000 },
       );
       return proc;
     },
   };
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
 }
 
 /** A container path rewritten to its local temp dir (for args and exec commands). */

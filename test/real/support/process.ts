@@ -2,12 +2,20 @@
  * Starts real servers on loopback for a test and stops them: free ports, readiness polling, logs kept
  * in memory for failure messages, SIGTERM then SIGKILL. Every process started here is stopped by
  * stopAll(), which each suite calls in afterAll.
+ *
+ * A wait for a program to come up is measured from when the program started (its first output),
+ * not from when the test began or the process was spawned: under load a spawned program can take
+ * long to print its first line, and that time is the machine's, not the program's (waitFor's `from`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface Running {
   readonly name: string;
   readonly child: ChildProcess;
+  /** When it was spawned (Date.now()). */
+  readonly spawnedAt: number;
+  /** When it first printed anything: when the program itself was running. Undefined until then. */
+  startedAt(): number | undefined;
   /** Everything the process printed so far. */
   log(): string;
   /** Resolves with the exit code (or signal name) once the process has ended. */
@@ -29,8 +37,11 @@ export function start(
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const spawnedAt = Date.now();
   let text = '';
+  let startedAt: number | undefined;
   const add = (b: Buffer) => {
+    startedAt ??= Date.now();
     text += b.toString();
     if (text.length > 400_000) text = text.slice(-200_000);
   };
@@ -46,6 +57,8 @@ export function start(
   const proc: Running = {
     name,
     child,
+    spawnedAt,
+    startedAt: () => startedAt,
     log: () => text,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
@@ -72,19 +85,44 @@ export async function stopAll(): Promise<void> {
 
 export { freePorts } from '../../../tools/twin/ports';
 
-/** Polls `check` until it returns a truthy value; throws `what` (and the process log) on timeout. */
+/** How long a spawned program may take to print its first line before a wait `from` it gives up. */
+export const FIRST_OUTPUT_LIMIT_MS = 300_000;
+
+/**
+ * Polls `check` until it returns a truthy value; throws `what` (and the process log) on timeout.
+ *
+ * `timeoutMs` counts from `from`: a time (Date.now()), or the program(s) whose start-up the wait is
+ * for: then the clock starts when the last of them first printed (when it was running), so that a
+ * machine slow to start a program does not use up the program's time. A program that prints nothing
+ * for FIRST_OUTPUT_LIMIT_MS after it was spawned fails the wait. Without `from`, the clock starts now.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs?: number; intervalMs?: number; proc?: Running } = {},
+  opts: { timeoutMs?: number; intervalMs?: number; proc?: Running; from?: number | Running | readonly Running[] } = {},
 ): Promise<T> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const began = Date.now();
+  const from = opts.from ?? began;
+  const procs: readonly Running[] = typeof from === 'number' ? [] : Array.isArray(from) ? from : [from as Running];
+  /** The deadline, or undefined while a program of `from` has not started yet. */
+  const deadline = (): number | undefined => {
+    if (typeof from === 'number') return from + timeoutMs;
+    const starts = procs.map((p) => p.startedAt());
+    if (starts.some((t) => t === undefined)) return undefined;
+    return Math.max(...(starts as number[])) + timeoutMs;
+  };
+  const logs = () => [...new Set([...(opts.proc ? [opts.proc] : []), ...procs])];
+  const tails = () =>
+    logs()
+      .map((p) => `\n--- ${p.name} log ---\n${p.log().slice(-4000)}`)
+      .join('');
   let last: unknown;
   for (;;) {
-    if (opts.proc && opts.proc.child.exitCode !== null) {
-      throw new Error(
-        `${what}: ${opts.proc.name} exited with ${opts.proc.child.exitCode}\n${opts.proc.log().slice(-4000)}`,
-      );
+    for (const p of logs()) {
+      if (p.child.exitCode !== null) {
+        throw new Error(`${what}: ${p.name} exited with ${p.child.exitCode}\n${p.log().slice(-4000)}`);
+      }
     }
     try {
       const v = await check();
@@ -92,9 +130,18 @@ export async function waitFor<T>(
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) {
-      const tail = opts.proc ? `\n--- ${opts.proc.name} log ---\n${opts.proc.log().slice(-4000)}` : '';
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}${tail}`);
+    const now = Date.now();
+    const end = deadline();
+    const silent = procs.find((p) => p.startedAt() === undefined && now - p.spawnedAt > FIRST_OUTPUT_LIMIT_MS);
+    if (silent)
+      throw new Error(
+        `waiting for ${what}: ${silent.name} printed nothing in ${FIRST_OUTPUT_LIMIT_MS / 1000} s after it was spawned`,
+      );
+    if (end !== undefined && now > end) {
+      const since = typeof from === 'number' ? '' : ` after ${procs.map((p) => p.name).join(', ')} started`;
+      throw new Error(
+        `timed out waiting ${((now - began) / 1000).toFixed(1)} s for ${what} (limit ${timeoutMs / 1000} s${since})${last ? ` (last error: ${String(last)})` : ''}${tails()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }

@@ -1,0 +1,2 @@
+// Fails on import: import-fails.fixture.ts imports it.
+throw new Error('broken import');
