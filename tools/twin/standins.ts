@@ -33,8 +33,8 @@ import type { Kube, Obj } from './api';
 import { issueCert, type Pki } from './pki';
 import { freePorts } from './ports';
 
-/** Address the ingress-controller stand-in publishes (TEST-NET-1, RFC 5737). */
-export const INGRESS_ADDRESS = '192.0.2.10';
+/** Address the ingress-controller stand-in publishes: on loopback, like every address the twin hands out (nothing dials it). */
+export const INGRESS_ADDRESS = '127.0.0.10';
 const METRICS_GROUP = 'metrics.k8s.io';
 const METRICS_VERSION = 'v1beta1';
 const METRICS_SERVICE = { namespace: 'kube-system', name: 'metrics-server' };

@@ -38,6 +38,7 @@ export const HOLD_ANNOTATION = 'twin.coderun.dev/hold';
 /** Annotation: the pod's containers exit 0 (kwok-stages.yaml). */
 export const FINISHED_ANNOTATION = 'twin.coderun.dev/finished';
 export const FIELD_MANAGER = 'coderun-twin';
+/** Virtual: the API server allocates ClusterIPs from it, and nothing in the twin dials them. */
 const SERVICE_CIDR = '10.96.0.0/16';
 const SERVICE_IP = '10.96.0.1';
 
@@ -469,8 +470,9 @@ export class Twin {
         `--config=${join(this.opts.root, 'tools', 'twin', 'kwok-stages.yaml')}`,
         `--manage-nodes-with-label-selector=${KWOK_GROUP_LABEL}=${group}`,
         '--node-lease-duration-seconds=10',
-        `--cidr=10.${100 + index}.0.0/16`,
-        `--node-ip=10.${200 + index}.0.1`,
+        // Pod and node IPs on loopback (127.0.0.0/8): nothing here may hand out or dial another address.
+        `--cidr=127.${100 + index}.0.0/16`,
+        `--node-ip=127.${200 + index}.0.1`,
       ];
       this.kwokArgs.set(group, args);
     }
