@@ -17,6 +17,7 @@ import {
   asStrArr,
   asStrRecord,
   CONTROLLER_KINDS,
+  imageRepository,
   nsOf,
   podTemplateOf,
   violation,
@@ -56,12 +57,6 @@ function claimRule(r: {
     },
   };
 }
-
-/** The repository of an image reference (without tag or digest). */
-const repositoryOf = (image: unknown) =>
-  String(image ?? '')
-    .split('@')[0]
-    ?.replace(/:[^/:]*$/, '') ?? '';
 
 /** A container's environment variable with a literal value, or undefined. */
 function envValue(container: Json, name: string): string | undefined {
@@ -544,7 +539,7 @@ export const oauth2ProxyDeclaredRule: Rule = claimRule({
     };
     for (const w of workloads(objects))
       for (const c of allContainers(w.pod.spec)) {
-        if (repositoryOf(c.image) !== env.services['oauth2-proxy'].image.repository) continue;
+        if (imageRepository(c.image) !== env.services['oauth2-proxy'].image.repository) continue;
         for (const [flag, values] of Object.entries(want)) {
           const have = optionValues(c, flag);
           if (!sameSet(have, values))
@@ -693,7 +688,9 @@ export const resourcesDeclaredRule: Rule = claimRule({
       const declared = service.resources;
       if (declared === undefined) continue;
       for (const w of workloads(objects).filter((x) => x.object.metadata.name === name))
-        for (const c of asArr(w.pod.spec.containers).filter((x) => repositoryOf(x.image) === service.image.repository))
+        for (const c of asArr(w.pod.spec.containers).filter(
+          (x) => imageRepository(x.image) === service.image.repository,
+        ))
           for (const side of ['requests', 'limits'] as const)
             for (const [k, v] of Object.entries(declared[side] ?? {})) {
               const have = asObj(asObj(c.resources)[side])[k];

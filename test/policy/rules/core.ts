@@ -51,6 +51,20 @@ export function violation(rule: string, object: K8sObject, message: string): Vio
   return { rule, object, message };
 }
 
+/** Whether an RBAC or admission list (verbs, resources, operations, groups) covers x: named or '*'. */
+export function listCovers(list: readonly string[], x: string): boolean {
+  return list.includes(x) || list.includes('*');
+}
+
+/** The repository of an image reference, without its tag or digest. */
+export function imageRepository(image: unknown): string {
+  return (
+    String(image ?? '')
+      .split('@')[0]
+      ?.replace(/:[^/:]*$/, '') ?? ''
+  );
+}
+
 /** metadata.namespace, or '' for cluster-scoped objects. */
 export function nsOf(o: K8sObject): string {
   return o.metadata.namespace ?? '';

@@ -19,6 +19,8 @@ import {
   asStrArr,
   asStrRecord,
   CONTROLLER_KINDS,
+  imageRepository,
+  listCovers,
   namespaceLabels,
   nsOf,
   podTemplateOf,
@@ -91,9 +93,8 @@ const GUARDED: readonly { readonly resource: string; readonly operations: readon
   { resource: 'pods/ephemeralcontainers', operations: ['UPDATE'] },
 ];
 
-const covers = (list: readonly string[], x: string) => list.includes(x) || list.includes('*');
 const coversResource = (list: readonly string[], r: string) =>
-  covers(list, r) || (r.includes('/') && list.includes(`${r.split('/')[0] ?? ''}/*`));
+  listCovers(list, r) || (r.includes('/') && list.includes(`${r.split('/')[0] ?? ''}/*`));
 
 export const executorGuardUpdatesRule: Rule = {
   id: 'executor-guard-on-updates',
@@ -111,9 +112,9 @@ export const executorGuardUpdatesRule: Rule = {
           if (
             !rules.some(
               (r) =>
-                covers(asStrArr(r.apiGroups), '') &&
+                listCovers(asStrArr(r.apiGroups), '') &&
                 coversResource(asStrArr(r.resources), g.resource) &&
-                covers(asStrArr(r.operations), op),
+                listCovers(asStrArr(r.operations), op),
             )
           )
             out.push(
@@ -411,7 +412,7 @@ export const startOrderRule: Rule = {
         const role = byKey.get(key('Role', nsOf(b), String(asObj(b.roleRef).name)));
         if (!bound || !role) continue;
         const createsPods = asArr(role.rules).some(
-          (r) => covers(asStrArr(r.resources), 'pods') && covers(asStrArr(r.verbs), 'create'),
+          (r) => listCovers(asStrArr(r.resources), 'pods') && listCovers(asStrArr(r.verbs), 'create'),
         );
         if (!createsPods) continue;
         const target = nsOf(b);
@@ -478,11 +479,7 @@ export const oauth2ProxyCookieRule: Rule = {
       const t = podTemplateOf(w);
       if (!t) continue;
       for (const c of allContainers(t.spec)) {
-        const repo =
-          String(c.image ?? '')
-            .split('@')[0]
-            ?.replace(/:[^/:]*$/, '') ?? '';
-        if (!repo.endsWith('/oauth2-proxy')) continue;
+        if (!imageRepository(c.image).endsWith('/oauth2-proxy')) continue;
         const get = (f: string) => (optionOf(c, f) ?? OAUTH2_PROXY_COOKIE_DEFAULTS[f] ?? '').toLowerCase();
         const secure = get('cookie-secure');
         if ((env.tls || env.tier === 'production') && secure !== 'true')

@@ -12,6 +12,7 @@ import {
   asStrRecord,
   named,
   namespaceLabels,
+  listCovers,
   nsOf,
   selectorMatches,
   violation,
@@ -429,8 +430,6 @@ const POD_CREATING_RESOURCES = [
   'replicationcontrollers',
 ];
 
-const grants = (list: readonly string[], x: string) => list.includes(x) || list.includes('*');
-
 /**
  * RBAC: no wildcards, no cluster-wide grants, allow-listed verbs only, bindings that resolve; no
  * escalation verbs, no way into pods or tokens, no reading secrets; pod creation only by the
@@ -473,17 +472,17 @@ export const rbacRule: Rule = {
         }
         if (Array.isArray(rule.nonResourceURLs)) add(o, `rules[${i}] grants nonResourceURLs`);
         for (const v of ESCALATION_VERBS) {
-          if (grants(verbs, v)) add(o, `rules[${i}] grants '${v}', which lets the holder grant itself more`);
+          if (listCovers(verbs, v)) add(o, `rules[${i}] grants '${v}', which lets the holder grant itself more`);
         }
         for (const r of FORBIDDEN_RESOURCES) {
           if (resources.includes(r) || resources.includes('*') || resources.includes(`${r.split('/')[0]}/*`)) {
             add(o, `rules[${i}] grants ${r}, a way into running pods, nodes or tokens`);
           }
         }
-        if (grants(resources, 'secrets') && ['get', 'list', 'watch'].some((v) => grants(verbs, v))) {
+        if (listCovers(resources, 'secrets') && ['get', 'list', 'watch'].some((v) => listCovers(verbs, v))) {
           add(o, `rules[${i}] can read secrets (get, list or watch)`);
         }
-        if (grants(verbs, 'create') && POD_CREATING_RESOURCES.some((r) => grants(resources, r))) {
+        if (listCovers(verbs, 'create') && POD_CREATING_RESOURCES.some((r) => listCovers(resources, r))) {
           podCreators.add(`${o.kind} ${nsOf(o)}/${o.metadata.name}`);
           if (o.kind !== 'Role' || nsOf(o) !== exe) {
             add(o, `rules[${i}] creates pods; pods may be created only in ${exe}, through a namespaced Role`);
@@ -645,7 +644,7 @@ export const executorGuardrailsRule: Rule = {
       const ps = asObj(p.spec);
       if (ps.failurePolicy !== 'Fail') add(p, `failurePolicy is ${String(ps.failurePolicy)}, not Fail`);
       const coversPodCreate = asArr(asObj(ps.matchConstraints).resourceRules).some(
-        (r) => grants(asStrArr(r.resources), 'pods') && grants(asStrArr(r.operations), 'CREATE'),
+        (r) => listCovers(asStrArr(r.resources), 'pods') && listCovers(asStrArr(r.operations), 'CREATE'),
       );
       if (!coversPodCreate) add(p, 'matchConstraints do not cover CREATE of pods');
       for (const [i, v] of asArr(ps.validations).entries()) {
