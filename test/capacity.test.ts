@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { capacityReport } from '../src/capacity';
-import { synth } from '../src/cli';
+import { capacityReport } from '../src/inspect/capacity';
+import { synth } from '../src/commands/cli';
 import { ROOT, sharedCommitted } from './support/committed';
 
 const committed = sharedCommitted().filter((d) => d.file.startsWith('dist/'));

@@ -7,9 +7,9 @@ import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { parseArgs, synth, UsageError } from '../src/cli';
-import { listEnvironments } from '../src/config';
-import { listFiles } from '../src/output';
+import { parseArgs, synth, UsageError } from '../src/commands/cli';
+import { listEnvironments } from '../src/model/config';
+import { listFiles } from '../src/commands/output';
 import { ROOT } from './support/committed';
 import { ScratchCopy } from './support/scratch-copy';
 
@@ -199,7 +199,7 @@ describe('synth --check', () => {
   });
 });
 
-describe('synth: environments/schema.json (generated from src/environment-schema.ts)', () => {
+describe('synth: environments/schema.json (generated from src/model/environment-schema.ts)', () => {
   const schemaFile = () => join(root, 'environments/schema.json');
   const generated = () => readFileSync(join(ROOT, 'environments/schema.json'), 'utf8');
 
@@ -220,7 +220,7 @@ describe('synth: environments/schema.json (generated from src/environment-schema
     writeFileSync(schemaFile(), '{}\n');
     const r = synth(root, { envs: ['dev'], check: false });
     expect(r.exitCode).toBe(0);
-    expect(r.lines).toContain('environments/schema.json changed (from src/environment-schema.ts)');
+    expect(r.lines).toContain('environments/schema.json changed (from src/model/environment-schema.ts)');
     expect(readFileSync(schemaFile(), 'utf8')).toBe(generated());
     expect(synth(root, { envs: [], check: false }).lines.join('\n')).not.toContain('schema.json');
   });
@@ -300,8 +300,8 @@ describe('argument parsing', () => {
 
 describe('npm run synth entry point (subprocess)', () => {
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, [join(ROOT, 'src/run.cjs'), 'cli', ...args], { cwd: ROOT, encoding: 'utf8' });
-  /** `node src/run.cjs cli --check`, run once for the two tests that check it. */
+    spawnSync(process.execPath, [join(ROOT, 'src/commands/run.cjs'), 'cli', ...args], { cwd: ROOT, encoding: 'utf8' });
+  /** `node src/commands/run.cjs cli --check`, run once for the two tests that check it. */
   let checkRun: ReturnType<typeof run> | undefined;
   const check = () => (checkRun ??= run('--check'));
 
@@ -344,7 +344,7 @@ describe('npm run synth entry point (subprocess)', () => {
   });
 
   it('is usable without npm (node only)', () => {
-    // The same command as above: node and src/run.cjs, no npm and no TypeScript loader.
+    // The same command as above: node and src/commands/run.cjs, no npm and no TypeScript loader.
     const r = check();
     expect(r.error).toBeUndefined();
     expect(r.status).toBe(0);

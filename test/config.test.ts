@@ -9,8 +9,8 @@ import {
   loadEnvironment,
   parseEnvironment,
   type EnvironmentConfig,
-} from '../src/config';
-import { environmentSchema } from '../src/environment-schema';
+} from '../src/model/config';
+import { environmentSchema } from '../src/model/environment-schema';
 
 const root = path.resolve(__dirname, '..');
 const FILE = 'environments/staging.yaml';

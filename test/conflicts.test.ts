@@ -3,9 +3,9 @@
  * environments have none.
  */
 import { describe, expect, it } from 'vitest';
-import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../src/config';
-import { environmentConflicts, type ConflictInput } from '../src/conflicts';
-import type { Manifest } from '../src/manifest';
+import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../src/model/config';
+import { environmentConflicts, type ConflictInput } from '../src/inspect/conflicts';
+import type { Manifest } from '../src/model/objects';
 import { ROOT } from './support/committed';
 
 const staging = loadEnvironment(ROOT, 'staging');

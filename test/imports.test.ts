@@ -1,10 +1,15 @@
 /**
- * Imports in the generator (src/, apps/, charts/) go one way, with no cycle:
- * leaf utilities (manifest, quantity, yaml-writer, environment-schema, output, policy-exceptions)
- * <- config <- feature modules (capacity, conflicts, reachability, audit, argocd, report, diff) and
- * apps/, charts/ <- render.ts <- the entry points (cli.ts, diff-cli.ts, bench.ts).
- * Imports are read with TypeScript's own pre-processor, so `import type`, `export … from`,
- * `require()` and `import()` all count.
+ * The generator's layers, lowest first, and the one direction imports may go:
+ *
+ *   model        src/model/      environment schema, loader, quantities, the object library
+ *   components   charts/<name>/  one folder per platform component (charts/common: shared constructs)
+ *   composition  apps/           plans the components for one environment and wires them (the cdk8s App)
+ *   inspection   src/inspect/, src/policy/   capacity, conflicts, reachability, report, audit, diff, policy
+ *   commands     src/commands/   synth, diff, bench (nothing imports them)
+ *
+ * A module imports only from its own layer or lower ones, never in a cycle, and inspection never
+ * imports a component. Imports are read with TypeScript's own pre-processor, so `import type`,
+ * `export … from`, `require()` and `import()` all count.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
@@ -12,32 +17,47 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/committed';
 
-/** Folders whose modules form the generator. */
-const FOLDERS = ['src', 'apps', 'charts'] as const;
-/** Modules of src/ that import nothing from the generator. */
-const LEAVES = ['manifest', 'quantity', 'yaml-writer', 'environment-schema', 'output', 'policy-exceptions'];
-/** Entry points: nothing imports them. */
-const ENTRY_POINTS = ['cli', 'diff-cli', 'bench'];
+/** The layers, lowest first, and the folders that make each one. */
+export const LAYERS: readonly { readonly name: string; readonly folders: readonly string[] }[] = [
+  { name: 'model', folders: ['src/model'] },
+  { name: 'components', folders: ['charts'] },
+  { name: 'composition', folders: ['apps'] },
+  { name: 'inspection', folders: ['src/inspect', 'src/policy'] },
+  { name: 'commands', folders: ['src/commands'] },
+];
 
 type Graph = ReadonlyMap<string, readonly string[]>;
 
-/** Module (path relative to the root, e.g. src/render.ts) -> the generator modules it imports. */
+/** Every .ts module below `dir` (relative to root), tests excluded. */
+function modules(root: string, dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory()) out.push(...modules(root, p));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+/** Module (path relative to the root, e.g. apps/platform.ts) -> the generator modules it imports. */
 function importGraph(root: string): Graph {
   const graph = new Map<string, string[]>();
-  for (const folder of FOLDERS) {
-    for (const f of readdirSync(join(root, folder))
-      .filter((n) => n.endsWith('.ts'))
-      .sort()) {
-      const file = `${folder}/${f}`;
-      const { importedFiles } = ts.preProcessFile(readFileSync(join(root, file), 'utf8'), true, true);
-      const deps = importedFiles
-        .map((i) => i.fileName)
-        .filter((name) => name.startsWith('.'))
-        .map((name) => resolveModule(root, file, name));
-      graph.set(file, [...new Set(deps)].sort());
-    }
+  for (const file of LAYERS.flatMap((l) => l.folders.flatMap((f) => modules(root, f)))) {
+    const { importedFiles } = ts.preProcessFile(readFileSync(join(root, file), 'utf8'), true, true);
+    const deps = importedFiles
+      .map((i) => i.fileName)
+      .filter((name) => name.startsWith('.'))
+      .map((name) => resolveModule(root, file, name))
+      .filter((dep) => layerOf(dep) !== undefined);
+    graph.set(file, [...new Set(deps)].sort());
   }
   return graph;
+}
+
+/** Index of the module's layer in LAYERS; undefined outside the generator (imports/, node_modules). */
+function layerOf(file: string): number | undefined {
+  const i = LAYERS.findIndex((l) => l.folders.some((f) => file.startsWith(`${f}/`)));
+  return i < 0 ? undefined : i;
 }
 
 function resolveModule(root: string, from: string, name: string): string {
@@ -48,6 +68,13 @@ function resolveModule(root: string, from: string, name: string): string {
     if (existsSync(join(root, candidate))) return candidate;
   }
   throw new Error(`${from}: cannot resolve import '${name}'`);
+}
+
+/** Every import that goes from a lower layer to a higher one, as `from -> to`. */
+export function upwardImports(graph: Graph): string[] {
+  return [...graph].flatMap(([from, deps]) =>
+    deps.filter((to) => (layerOf(to) ?? 0) > (layerOf(from) ?? 0)).map((to) => `${from} -> ${to}`),
+  );
 }
 
 /** Every cycle found by a depth-first search, each as a path that ends where it starts. */
@@ -73,25 +100,51 @@ function findCycles(graph: Graph): string[][] {
 
 const graph = importGraph(ROOT);
 
-describe('imports in src/, apps/ and charts/', () => {
-  it('read every module of the generator', () => {
-    expect(graph.get('src/render.ts')).toEqual(expect.arrayContaining(['src/argocd.ts', 'src/manifest.ts']));
-    expect(graph.get('src/cli.ts')).toContain('src/render.ts');
-    expect(graph.get('charts/stateless-service.ts')).toContain('src/config.ts');
+describe('imports in the generator (src/, apps/, charts/)', () => {
+  it('read every module of the generator, in every layer', () => {
+    expect(graph.get('src/commands/render.ts')).toEqual(
+      expect.arrayContaining(['apps/argocd.ts', 'apps/platform.ts', 'src/model/objects.ts']),
+    );
+    expect(graph.get('src/commands/cli.ts')).toContain('src/commands/render.ts');
+    expect(graph.get('charts/common/stateless-service.ts')).toContain('src/model/config.ts');
+    for (const layer of LAYERS) {
+      expect([...graph.keys()].filter((m) => LAYERS[layerOf(m) ?? -1] === layer).length, layer.name).toBeGreaterThan(0);
+    }
+    expect([...graph.keys()].filter((m) => layerOf(m) === undefined)).toEqual([]);
   });
 
   it('form no cycle', () => {
     expect(findCycles(graph).map((c) => c.join(' -> '))).toEqual([]);
   });
 
-  it('leave the leaf utilities importing nothing from the generator', () => {
-    for (const leaf of LEAVES) expect(graph.get(`src/${leaf}.ts`), leaf).toEqual([]);
+  it('never go from a lower layer to a higher one', () => {
+    expect(upwardImports(graph)).toEqual([]);
   });
 
-  it('never import an entry point, and only entry points import render.ts', () => {
-    const importers = (target: string) => [...graph].filter(([, deps]) => deps.includes(target)).map(([m]) => m);
-    for (const entry of ENTRY_POINTS) expect(importers(`src/${entry}.ts`), entry).toEqual([]);
-    expect(importers('src/render.ts').sort()).toEqual(ENTRY_POINTS.map((e) => `src/${e}.ts`).sort());
+  it('never reach a component from inspection: it reads rendered objects, not the code that made them', () => {
+    const inspection = LAYERS.findIndex((l) => l.name === 'inspection');
+    const found = [...graph]
+      .filter(([from]) => layerOf(from) === inspection)
+      .flatMap(([from, deps]) => deps.filter((d) => d.startsWith('charts/')).map((d) => `${from} -> ${d}`));
+    expect(found).toEqual([]);
+  });
+
+  it('never import a command: nothing imports src/commands/ but another command', () => {
+    const commands = LAYERS.findIndex((l) => l.name === 'commands');
+    const found = [...graph]
+      .filter(([from]) => layerOf(from) !== commands)
+      .flatMap(([from, deps]) => deps.filter((d) => layerOf(d) === commands).map((d) => `${from} -> ${d}`));
+    expect(found).toEqual([]);
+  });
+});
+
+describe('upwardImports', () => {
+  it('names an import from a component to the composition, and none the other way', () => {
+    const g = new Map([
+      ['charts/nats/nats-cluster.ts', ['apps/platform.ts', 'src/model/config.ts']],
+      ['apps/platform.ts', ['charts/nats/nats-cluster.ts']],
+    ]);
+    expect(upwardImports(g)).toEqual(['charts/nats/nats-cluster.ts -> apps/platform.ts']);
   });
 });
 

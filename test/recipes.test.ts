@@ -18,10 +18,10 @@ const COPY = ['apps', 'argocd', 'charts', 'dist', 'environments', 'imports', 'sr
 let root: string;
 
 const synth = (...args: string[]) =>
-  spawnSync(process.execPath, [join(root, 'src/run.cjs'), 'cli', ...args], { cwd: root, encoding: 'utf8' });
+  spawnSync(process.execPath, [join(root, 'src/commands/run.cjs'), 'cli', ...args], { cwd: root, encoding: 'utf8' });
 
 /**
- * The same command in this process: main() of the bundle that src/run.cjs last built in the copy
+ * The same command in this process: main() of the bundle that src/commands/run.cjs last built in the copy
  * (the copy's sources, language edit included), and what it printed.
  */
 function synthInProcess(...args: string[]): { status: number; stdout: string; stderr: string } {
@@ -75,7 +75,7 @@ describe('README recipes', () => {
   });
 
   it('adding a language: a half addition is refused naming each file; the recipe completes it', () => {
-    const config = join(root, 'src/config.ts');
+    const config = join(root, 'src/model/config.ts');
     const text = readFileSync(config, 'utf8');
     const line = /^export const EXECUTOR_LANGUAGES = \[(.*)\] as const;$/m;
     expect(text).toMatch(line);
@@ -99,7 +99,7 @@ describe('README recipes', () => {
   });
 
   it("synth renders both and the suite's list-deriving checks pass there", () => {
-    // The tests above ran src/run.cjs in the copy before and after the language edit (so it rebuilt
+    // The tests above ran src/commands/run.cjs in the copy before and after the language edit (so it rebuilt
     // its bundle from the edited sources); its bundle now runs here without another node process.
     const r = synthInProcess();
     expect(r.stderr).toBe('');

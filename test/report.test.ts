@@ -6,11 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { capacityReport } from '../src/capacity';
-import { exceptionsFor, grants, reachability, secretNeeds, tokenMounts } from '../src/audit';
-import { listEnvironments, loadEnvironment } from '../src/config';
-import { asArr, podSpecOf, type Manifest } from '../src/manifest';
-import { parseCpu, parseMemory } from '../src/quantity';
+import { capacityReport } from '../src/inspect/capacity';
+import { exceptionsFor, grants, reachability, secretNeeds, tokenMounts } from '../src/inspect/audit';
+import { listEnvironments, loadEnvironment } from '../src/model/config';
+import { asArr, podSpecOf, type Manifest } from '../src/model/objects';
+import { parseCpu, parseMemory } from '../src/model/quantity';
 import { ROOT, sharedCommitted } from './support/committed';
 
 const committed = sharedCommitted();

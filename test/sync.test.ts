@@ -1,8 +1,8 @@
 /** dist/ and argocd/ in git are exactly what the sources render, byte for byte. */
 import { describe, expect, it } from 'vitest';
-import { listEnvironments, loadEnvironment } from '../src/config';
-import { synth } from '../src/cli';
-import { renderEnvironment } from '../src/render';
+import { listEnvironments, loadEnvironment } from '../src/model/config';
+import { synth } from '../src/commands/cli';
+import { renderEnvironment } from '../src/commands/render';
 import { ROOT } from './support/committed';
 
 describe('committed output is in sync with the sources', () => {

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { listEnvironments, loadEnvironment } from '../src/config';
-import { renderArgoCd } from '../src/argocd';
-import type { Manifest } from '../src/manifest';
-import { buildPlatform } from '../src/render';
-import { toYaml } from '../src/yaml-writer';
+import { listEnvironments, loadEnvironment } from '../src/model/config';
+import { renderArgoCd } from '../apps/argocd';
+import type { Manifest } from '../src/model/objects';
+import { buildPlatform } from '../apps/platform';
+import { toYaml } from '../src/model/yaml-writer';
 import { ROOT } from './support/committed';
 
 const both = (text: string) => [parse(text, { version: '1.2' }), parse(text, { version: '1.1' })];

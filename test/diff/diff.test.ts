@@ -12,8 +12,8 @@ import {
   unpinnedReason,
   type DiffInput,
   type RiskCategory,
-} from '../../src/diff';
-import type { Manifest } from '../../src/manifest';
+} from '../../src/inspect/diff';
+import type { Manifest } from '../../src/model/objects';
 
 type Obj = Record<string, unknown>;
 

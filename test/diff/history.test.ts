@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { listEnvironments } from '../../src/config';
-import { exitCodeOf } from '../../src/diff';
-import { DiffError, main, semanticDiff } from '../../src/diff-cli';
+import { listEnvironments } from '../../src/model/config';
+import { exitCodeOf } from '../../src/inspect/diff';
+import { DiffError, main, semanticDiff } from '../../src/commands/diff-cli';
 import { ROOT } from '../support/committed';
 
 const git = (args: string[], cwd = ROOT) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();

@@ -15,7 +15,7 @@ import {
   uniqueIdentityRule,
   validNamesRule,
   workloadSelectorsRule,
-} from './rules';
+} from '../../src/policy/rules';
 
 describe('rule valid-names', () => {
   it('accepts the committed objects', () => {

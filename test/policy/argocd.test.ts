@@ -15,7 +15,7 @@ import {
   README_BOOTSTRAP_COMMAND,
   runRule,
   type Rule,
-} from './rules';
+} from '../../src/policy/rules';
 
 const ENVS = [...committedByEnv().keys()].sort();
 const ENV = ENVS[0] ?? 'dev';

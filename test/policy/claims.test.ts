@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EXECUTOR_LANGUAGES } from '../../src/config';
+import { EXECUTOR_LANGUAGES } from '../../src/model/config';
 import type { K8sObject } from '../support/committed';
 import { check, committed, committedByEnv, container, pick, pod, withReplaced } from './fixtures';
 import {
@@ -34,7 +34,7 @@ import {
   spreadDeclaredRule,
   subjectMatches,
   tokenHoldersRule,
-} from './rules';
+} from '../../src/policy/rules';
 
 const ENVS = [...committedByEnv().keys()];
 /** An environment's dist/ objects with one object (kind, name) changed by `edit`. */

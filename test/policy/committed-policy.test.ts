@@ -3,11 +3,11 @@
  * exception in exceptions.ts is still needed.
  */
 import { describe, expect, it } from 'vitest';
-import { EXCEPTIONS, type PolicyException } from './exceptions';
-import { listEnvironments } from '../../src/config';
+import { EXCEPTIONS, type PolicyException } from '../../src/policy/exceptions';
+import { listEnvironments } from '../../src/model/config';
 import { ROOT } from '../support/committed';
 import { committedByEnv, inputOf } from './fixtures';
-import { formatViolations, RULES, runRule } from './rules';
+import { formatViolations, RULES, runRule } from '../../src/policy/rules';
 
 describe('committed manifests pass every policy rule', () => {
   const envs = [...committedByEnv().values()];

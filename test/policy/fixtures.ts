@@ -1,6 +1,6 @@
 /** Committed objects per environment, loaded once per test file, and helpers to break them. */
-import type { EnvironmentConfig } from '../../src/config';
-import { formatViolations, ruleInput, runRule, type Rule } from './rules';
+import type { EnvironmentConfig } from '../../src/model/config';
+import { formatViolations, ruleInput, runRule, type Rule } from '../../src/policy/rules';
 import { sharedCommitted, type K8sObject } from '../support/committed';
 
 export interface EnvObjects {

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { RULES } from './rules';
+import { RULES } from '../../src/policy/rules';
 
 it('every rule has a negative test', () => {
   const blocks = new Map<string, string>();

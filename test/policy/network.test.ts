@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { K8sObject } from '../support/committed';
 import { committed, pick, withGateway, withReplaced } from './fixtures';
-import { formatViolations, isDefaultDeny, networkPolicyCoverageRule, runRule } from './rules';
+import { formatViolations, isDefaultDeny, networkPolicyCoverageRule, runRule } from '../../src/policy/rules';
 
 const check = (objects: readonly K8sObject[], envName = 'prod') =>
   formatViolations(runRule(networkPolicyCoverageRule, objects, committed(envName).env).violations);

@@ -20,7 +20,7 @@ import {
   oauth2ProxyCookieRule,
   runRule,
   startOrderRule,
-} from './rules';
+} from '../../src/policy/rules';
 
 const GUARD = 'coderun-executor-guard';
 const WAVE = 'argocd.argoproj.io/sync-wave';

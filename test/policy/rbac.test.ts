@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import { committed, pick, withReplaced } from './fixtures';
-import { formatViolations, rbacRule, runRule } from './rules';
+import { formatViolations, rbacRule, runRule } from '../../src/policy/rules';
 import type { K8sObject } from '../support/committed';
 
 const env = committed('prod').env;

@@ -5,10 +5,10 @@
  * table below). Any extra or missing flow fails, and the message lists it.
  */
 import { describe, expect, it } from 'vitest';
-import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../src/config';
+import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../src/model/config';
 import type { K8sObject } from '../support/committed';
 import { committed, committedByEnv, pick, withReplaced } from './fixtures';
-import { allowedFlows, compareFlows, type Flow } from './reachability';
+import { allowedFlows, compareFlows, type Flow } from '../../src/inspect/reachability';
 
 /**
  * The intended flows, one row per allowed connection. `when` names a condition in WHEN; `executor-*` stands for every executor template; several ports expand to one flow

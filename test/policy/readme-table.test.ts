@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { currentSection, policySection, README, UPDATE_COMMAND, withSection } from './readme';
-import { RULES } from './rules';
+import { RULES } from '../../src/policy/rules';
 
 describe('README policy section', () => {
   it('lists every rule, exception and known defect', async () => {

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import * as prettier from 'prettier';
 import { ROOT } from '../support/committed';
-import { EXCEPTIONS } from './exceptions';
-import { RULES } from './rules';
+import { EXCEPTIONS } from '../../src/policy/exceptions';
+import { RULES } from '../../src/policy/rules';
 
 export const README = join(ROOT, 'README.md');
 export const START = '<!-- policy-rules:start -->';
@@ -19,7 +19,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 /** The Markdown between the markers, formatted as prettier formats README.md. */
 export async function policySection(): Promise<string> {
   const lines = [
-    `<!-- Generated from test/policy/rules.ts and src/policy-exceptions.ts. To update: ${UPDATE_COMMAND} -->`,
+    `<!-- Generated from src/policy/rules.ts and src/policy/exceptions.ts. To update: ${UPDATE_COMMAND} -->`,
     '',
     '| Rule | Why |',
     '| --- | --- |',
@@ -29,7 +29,7 @@ export async function policySection(): Promise<string> {
       'the internet), is asserted against an intended table in ' +
       '[`test/policy/reachability.test.ts`](test/policy/reachability.test.ts).',
     '',
-    'Exceptions are made only in [`src/policy-exceptions.ts`](src/policy-exceptions.ts), each with its reason. ' +
+    'Exceptions are made only in [`src/policy/exceptions.ts`](src/policy/exceptions.ts), each with its reason. ' +
       (EXCEPTIONS.length === 0 ? 'There are none.' : 'Current exceptions:'),
     '',
   ];

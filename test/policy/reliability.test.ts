@@ -13,7 +13,7 @@ import {
   serviceRoutingRule,
   spreadSatisfiableRule,
   tlsCovers,
-} from './rules';
+} from '../../src/policy/rules';
 
 const without = (envName: string, kind: string, name: string) =>
   committed(envName).objects.filter((o) => !(o.kind === kind && o.metadata.name === name));

@@ -1,7 +1,14 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import { committed, pick } from './fixtures';
-import { formatViolations, labelsRule, pinnedImagesRule, probesRule, resourcesRule, runRule } from './rules';
+import {
+  formatViolations,
+  labelsRule,
+  pinnedImagesRule,
+  probesRule,
+  resourcesRule,
+  runRule,
+} from '../../src/policy/rules';
 
 const env = committed('staging').env;
 const container = (o: any) => o.spec.template.spec.containers[0];

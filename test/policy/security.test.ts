@@ -13,7 +13,7 @@ import {
   readOnlyRootRule,
   secretLooking,
   serviceAccountTokensRule,
-} from './rules';
+} from '../../src/policy/rules';
 
 describe('rule allowed-registries', () => {
   it('fails on an image outside allowedRegistries', () => {

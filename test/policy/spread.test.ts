@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import { committed, pick, withReplaced } from './fixtures';
-import { formatViolations, runRule, spreadHardInProductionRule, spreadRule } from './rules';
+import { formatViolations, runRule, spreadHardInProductionRule, spreadRule } from '../../src/policy/rules';
 
 const spec = (o: any) => o.spec.template.spec;
 

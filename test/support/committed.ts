@@ -5,23 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../../src/config';
-import { listFiles } from '../../src/output';
+import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../../src/model/config';
+import { listFiles } from '../../src/commands/output';
+import { objectId, type K8sObject } from '../../src/model/objects';
+
+export { objectId, type K8sObject };
 
 export const ROOT = resolve(__dirname, '..', '..');
-
-/** A Kubernetes object as committed. */
-export interface K8sObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-  };
-  readonly [key: string]: unknown;
-}
 
 /** One committed document and where it came from. */
 export interface CommittedDoc {
@@ -76,9 +66,4 @@ let shared: readonly CommittedDoc[] | undefined;
 export function sharedCommitted(): readonly CommittedDoc[] {
   shared ??= Object.freeze(loadCommitted(ROOT).map((d) => Object.freeze({ ...d, object: deepFreeze(d.object) })));
   return shared;
-}
-
-/** `Kind namespace/name`, for messages. */
-export function objectId(o: K8sObject): string {
-  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 }

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listFiles } from '../../src/output';
+import { listFiles } from '../../src/commands/output';
 import { ScratchCopy } from './scratch-copy';
 
 describe('ScratchCopy', () => {

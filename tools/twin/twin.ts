@@ -21,8 +21,8 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { loadEnvironment, type EnvironmentConfig } from '../../src/config';
-import { listFiles } from '../../src/output';
+import { loadEnvironment, type EnvironmentConfig } from '../../src/model/config';
+import { listFiles } from '../../src/commands/output';
 import { Kube, type Obj } from './api';
 import { kubeconfig, makePki, type Pki } from './pki';
 import { freePorts } from './ports';

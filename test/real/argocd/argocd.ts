@@ -14,7 +14,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main as synth } from '../../../src/cli';
+import { main as synth } from '../../../src/commands/cli';
 import type { Kube, Obj } from '../../../tools/twin/api';
 import { StandIns } from '../../../tools/twin/standins';
 import { Twin } from '../../../tools/twin/twin';

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kube, Obj } from '../../../tools/twin/api';
-import { parseCpu, parseMemory } from '../../../src/quantity';
+import { parseCpu, parseMemory } from '../../../src/model/quantity';
 
 export interface Pod {
   metadata: {

@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capacityReport } from '../../../src/capacity';
-import { listEnvironments } from '../../../src/config';
-import type { Manifest } from '../../../src/manifest';
-import { formatCpu } from '../../../src/quantity';
+import { capacityReport } from '../../../src/inspect/capacity';
+import { listEnvironments } from '../../../src/model/config';
+import type { Manifest } from '../../../src/model/objects';
+import { formatCpu } from '../../../src/model/quantity';
 import type { Kube, Obj } from '../../../tools/twin/api';
 import { committedObjects, FINISHED_ANNOTATION, HOLD_ANNOTATION, sleep, Twin, until } from '../../../tools/twin/twin';
 import {
@@ -382,7 +382,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       60_000,
     );
 
-    // The twin against src/capacity.ts.
+    // The twin against src/inspect/capacity.ts.
     const allPods = [...(await pods(kube, ns().app)), ...(await pods(kube, ns().executor))].filter(
       (p) => !p.metadata.deletionTimestamp,
     );

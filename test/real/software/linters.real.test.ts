@@ -12,8 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listEnvironments, loadEnvironment } from '../../../src/config';
-import { LINTER_EXCEPTIONS, type Linter } from '../../policy/exceptions';
+import { listEnvironments, loadEnvironment } from '../../../src/model/config';
+import { LINTER_EXCEPTIONS, type Linter } from '../../../src/policy/exceptions';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
 import {
   applyExceptions,

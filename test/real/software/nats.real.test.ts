@@ -16,8 +16,8 @@ import { containerEnv, type SecretValues } from '../support/kubelet-env';
 import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../support/nats-server';
 import { httpGet, start, stopAll, waitFor } from '../support/process';
 import { output, tool } from '../support/tools';
-import { parseMemory } from '../../../src/quantity';
-import { JETSTREAM_HEADROOM } from '../../policy/rules/promises';
+import { parseMemory } from '../../../src/model/quantity';
+import { JETSTREAM_HEADROOM } from '../../../src/policy/rules/promises';
 
 const committed = loadCommitted();
 const envNames = [...new Set(committed.map((d) => d.env.name))];

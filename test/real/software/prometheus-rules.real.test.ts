@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
-import { scheduleIntervalSeconds } from '../../../charts/executor-reaper';
+import { scheduleIntervalSeconds } from '../../../charts/executor-reaper/executor-reaper';
 import { ROOT, output, tool } from '../support/tools';
 import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec, type ScrapeTarget } from './alert-cases';
 

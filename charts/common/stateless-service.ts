@@ -1,0 +1,201 @@
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-28';
+import type { EnvironmentConfig, ServiceConfig } from '../../src/model/config';
+import { imageString } from '../../src/model/config';
+import type { ServiceDefinition } from './service-definition';
+import * as k8s from '../../imports/k8s';
+import {
+  containerPorts,
+  containerResources,
+  ephemeralStorage,
+  envVars,
+  httpProbe,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  selectorLabels,
+  spreadConstraints,
+  standardLabels,
+  writableVolumes,
+} from './pod-spec';
+
+/** Props of {@link StatelessService}. */
+export interface StatelessServiceProps {
+  /** What the service is: ports, probes, defaults (from apps/). */
+  readonly definition: ServiceDefinition;
+  /** The environment being rendered. */
+  readonly env: EnvironmentConfig;
+  /** The environment's settings for this service (image, replicas, resources). */
+  readonly config: ServiceConfig;
+  /**
+   * Namespace of the workload.
+   * @default - env.namespaces.app
+   */
+  readonly namespace?: string;
+  /**
+   * PriorityClass of the pods.
+   * @default - no priority class (the cluster default)
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Secret in the workload's namespace whose ca.crt the pods trust for NATS TLS; mounted at
+   * /etc/nats-ca when the definition uses NATS and the environment turns NATS TLS on.
+   * @default 'nats-tls'
+   */
+  readonly natsCaSecretName?: string;
+  /**
+   * Leave spec.replicas out because something in the cluster (e.g. a KEDA ScaledObject) owns it.
+   * @default false
+   */
+  readonly replicasManagedExternally?: boolean;
+}
+
+/**
+ * A stateless service: ServiceAccount, Deployment, a ClusterIP Service for the ports that
+ * declare a servicePort, a HorizontalPodAutoscaler when the environment asks for one, and a
+ * PodDisruptionBudget once it has more than one replica.
+ * Every pod is restricted, sized, probed, pinned and spread.
+ */
+export class StatelessService extends Construct {
+  /** Labels that select this service's pods. */
+  public readonly selector: Readonly<Record<string, string>>;
+  /** Name of the pods' ServiceAccount. */
+  public readonly serviceAccountName: string;
+  /** Namespace the service runs in. */
+  public readonly namespace: string;
+
+  constructor(scope: Construct, id: string, props: StatelessServiceProps) {
+    super(scope, id);
+    const { definition: def, env, config } = props;
+    if (!Number.isInteger(config.replicas) || config.replicas < 1) {
+      throw new Error(`${def.name}: replicas (${config.replicas}) must be a whole number of at least 1`);
+    }
+    this.namespace = props.namespace ?? env.namespaces.app;
+    this.selector = selectorLabels(def.name, env);
+    this.serviceAccountName = def.name;
+    const labels = standardLabels(def.name, def.component, env, config.image);
+    const metadata = { name: def.name, namespace: this.namespace, labels };
+
+    new kplus.ServiceAccount(this, 'service-account', { metadata, automountToken: false });
+
+    const volumes = writableVolumes(def.writablePaths);
+    if (def.usesNats && env.services.nats.tls) {
+      volumes.volumes.push({
+        name: 'nats-ca',
+        secret: { secretName: props.natsCaSecretName ?? 'nats-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+      });
+      volumes.mounts.push({ name: 'nats-ca', mountPath: '/etc/nats-ca', readOnly: true });
+    }
+    const autoscaling = config.autoscaling;
+    if (autoscaling && autoscaling.maxReplicas <= config.replicas) {
+      throw new Error(
+        `${def.name}: autoscaling.maxReplicas (${autoscaling.maxReplicas}) must be larger than replicas (${config.replicas})`,
+      );
+    }
+    const resources = config.resources ?? def.defaultResources;
+    const container: k8s.Container = {
+      name: def.name,
+      image: imageString(config.image),
+      imagePullPolicy: 'IfNotPresent',
+      ...(def.args(env).length > 0 ? { args: [...def.args(env)] } : {}),
+      ...(def.env(env).length > 0 ? { env: envVars(def.env(env)) } : {}),
+      ports: containerPorts(def.ports, def.name),
+      resources: containerResources(resources, ephemeralStorage(def.writablePaths.map((p) => p.sizeLimit))),
+      securityContext: restrictedContainerSecurityContext(),
+      readinessProbe: httpProbe(def.probes.readiness, def.ports, def.name),
+      livenessProbe: httpProbe(def.probes.liveness, def.ports, def.name),
+      ...(def.probes.startup ? { startupProbe: httpProbe(def.probes.startup, def.ports, def.name) } : {}),
+      ...(volumes.mounts.length > 0 ? { volumeMounts: volumes.mounts } : {}),
+    };
+
+    new k8s.KubeDeployment(this, 'deployment', {
+      metadata,
+      spec: {
+        // With an HPA, the HPA owns the count: leaving replicas out keeps Argo CD from fighting it.
+        ...(autoscaling || props.replicasManagedExternally ? {} : { replicas: config.replicas }),
+        revisionHistoryLimit: 5,
+        selector: { matchLabels: { ...this.selector } },
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: {
+            maxSurge: k8s.IntOrString.fromNumber(1),
+            maxUnavailable: k8s.IntOrString.fromNumber(config.replicas > 1 ? 1 : 0),
+          },
+        },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: this.serviceAccountName,
+            ...(props.priorityClassName ? { priorityClassName: props.priorityClassName } : {}),
+            automountServiceAccountToken: def.needsApiToken,
+            enableServiceLinks: false,
+            securityContext: restrictedPodSecurityContext(def.runAsUser),
+            terminationGracePeriodSeconds: 30,
+            topologySpreadConstraints: spreadConstraints(env, this.selector, ['pod-template-hash']),
+            containers: [container],
+            ...(volumes.volumes.length > 0 ? { volumes: volumes.volumes } : {}),
+          },
+        },
+      },
+    });
+
+    const servicePorts = def.ports.filter((p) => p.servicePort !== undefined);
+    if (servicePorts.length > 0) {
+      new k8s.KubeService(this, 'service', {
+        metadata,
+        spec: {
+          type: 'ClusterIP',
+          selector: { ...this.selector },
+          ports: servicePorts.map((p) => ({
+            name: p.name,
+            port: p.servicePort ?? p.containerPort,
+            targetPort: k8s.IntOrString.fromString(p.name),
+            protocol: 'TCP',
+          })),
+        },
+      });
+    }
+
+    if (autoscaling) {
+      const metrics: k8s.MetricSpecV2[] = [
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: autoscaling.cpuUtilization } },
+        },
+      ];
+      if (autoscaling.memoryUtilization !== undefined) {
+        metrics.push({
+          type: 'Resource',
+          resource: {
+            name: 'memory',
+            target: { type: 'Utilization', averageUtilization: autoscaling.memoryUtilization },
+          },
+        });
+      }
+      new k8s.KubeHorizontalPodAutoscalerV2(this, 'hpa', {
+        metadata,
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: def.name },
+          minReplicas: config.replicas,
+          maxReplicas: autoscaling.maxReplicas,
+          metrics,
+          behavior: {
+            scaleDown: {
+              stabilizationWindowSeconds: 300,
+              policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }],
+            },
+          },
+        },
+      });
+    }
+
+    if (config.replicas > 1) {
+      new k8s.KubePodDisruptionBudget(this, 'pdb', {
+        metadata,
+        spec: {
+          maxUnavailable: k8s.IntOrString.fromNumber(1),
+          selector: { matchLabels: { ...this.selector } },
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-28';
+import type { EnvironmentConfig } from '../../src/model/config';
+import { standardLabels } from '../common/pod-spec';
+
+/** Props of {@link ExecutorLauncherRole}. */
+export interface ExecutorLauncherRoleProps {
+  /** The environment being rendered. */
+  readonly env: EnvironmentConfig;
+  /** ServiceAccount (in the app namespace) that launches executors. */
+  readonly serviceAccountName: string;
+  /**
+   * Name of the Role and (with a suffix) its RoleBinding.
+   * @default 'executor-launcher'
+   */
+  readonly name?: string;
+}
+
+/**
+ * The middleware's only grant: a namespaced Role in the executor namespace to create, read,
+ * watch and delete pods and read the executor PodTemplates, bound to the middleware's
+ * ServiceAccount. No ClusterRole, no wildcards, no exec, no secrets.
+ */
+export class ExecutorLauncherRole extends Construct {
+  /** Name of the Role. */
+  public readonly roleName: string;
+
+  constructor(scope: Construct, id: string, props: ExecutorLauncherRoleProps) {
+    super(scope, id);
+    const { env } = props;
+    this.roleName = props.name ?? 'executor-launcher';
+    const namespace = env.namespaces.executor;
+    const labels = standardLabels('middleware', 'job-dispatcher', env);
+
+    const role = new kplus.Role(this, 'role', { metadata: { name: this.roleName, namespace, labels } });
+    role.allow(['create', 'delete', 'get', 'list', 'watch'], kplus.ApiResource.PODS);
+    role.allow(['get', 'list'], kplus.ApiResource.POD_TEMPLATES);
+
+    const subject = kplus.ServiceAccount.fromServiceAccountName(this, 'subject', props.serviceAccountName, {
+      namespaceName: env.namespaces.app,
+    });
+    const binding = new kplus.RoleBinding(this, 'binding', {
+      metadata: { name: `${this.roleName}-${props.serviceAccountName}`, namespace, labels },
+      role,
+    });
+    binding.addSubjects(subject);
+  }
+}

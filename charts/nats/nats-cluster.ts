@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto';
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as kplus from 'cdk8s-plus-28';
+import type { EnvironmentConfig, NatsConfig } from '../../src/model/config';
+import { imageString } from '../../src/model/config';
+import { formatMemory, parseMemory } from '../../src/model/quantity';
+import { nats, NATS_USERS } from './definition';
+import * as k8s from '../../imports/k8s';
+import {
+  containerPorts,
+  containerResources,
+  httpProbe,
+  restrictedContainerSecurityContext,
+  restrictedPodSecurityContext,
+  selectorLabels,
+  spreadConstraints,
+  standardLabels,
+} from '../common/pod-spec';
+
+/** Props of {@link NatsCluster}. */
+export interface NatsClusterProps {
+  /** The environment being rendered. */
+  readonly env: EnvironmentConfig;
+  /** The environment's NATS settings. */
+  readonly config: NatsConfig;
+  /**
+   * Name of the StatefulSet, the client Service and the ConfigMap.
+   * @default 'nats'
+   */
+  readonly name?: string;
+  /**
+   * PriorityClass of the NATS pods (the platform's highest: NATS is evicted last).
+   * @default - no priority class
+   */
+  readonly priorityClassName?: string;
+  /**
+   * Secret (app namespace) with one password per user in NATS_USERS, under each user's passwordKey.
+   * @default - env.secrets.nats
+   */
+  readonly credentialsSecretName?: string;
+}
+
+/**
+ * NATS with JetStream as a StatefulSet: a ConfigMap rendered from typed options (its checksum
+ * rolls the pods), least-privilege users whose passwords come from a Secret, a PVC-backed file
+ * store, a headless Service for routes and identity, a client Service, a lame-duck preStop, a
+ * Prometheus exporter sidecar, optional TLS from cert-manager, and a PodDisruptionBudget when
+ * clustered.
+ */
+export class NatsCluster extends Construct {
+  /** Name of the client Service. */
+  public readonly serviceName: string;
+  /** Name of the headless Service that governs the StatefulSet. */
+  public readonly headlessServiceName: string;
+  /** The rendered nats.conf. */
+  public readonly serverConfig: string;
+  /** Labels that select the NATS pods. */
+  public readonly selector: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, id: string, props: NatsClusterProps) {
+    super(scope, id);
+    const { env, config } = props;
+    const name = props.name ?? nats.name;
+    const replicas = config.replicas;
+    if (!Number.isInteger(replicas) || replicas < 1 || (replicas > 1 && replicas % 2 === 0)) {
+      throw new Error(`nats: replicas (${replicas}) must be 1 or an odd number (3, 5, 7) for a JetStream quorum`);
+    }
+    const namespace = env.namespaces.app;
+    this.serviceName = name;
+    this.headlessServiceName = `${name}-headless`;
+    this.selector = selectorLabels(name, env);
+    const labels = standardLabels(name, nats.component, env, config.image);
+    const meta = (n: string) => ({ name: n, namespace, labels });
+    const resources = config.resources ?? nats.defaultResources;
+    const credentials = props.credentialsSecretName ?? env.secrets.nats;
+
+    const memoryLimit = parseMemory(resources.limits.memory);
+    const fileStore = Math.floor(parseMemory(config.storage.size) * nats.fileStoreRatio);
+    const memoryStore = Math.floor(memoryLimit * nats.memoryStoreRatio);
+    const goMemLimitMiB = Math.floor((memoryLimit * nats.goMemLimitRatio) / 1024 ** 2);
+    if (memoryLimit < 128 * 1024 ** 2) {
+      throw new Error(`nats: memory limit (${resources.limits.memory}) is too small; give NATS at least 128Mi`);
+    }
+    const routes = Array.from(
+      { length: replicas },
+      (_, i) => `nats://${name}-${i}.${this.headlessServiceName}.${namespace}.svc.cluster.local:6222`,
+    );
+    const tls = config.tls;
+    this.serverConfig = renderServerConfig({
+      tls: tls !== undefined,
+      name,
+      fileStoreBytes: fileStore,
+      memoryStoreBytes: memoryStore,
+      pvcSize: config.storage.size,
+      memoryLimit: resources.limits.memory,
+      routes: replicas > 1 ? routes : [],
+    });
+    const checksum = createHash('sha256').update(this.serverConfig).digest('hex');
+
+    new kplus.ServiceAccount(this, 'service-account', { metadata: meta(name), automountToken: false });
+    if (tls) {
+      // Server certificate; its Secret also carries ca.crt, which the app-namespace clients mount.
+      new ApiObject(this, 'certificate', {
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: meta(`${name}-tls`),
+        spec: {
+          secretName: `${name}-tls`,
+          duration: '2160h',
+          renewBefore: '360h',
+          privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+          // Routes between servers are mutual TLS: each server is also a client of its peers.
+          usages: ['server auth', 'client auth'],
+          dnsNames: [
+            name,
+            `${name}.${namespace}.svc`,
+            `${name}.${namespace}.svc.cluster.local`,
+            `*.${this.headlessServiceName}.${namespace}.svc.cluster.local`,
+          ],
+          issuerRef: { group: 'cert-manager.io', kind: tls.issuer.kind, name: tls.issuer.name },
+        },
+      });
+    }
+    const configMap = new kplus.ConfigMap(this, 'config', { metadata: meta(`${name}-config`) });
+    configMap.addData('nats.conf', this.serverConfig);
+
+    const ports = containerPorts(nats.ports, name);
+    new k8s.KubeService(this, 'headless', {
+      metadata: meta(this.headlessServiceName),
+      spec: {
+        clusterIp: 'None',
+        publishNotReadyAddresses: true,
+        selector: { ...this.selector },
+        ports: nats.ports.map((p) => ({
+          name: p.name,
+          port: p.containerPort,
+          targetPort: k8s.IntOrString.fromString(p.name),
+          protocol: 'TCP',
+        })),
+      },
+    });
+    new k8s.KubeService(this, 'client', {
+      metadata: meta(this.serviceName),
+      spec: {
+        type: 'ClusterIP',
+        selector: { ...this.selector },
+        ports: [{ name: 'client', port: 4222, targetPort: k8s.IntOrString.fromString('client'), protocol: 'TCP' }],
+      },
+    });
+
+    new k8s.KubeStatefulSet(this, 'statefulset', {
+      metadata: meta(name),
+      spec: {
+        serviceName: this.headlessServiceName,
+        replicas,
+        podManagementPolicy: 'Parallel',
+        revisionHistoryLimit: 5,
+        updateStrategy: { type: 'RollingUpdate' },
+        selector: { matchLabels: { ...this.selector } },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        template: {
+          metadata: { labels, annotations: { 'checksum/config': checksum } },
+          spec: {
+            serviceAccountName: name,
+            ...(props.priorityClassName ? { priorityClassName: props.priorityClassName } : {}),
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: restrictedPodSecurityContext(nats.runAsUser, nats.runAsUser),
+            terminationGracePeriodSeconds: nats.lameDuckSeconds + 30,
+            topologySpreadConstraints: spreadConstraints(env, this.selector),
+            containers: [
+              {
+                name: 'nats',
+                image: imageString(config.image),
+                imagePullPolicy: 'IfNotPresent',
+                command: ['nats-server'],
+                args: ['--config', `${nats.configPath}/nats.conf`],
+                env: [
+                  { name: 'SERVER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'GOMEMLIMIT', value: `${goMemLimitMiB}MiB` },
+                  // nats-server lexes a `$VAR` value again as config text: a password that looks
+                  // like a number or holds `;`, `,` or `}` would break or be cut short. The kubelet
+                  // wraps each password in single quotes ($(VAR) expansion), which the lexer reads
+                  // as a literal string; only a `'` inside a password remains impossible.
+                  ...NATS_USERS.flatMap((u) => [
+                    {
+                      name: secretVariable(u.user),
+                      valueFrom: { secretKeyRef: { name: credentials, key: u.passwordKey } },
+                    },
+                    { name: passwordVariable(u.user), value: `'$(${secretVariable(u.user)})'` },
+                  ]),
+                ],
+                ports,
+                resources: containerResources(resources),
+                securityContext: restrictedContainerSecurityContext(),
+                startupProbe: httpProbe(nats.probes.startup, nats.ports, name),
+                readinessProbe: httpProbe(nats.probes.readiness, nats.ports, name),
+                livenessProbe: httpProbe(nats.probes.liveness, nats.ports, name),
+                lifecycle: {
+                  preStop: { exec: { command: ['nats-server', '-sl=ldm=/var/run/nats/nats.pid'] } },
+                },
+                volumeMounts: [
+                  { name: 'config', mountPath: nats.configPath, readOnly: true },
+                  { name: 'data', mountPath: nats.dataPath },
+                  { name: 'pid', mountPath: '/var/run/nats' },
+                  ...(tls ? [{ name: 'tls', mountPath: '/etc/nats-tls', readOnly: true }] : []),
+                ],
+              },
+              {
+                name: 'metrics',
+                image: imageString(config.exporterImage),
+                imagePullPolicy: 'IfNotPresent',
+                args: [
+                  '-port=7777',
+                  '-connz',
+                  '-routez',
+                  '-subz',
+                  '-varz',
+                  '-jsz=all',
+                  '-healthz',
+                  'http://localhost:8222',
+                ],
+                ports: containerPorts(nats.exporterPorts, `${name} metrics`),
+                resources: containerResources(nats.exporterResources),
+                securityContext: restrictedContainerSecurityContext(),
+                readinessProbe: httpProbe(nats.exporterReadiness, nats.exporterPorts, `${name} metrics`),
+                livenessProbe: httpProbe(nats.exporterLiveness, nats.exporterPorts, `${name} metrics`),
+              },
+            ],
+            volumes: [
+              { name: 'config', configMap: { name: `${name}-config` } },
+              { name: 'pid', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Mi') } },
+              ...(tls ? [{ name: 'tls', secret: { secretName: `${name}-tls` } }] : []),
+            ],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data', labels: { ...this.selector } },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: config.storage.storageClassName,
+              resources: { requests: { storage: k8s.Quantity.fromString(config.storage.size) } },
+            },
+          },
+        ],
+      },
+    });
+
+    if (replicas > 1) {
+      new k8s.KubePodDisruptionBudget(this, 'pdb', {
+        metadata: meta(name),
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: { ...this.selector } } },
+      });
+    }
+  }
+}
+
+/** Environment variable the server config reads: the password, quoted as a NATS string literal. */
+export function passwordVariable(user: string): string {
+  return `NATS_${user.toUpperCase()}_PASSWORD`;
+}
+
+/** Environment variable that carries a NATS user's password from the Secret, as it is. */
+export function secretVariable(user: string): string {
+  return `NATS_${user.toUpperCase()}_PASSWORD_SECRET`;
+}
+
+interface ServerConfigOptions {
+  readonly tls: boolean;
+  readonly name: string;
+  readonly fileStoreBytes: number;
+  readonly memoryStoreBytes: number;
+  readonly pvcSize: string;
+  readonly memoryLimit: string;
+  readonly routes: readonly string[];
+}
+
+/** nats.conf from typed options. Sizes are bytes, so the file says exactly what it means. */
+function renderServerConfig(o: ServerConfigOptions): string {
+  const lines = [
+    'server_name: $SERVER_NAME',
+    'listen: 0.0.0.0:4222',
+    'http_port: 8222',
+    'pid_file: /var/run/nats/nats.pid',
+    `lame_duck_duration: ${nats.lameDuckSeconds}s`,
+    'lame_duck_grace_period: 10s',
+    'jetstream {',
+    `  store_dir: ${nats.dataPath}/jetstream`,
+    `  # ${Math.round(nats.memoryStoreRatio * 100)}% of the ${o.memoryLimit} memory limit (${formatMemory(o.memoryStoreBytes)})`,
+    `  max_memory_store: ${o.memoryStoreBytes}`,
+    `  # ${Math.round(nats.fileStoreRatio * 100)}% of the ${o.pvcSize} volume`,
+    `  max_file_store: ${o.fileStoreBytes}`,
+    '}',
+  ];
+  if (o.tls) {
+    lines.push(
+      'tls {',
+      '  cert_file: /etc/nats-tls/tls.crt',
+      '  key_file: /etc/nats-tls/tls.key',
+      '  ca_file: /etc/nats-tls/ca.crt',
+      '  timeout: 2',
+      '}',
+    );
+  }
+  // Least-privilege users (charts/nats/definition.ts); passwords come from the environment, never from git.
+  lines.push('authorization {', '  users: [');
+  for (const u of NATS_USERS) {
+    lines.push(
+      `    # ${u.user}: ${u.why}`,
+      '    {',
+      `      user: ${u.user}`,
+      `      password: $${passwordVariable(u.user)}`,
+      '      permissions: {',
+      `        publish: { allow: [${u.publish.map((x) => JSON.stringify(x)).join(', ')}] }`,
+      `        subscribe: { allow: [${u.subscribe.map((x) => JSON.stringify(x)).join(', ')}] }`,
+      '      }',
+      '    }',
+    );
+  }
+  lines.push('  ]', '}');
+  if (o.routes.length > 0) {
+    lines.push(
+      'cluster {',
+      `  name: ${o.name}`,
+      '  listen: 0.0.0.0:6222',
+      ...(o.tls
+        ? [
+            '  tls {',
+            '    cert_file: /etc/nats-tls/tls.crt',
+            '    key_file: /etc/nats-tls/tls.key',
+            '    ca_file: /etc/nats-tls/ca.crt',
+            '    verify: true',
+            '    timeout: 2',
+            '  }',
+          ]
+        : []),
+      '  routes: [',
+      ...o.routes.map((r) => `    ${r}`),
+      '  ]',
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

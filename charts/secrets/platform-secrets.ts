@@ -1,0 +1,106 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../../src/model/config';
+import { standardLabels } from '../common/pod-spec';
+
+/** API version of External Secrets Operator's ExternalSecret this repository renders. */
+export const EXTERNAL_SECRET_API_VERSION = 'external-secrets.io/v1';
+
+/** One Secret the platform reads, and the keys it must hold. */
+export interface PlatformSecret {
+  /** Key of env.secrets naming the Secret (and of sealedSecrets / remoteKeys). */
+  readonly ref: 'oauth2Proxy' | 'nats' | 'natsExecutor';
+  readonly namespace: string;
+  readonly name: string;
+  /** Keys in the Secret, and the property of the remote secret each comes from. */
+  readonly keys: readonly { readonly key: string; readonly remoteProperty: string }[];
+  /** Which remote secret (env.secrets.externalSecrets.remoteKeys) holds the values. */
+  readonly remote: 'oauth2Proxy' | 'nats';
+}
+
+/** The Secrets the platform needs in an environment: names, namespaces and keys. */
+export function platformSecrets(env: EnvironmentConfig): PlatformSecret[] {
+  return [
+    {
+      ref: 'oauth2Proxy',
+      namespace: env.namespaces.app,
+      name: env.secrets.oauth2Proxy,
+      remote: 'oauth2Proxy',
+      keys: ['client-id', 'client-secret', 'cookie-secret'].map((k) => ({ key: k, remoteProperty: k })),
+    },
+    {
+      ref: 'nats',
+      namespace: env.namespaces.app,
+      name: env.secrets.nats,
+      remote: 'nats',
+      keys: ['frontend-password', 'middleware-password', 'executor-password'].map((k) => ({
+        key: k,
+        remoteProperty: k,
+      })),
+    },
+    {
+      ref: 'natsExecutor',
+      namespace: env.namespaces.executor,
+      name: env.secrets.natsExecutor,
+      remote: 'nats',
+      keys: [{ key: 'password', remoteProperty: 'executor-password' }],
+    },
+  ];
+}
+
+/** Props of {@link PlatformSecrets}. */
+export interface PlatformSecretsProps {
+  /** The environment being rendered; `secrets.provider` decides what is rendered. */
+  readonly env: EnvironmentConfig;
+}
+
+/**
+ * How the platform's Secrets reach the cluster without their values entering git:
+ * ExternalSecrets that copy them from a secret store, SealedSecrets that hold only ciphertext,
+ * or nothing at all when they are pre-created by hand (README: "Secrets").
+ */
+export class PlatformSecrets extends Construct {
+  constructor(scope: Construct, id: string, props: PlatformSecretsProps) {
+    super(scope, id);
+    const { env } = props;
+    const s = env.secrets;
+    for (const secret of platformSecrets(env)) {
+      const labels = standardLabels(secret.name, 'credentials', env);
+      const metadata = { name: secret.name, namespace: secret.namespace, labels };
+      if (s.provider === 'external-secrets') {
+        const es = s.externalSecrets;
+        if (!es) throw new Error('secrets.provider is external-secrets but secrets.externalSecrets is missing');
+        new ApiObject(this, `${secret.ref}-external`, {
+          apiVersion: EXTERNAL_SECRET_API_VERSION,
+          kind: 'ExternalSecret',
+          metadata,
+          spec: {
+            refreshInterval: es.refreshInterval,
+            secretStoreRef: { kind: es.store.kind, name: es.store.name },
+            target: { name: secret.name, creationPolicy: 'Owner', deletionPolicy: 'Retain' },
+            data: secret.keys.map((k) => ({
+              secretKey: k.key,
+              remoteRef: { key: es.remoteKeys[secret.remote], property: k.remoteProperty },
+            })),
+          },
+        });
+      } else if (s.provider === 'sealed-secrets') {
+        const sealed = s.sealedSecrets?.[secret.ref];
+        if (!sealed) throw new Error(`secrets.sealedSecrets.${secret.ref} is missing`);
+        const missing = secret.keys.filter((k) => sealed[k.key] === undefined).map((k) => k.key);
+        if (missing.length > 0) {
+          throw new Error(`secrets.sealedSecrets.${secret.ref} lacks encrypted key(s) ${missing.join(', ')}`);
+        }
+        new ApiObject(this, `${secret.ref}-sealed`, {
+          apiVersion: 'bitnami.com/v1alpha1',
+          kind: 'SealedSecret',
+          metadata,
+          spec: {
+            encryptedData: Object.fromEntries(secret.keys.map((k) => [k.key, sealed[k.key]])),
+            template: { metadata: { name: secret.name, namespace: secret.namespace, labels }, type: 'Opaque' },
+          },
+        });
+      }
+    }
+  }
+}
