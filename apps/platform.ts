@@ -1,138 +1,78 @@
 /**
- * The composition: builds the cdk8s App of one environment, one Chart per component folder of
- * dist/<env>/, and gives every object its component's Argo CD sync wave. Pure: nothing here
- * touches the disk.
+ * The composition: the cdk8s App of one environment. It plans every component (apps/plans.ts),
+ * builds each component's Chart from its plan and the references it needs, in the order of their
+ * sync waves, and adds each component's NetworkPolicies (apps/network-plan.ts). Pure: nothing
+ * here touches the disk. Adding a component is one line here.
  */
-import { App, Chart } from 'cdk8s';
-import type { EnvironmentConfig } from '../src/model/config';
+import { App } from 'cdk8s';
+import type { EnvironmentConfig } from './environment';
 import type { Manifest } from '../src/model/objects';
-import { frontend } from '../charts/frontend/definition';
-import { middleware } from '../charts/middleware/definition';
-import { oauth2Proxy } from '../charts/oauth2-proxy/definition';
-import { EXECUTORS } from '../charts/executors/definition';
-import { AppNetworkPolicy } from '../charts/common/app-network-policy';
-import { EntryPoint } from '../charts/oauth2-proxy/entry-point';
-import { ExecutorAdmissionPolicy } from '../charts/executors/executor-admission-policy';
-import { ExecutorLauncherRole } from '../charts/middleware/executor-launcher-role';
-import { ExecutorReaper } from '../charts/executor-reaper/executor-reaper';
-import { ExecutorSandbox } from '../charts/executors/executor-sandbox';
-import { ExecutorTemplate } from '../charts/executors/executor-template';
-import { MiddlewareScaler } from '../charts/middleware/middleware-scaler';
-import { NatsCluster } from '../charts/nats/nats-cluster';
+import { platformAlerts } from './alerts';
 import { networkPlan } from './network-plan';
-import { PlatformMonitoring } from '../charts/monitoring/platform-monitoring';
-import { PlatformNamespace } from '../charts/namespaces/platform-namespace';
-import { PlatformSecrets } from '../charts/secrets/platform-secrets';
-import { PRIORITY, PriorityClasses } from '../charts/namespaces/priority-classes';
-import { StatelessService } from '../charts/common/stateless-service';
+import { planPlatform } from './plans';
+import { AppNetworkPolicy } from '../charts/common/app-network-policy';
+import type { ComponentChart } from '../charts/common/component-chart';
+import { renderArgoCd } from '../charts/argocd/chart';
+import { ExecutorReaperChart } from '../charts/executor-reaper/chart';
+import { ExecutorsChart } from '../charts/executors/chart';
+import { FrontendChart } from '../charts/frontend/chart';
+import { MiddlewareChart } from '../charts/middleware/chart';
+import { MonitoringChart } from '../charts/monitoring/chart';
+import { NamespacesChart } from '../charts/namespaces/chart';
+import { PRIORITY } from '../charts/namespaces/priority-classes';
+import { NatsChart } from '../charts/nats/chart';
+import { OAuth2ProxyChart } from '../charts/oauth2-proxy/chart';
+import { SecretsChart } from '../charts/secrets/chart';
 
-/**
- * Argo CD sync waves, in the original start order: namespaces and guards first, then NATS,
- * then middleware and frontend, then the entry point.
- */
-export const SYNC_WAVES: Readonly<Record<string, number>> = {
-  namespaces: -1,
-  secrets: 0,
-  executors: 0,
-  'executor-reaper': 1,
-  nats: 1,
-  middleware: 2,
-  frontend: 2,
-  'oauth2-proxy': 3,
-  monitoring: 4,
-};
-
-/** Builds the cdk8s app of one environment: one Chart per folder of dist/<env>/. */
+/** Builds the cdk8s app of one environment: one Chart per component, one folder of dist/<env>/ each. */
 export function buildPlatform(env: EnvironmentConfig): App {
   const app = new App({ outdir: '.build/unused' });
-  const charts = new Map<string, Chart>();
-  const chart = (folder: string): Chart => {
-    let c = charts.get(folder);
-    if (!c) {
-      c = new Chart(app, folder, { disableResourceNameHashes: true });
-      charts.set(folder, c);
-    }
-    return c;
-  };
-
-  const namespaces = chart('namespaces');
-  new PlatformNamespace(namespaces, 'app', { name: env.namespaces.app, env, component: 'platform' });
-  new PlatformNamespace(namespaces, 'executor', { name: env.namespaces.executor, env, component: 'executors' });
-  new PriorityClasses(namespaces, 'priorities', { env });
-
-  new PlatformSecrets(chart('secrets'), 'secrets', { env });
-
-  const executors = chart('executors');
-  const sandbox = new ExecutorSandbox(executors, 'sandbox', { env });
-  new ExecutorAdmissionPolicy(executors, 'guard', { env, serviceAccountName: sandbox.serviceAccountName });
-  for (const executor of EXECUTORS) {
-    new ExecutorTemplate(executors, executor.language, {
-      executor,
-      env,
-      image: env.executors.images[executor.language],
-      serviceAccountName: sandbox.serviceAccountName,
-      priorityClassName: PRIORITY.executor.name,
-    });
-  }
-
-  // After the executor namespace's objects: the reaper's Role and RoleBinding live there.
-  new ExecutorReaper(chart('executor-reaper'), 'reaper', { env });
-
-  const natsCluster = new NatsCluster(chart('nats'), 'nats', {
-    env,
-    config: env.services.nats,
-    priorityClassName: PRIORITY.messaging.name,
-  });
-
-  new StatelessService(chart('frontend'), 'frontend', {
-    definition: frontend,
-    env,
-    config: env.services.frontend,
-    priorityClassName: PRIORITY.service.name,
-  });
-
-  const mw = chart('middleware');
-  const dispatcher = new StatelessService(mw, 'middleware', {
-    definition: middleware,
-    env,
-    config: env.services.middleware,
-    priorityClassName: PRIORITY.service.name,
-    replicasManagedExternally: env.services.middleware.keda !== undefined,
-  });
-  new ExecutorLauncherRole(mw, 'launcher', { env, serviceAccountName: dispatcher.serviceAccountName });
-  new MiddlewareScaler(mw, 'scaler', {
-    env,
-    deploymentName: middleware.name,
-    natsMonitoringEndpoint: `${natsCluster.headlessServiceName}.${env.namespaces.app}.svc.cluster.local:8222`,
-  });
-
-  const edge = chart('oauth2-proxy');
-  new StatelessService(edge, 'oauth2-proxy', {
-    definition: oauth2Proxy,
-    env,
-    config: env.services['oauth2-proxy'],
-    priorityClassName: PRIORITY.service.name,
-  });
-  const httpPort = oauth2Proxy.ports.find((p) => p.name === 'http')?.servicePort;
-  if (httpPort === undefined) throw new Error('oauth2-proxy definition has no http servicePort');
-  new EntryPoint(edge, 'entry', { env, serviceName: oauth2Proxy.name, servicePort: httpPort });
-
-  if (env.monitoring.enabled) new PlatformMonitoring(chart('monitoring'), 'monitoring', { env });
-
-  for (const [folder, policies] of Object.entries(networkPlan(env))) {
-    for (const p of policies) new AppNetworkPolicy(chart(folder), `policy-${p.namespace}-${p.name}`, p);
+  const plans = planPlatform(env);
+  const platform = env;
+  const charts: ComponentChart[] = [
+    new NamespacesChart(app, { platform }),
+    new SecretsChart(app, { platform, secrets: env.secrets }),
+    new ExecutorsChart(app, { platform, plan: plans.executors, priorityClassName: PRIORITY.executor.name }),
+    new ExecutorReaperChart(app, { platform }),
+    new NatsChart(app, { platform, plan: plans.nats, priorityClassName: PRIORITY.messaging.name }),
+    new FrontendChart(app, { platform, plan: plans.frontend, priorityClassName: PRIORITY.service.name }),
+    new MiddlewareChart(app, { platform, plan: plans.middleware, priorityClassName: PRIORITY.service.name }),
+    new OAuth2ProxyChart(app, { platform, plan: plans.oauth2Proxy, priorityClassName: PRIORITY.service.name }),
+    ...(env.monitoring.enabled
+      ? [
+          new MonitoringChart(app, {
+            platform,
+            monitoring: env.monitoring,
+            targets: [
+              { name: plans.nats.name, component: 'messaging' },
+              { name: 'oauth2-proxy', component: 'auth-proxy' },
+            ],
+            alerts: platformAlerts(env, plans),
+          }),
+        ]
+      : []),
+  ];
+  const byFolder = new Map(charts.map((c) => [c.node.id, c]));
+  for (const [folder, policies] of Object.entries(networkPlan(env, plans))) {
+    const chart = byFolder.get(folder);
+    if (!chart) throw new Error(`network plan names folder '${folder}', which no component chart renders`);
+    for (const p of policies) new AppNetworkPolicy(chart, `policy-${p.namespace}-${p.name}`, p);
   }
   return app;
 }
 
-/** The platform objects of one environment, folder by folder, each with its sync wave annotation. */
+/** The platform objects of one environment, folder by folder, each with its chart's sync wave annotation. */
 export function platformObjects(env: EnvironmentConfig): { readonly folder: string; readonly objects: Manifest[] }[] {
   return buildPlatform(env).charts.map((chart) => {
-    const folder = chart.node.id;
-    const wave = SYNC_WAVES[folder];
-    if (wave === undefined) throw new Error(`chart '${folder}' has no sync wave in SYNC_WAVES`);
-    return { folder, objects: (chart.toJson() as Manifest[]).map((raw) => withSyncWave(raw, wave)) };
+    const wave = (chart as ComponentChart).syncWave;
+    if (typeof wave !== 'number') throw new Error(`chart '${chart.node.id}' has no sync wave`);
+    return { folder: chart.node.id, objects: (chart.toJson() as Manifest[]).map((raw) => withSyncWave(raw, wave)) };
   });
+}
+
+/** The Argo CD objects of one environment (argocd/<env>/), given its platform objects. */
+export function argocdObjects(env: EnvironmentConfig, platform: readonly Manifest[]): Manifest[] {
+  return renderArgoCd(env, env.argocd, platform);
 }
 
 /**

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { parseArgs, synth, UsageError } from '../src/commands/cli';
-import { listEnvironments } from '../src/model/config';
+import { listEnvironments } from '../src/model/loader';
 import { listFiles } from '../src/commands/output';
 import { ROOT } from './support/committed';
 import { ScratchCopy } from './support/scratch-copy';
@@ -199,7 +199,7 @@ describe('synth --check', () => {
   });
 });
 
-describe('synth: environments/schema.json (generated from src/model/environment-schema.ts)', () => {
+describe('synth: environments/schema.json (generated from apps/environment.ts)', () => {
   const schemaFile = () => join(root, 'environments/schema.json');
   const generated = () => readFileSync(join(ROOT, 'environments/schema.json'), 'utf8');
 
@@ -220,7 +220,7 @@ describe('synth: environments/schema.json (generated from src/model/environment-
     writeFileSync(schemaFile(), '{}\n');
     const r = synth(root, { envs: ['dev'], check: false });
     expect(r.exitCode).toBe(0);
-    expect(r.lines).toContain('environments/schema.json changed (from src/model/environment-schema.ts)');
+    expect(r.lines).toContain('environments/schema.json changed (from apps/environment.ts)');
     expect(readFileSync(schemaFile(), 'utf8')).toBe(generated());
     expect(synth(root, { envs: [], check: false }).lines.join('\n')).not.toContain('schema.json');
   });

@@ -2,15 +2,9 @@ import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { parseDocument, type Document } from 'yaml';
-import {
-  ConfigError,
-  formatProblem,
-  listEnvironments,
-  loadEnvironment,
-  parseEnvironment,
-  type EnvironmentConfig,
-} from '../src/model/config';
-import { environmentSchema } from '../src/model/environment-schema';
+import { ConfigError, formatProblem, listEnvironments } from '../src/model/loader';
+import { loadEnvironment, parseEnvironment, type EnvironmentConfig } from '../apps/environment';
+import { environmentSchema } from '../apps/environment';
 
 const root = path.resolve(__dirname, '..');
 const FILE = 'environments/staging.yaml';

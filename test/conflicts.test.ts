@@ -3,7 +3,8 @@
  * environments have none.
  */
 import { describe, expect, it } from 'vitest';
-import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../src/model/config';
+import { listEnvironments } from '../src/model/loader';
+import { loadEnvironment, type EnvironmentConfig } from '../apps/environment';
 import { environmentConflicts, type ConflictInput } from '../src/inspect/conflicts';
 import type { Manifest } from '../src/model/objects';
 import { ROOT } from './support/committed';

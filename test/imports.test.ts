@@ -70,6 +70,30 @@ function resolveModule(root: string, from: string, name: string): string {
   throw new Error(`${from}: cannot resolve import '${name}'`);
 }
 
+/** The component folder of a module under charts/ (`common` for the shared constructs), else undefined. */
+function componentOf(file: string): string | undefined {
+  return file.startsWith('charts/') ? file.split('/')[1] : undefined;
+}
+
+/**
+ * Imports that cross a component's walls: a component may import the model, the shared constructs
+ * (charts/common/) and another component's plan (`plan.ts`: its exported facts), nothing else of
+ * another component; charts/common/ imports no component.
+ */
+export function wallBreaches(graph: Graph): string[] {
+  return [...graph].flatMap(([from, deps]) => {
+    const mine = componentOf(from);
+    if (mine === undefined) return [];
+    return deps
+      .filter((to) => {
+        const theirs = componentOf(to);
+        if (theirs === undefined || theirs === mine || theirs === 'common') return false;
+        return mine === 'common' || !to.endsWith('/plan.ts');
+      })
+      .map((to) => `${from} -> ${to}`);
+  });
+}
+
 /** Every import that goes from a lower layer to a higher one, as `from -> to`. */
 export function upwardImports(graph: Graph): string[] {
   return [...graph].flatMap(([from, deps]) =>
@@ -103,10 +127,10 @@ const graph = importGraph(ROOT);
 describe('imports in the generator (src/, apps/, charts/)', () => {
   it('read every module of the generator, in every layer', () => {
     expect(graph.get('src/commands/render.ts')).toEqual(
-      expect.arrayContaining(['apps/argocd.ts', 'apps/platform.ts', 'src/model/objects.ts']),
+      expect.arrayContaining(['apps/platform.ts', 'src/inspect/report.ts', 'src/model/objects.ts']),
     );
     expect(graph.get('src/commands/cli.ts')).toContain('src/commands/render.ts');
-    expect(graph.get('charts/common/stateless-service.ts')).toContain('src/model/config.ts');
+    expect(graph.get('charts/common/stateless-service.ts')).toContain('src/model/schema.ts');
     for (const layer of LAYERS) {
       expect([...graph.keys()].filter((m) => LAYERS[layerOf(m) ?? -1] === layer).length, layer.name).toBeGreaterThan(0);
     }
@@ -129,6 +153,10 @@ describe('imports in the generator (src/, apps/, charts/)', () => {
     expect(found).toEqual([]);
   });
 
+  it("cross a component's walls only to another component's plan", () => {
+    expect(wallBreaches(graph)).toEqual([]);
+  });
+
   it('never import a command: nothing imports src/commands/ but another command', () => {
     const commands = LAYERS.findIndex((l) => l.name === 'commands');
     const found = [...graph]
@@ -138,10 +166,25 @@ describe('imports in the generator (src/, apps/, charts/)', () => {
   });
 });
 
+describe('wallBreaches', () => {
+  it("names a component reaching into another's constructs, and the shared constructs reaching any component", () => {
+    const g = new Map([
+      ['charts/middleware/plan.ts', ['charts/nats/plan.ts', 'charts/common/pod-spec.ts', 'src/model/schema.ts']],
+      ['charts/monitoring/alerts.ts', ['charts/nats/nats-cluster.ts']],
+      ['charts/common/pod-spec.ts', ['charts/nats/plan.ts']],
+      ['apps/platform.ts', ['charts/nats/nats-cluster.ts']],
+    ]);
+    expect(wallBreaches(g)).toEqual([
+      'charts/monitoring/alerts.ts -> charts/nats/nats-cluster.ts',
+      'charts/common/pod-spec.ts -> charts/nats/plan.ts',
+    ]);
+  });
+});
+
 describe('upwardImports', () => {
   it('names an import from a component to the composition, and none the other way', () => {
     const g = new Map([
-      ['charts/nats/nats-cluster.ts', ['apps/platform.ts', 'src/model/config.ts']],
+      ['charts/nats/nats-cluster.ts', ['apps/platform.ts', 'src/model/schema.ts']],
       ['apps/platform.ts', ['charts/nats/nats-cluster.ts']],
     ]);
     expect(upwardImports(g)).toEqual(['charts/nats/nats-cluster.ts -> apps/platform.ts']);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { environmentSchema } from '../src/model/environment-schema';
+import { environmentSchema } from '../apps/environment';
 import { ROOT } from './support/committed';
 
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

@@ -75,7 +75,7 @@ describe('README recipes', () => {
   });
 
   it('adding a language: a half addition is refused naming each file; the recipe completes it', () => {
-    const config = join(root, 'src/model/config.ts');
+    const config = join(root, 'charts/executors/schema.ts');
     const text = readFileSync(config, 'utf8');
     const line = /^export const EXECUTOR_LANGUAGES = \[(.*)\] as const;$/m;
     expect(text).toMatch(line);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listEnvironments } from '../src/model/config';
+import { listEnvironments } from '../src/model/loader';
 import { objectId, parseYamlDocuments, ROOT, sharedCommitted } from './support/committed';
 import { isKindInVersion, SchemaValidator } from './support/schema-validator';
 

@@ -1,6 +1,7 @@
 /** dist/ and argocd/ in git are exactly what the sources render, byte for byte. */
 import { describe, expect, it } from 'vitest';
-import { listEnvironments, loadEnvironment } from '../src/model/config';
+import { listEnvironments } from '../src/model/loader';
+import { loadEnvironment } from '../apps/environment';
 import { synth } from '../src/commands/cli';
 import { renderEnvironment } from '../src/commands/render';
 import { ROOT } from './support/committed';

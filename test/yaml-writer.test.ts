@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { listEnvironments, loadEnvironment } from '../src/model/config';
-import { renderArgoCd } from '../apps/argocd';
+import { listEnvironments } from '../src/model/loader';
+import { loadEnvironment } from '../apps/environment';
 import type { Manifest } from '../src/model/objects';
-import { buildPlatform } from '../apps/platform';
+import { argocdObjects, buildPlatform } from '../apps/platform';
 import { toYaml } from '../src/model/yaml-writer';
 import { ROOT } from './support/committed';
 
@@ -135,7 +135,7 @@ describe('toYaml', () => {
     for (const name of listEnvironments(ROOT)) {
       const env = loadEnvironment(ROOT, name);
       const objects: Manifest[] = buildPlatform(env).charts.flatMap((c) => c.toJson() as Manifest[]);
-      for (const o of [...objects, ...renderArgoCd(env, objects)]) {
+      for (const o of [...objects, ...argocdObjects(env, objects)]) {
         for (const back of both(toYaml(o))) expect(back).toEqual(o);
         count++;
       }

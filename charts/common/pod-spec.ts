@@ -3,7 +3,8 @@
  * security context, probes, resources and topology spread. One place, so every workload
  * gets the same guarantees.
  */
-import type { EnvironmentConfig, ImageRef, Resources } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
+import type { ImageRef, Resources } from '../../src/model/schema';
 import type { EnvVarDefinition, HttpProbeDefinition, PortDefinition, WritablePath } from './service-definition';
 import * as k8s from '../../imports/k8s';
 import { formatMemory, parseMemory } from '../../src/model/quantity';
@@ -12,10 +13,10 @@ import { formatMemory, parseMemory } from '../../src/model/quantity';
 export const PART_OF = 'coderun';
 
 /** The labels that select one workload's pods. Never includes the version: selectors are immutable. */
-export function selectorLabels(name: string, env: EnvironmentConfig): Record<string, string> {
+export function selectorLabels(name: string, platform: PlatformConfig): Record<string, string> {
   return {
     'app.kubernetes.io/name': name,
-    'app.kubernetes.io/instance': `${PART_OF}-${env.name}`,
+    'app.kubernetes.io/instance': `${PART_OF}-${platform.name}`,
   };
 }
 
@@ -23,11 +24,11 @@ export function selectorLabels(name: string, env: EnvironmentConfig): Record<str
 export function standardLabels(
   name: string,
   component: string,
-  env: EnvironmentConfig,
+  platform: PlatformConfig,
   image?: ImageRef,
 ): Record<string, string> {
   const labels: Record<string, string> = {
-    ...selectorLabels(name, env),
+    ...selectorLabels(name, platform),
     'app.kubernetes.io/component': component,
     'app.kubernetes.io/part-of': PART_OF,
     'app.kubernetes.io/managed-by': 'cdk8s',
@@ -157,16 +158,16 @@ export function writableVolumes(paths: readonly WritablePath[]): {
  * each ReplicaSet on its own during a rolling update.
  */
 export function spreadConstraints(
-  env: EnvironmentConfig,
+  platform: PlatformConfig,
   selector: Record<string, string>,
   matchLabelKeys: readonly string[] = [],
 ): k8s.TopologySpreadConstraint[] {
   const keys = ['kubernetes.io/hostname'];
-  if (env.cluster.zones.length > 0) keys.push('topology.kubernetes.io/zone');
+  if (platform.cluster.zones.length > 0) keys.push('topology.kubernetes.io/zone');
   return keys.map((topologyKey) => ({
-    maxSkew: env.spread.maxSkew,
+    maxSkew: platform.spread.maxSkew,
     topologyKey,
-    whenUnsatisfiable: env.spread.whenUnsatisfiable,
+    whenUnsatisfiable: platform.spread.whenUnsatisfiable,
     labelSelector: { matchLabels: { ...selector } },
     ...(matchLabelKeys.length > 0 ? { matchLabelKeys: [...matchLabelKeys] } : {}),
   }));

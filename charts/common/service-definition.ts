@@ -1,8 +1,9 @@
 /**
  * What a service *is*, independent of Kubernetes objects: image contract, ports, probes,
- * default sizes and what it needs at run time. Constructs in charts/ turn these into objects.
+ * and what it needs at run time; its plan adds what depends on the environment.
  */
-import type { EnvironmentConfig, Resources } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
+import type { AutoscalingConfig, ImageRef, Resources } from '../../src/model/schema';
 
 /** A named container port. Names are IANA service names (at most 15 characters). */
 export interface PortDefinition {
@@ -51,50 +52,39 @@ export interface ServiceDefinition {
     readonly readiness: HttpProbeDefinition;
     readonly liveness: HttpProbeDefinition;
   };
-  /** Requests and limits used unless the environment overrides them. */
-  readonly defaultResources: Resources;
   /** UID and GID the image runs as (never 0). */
   readonly runAsUser: number;
   readonly writablePaths: readonly WritablePath[];
   /** Whether the pod needs a Kubernetes API token (only the middleware does). */
   readonly needsApiToken: boolean;
-  /** Whether it connects to NATS (then it trusts the NATS CA when NATS TLS is on). */
-  readonly usesNats: boolean;
-  readonly args: (env: EnvironmentConfig) => readonly string[];
-  readonly env: (env: EnvironmentConfig) => readonly EnvVarDefinition[];
 }
 
 /** In-cluster DNS name of a Service in the app namespace. */
-export function serviceHost(env: EnvironmentConfig, service: string): string {
-  return `${service}.${env.namespaces.app}.svc.cluster.local`;
+export function serviceHost(platform: PlatformConfig, service: string): string {
+  return `${service}.${platform.namespaces.app}.svc.cluster.local`;
 }
 
 /** The URL users open. */
-export function publicUrl(env: EnvironmentConfig): string {
-  const scheme = env.tls ? 'https' : 'http';
-  const port = env.publicPort === undefined ? '' : `:${env.publicPort}`;
-  return `${scheme}://${env.hostname}${port}`;
+export function publicUrl(platform: PlatformConfig): string {
+  const scheme = platform.tls ? 'https' : 'http';
+  const port = platform.publicPort === undefined ? '' : `:${platform.publicPort}`;
+  return `${scheme}://${platform.hostname}${port}`;
 }
 
-/** The inbox prefix of a NATS platform user: `_INBOX_<user>`, never the shared `_INBOX`. */
-export function inboxPrefix(user: string): string {
-  return `_INBOX_${user}`;
-}
-
-/** NATS client settings for a platform user whose password is key `passwordKey` of Secret `secretName`. */
-export function natsClientEnv(
-  env: EnvironmentConfig,
-  user: string,
-  secretName: string,
-  passwordKey: string,
-): EnvVarDefinition[] {
-  const scheme = env.services.nats.tls ? 'tls' : 'nats';
-  return [
-    { name: 'NATS_URL', value: `${scheme}://${serviceHost(env, 'nats')}:4222` },
-    { name: 'NATS_USER', value: user },
-    { name: 'NATS_PASSWORD', secretName, secretKey: passwordKey },
-    // The only inbox this user may subscribe to (charts/nats/definition.ts): replies to others stay private.
-    { name: 'NATS_INBOX_PREFIX', value: inboxPrefix(user) },
-    ...(env.services.nats.tls ? [{ name: 'NATS_CA_FILE', value: '/etc/nats-ca/ca.crt' }] : []),
-  ];
+/** What a service's plan gives its StatelessService: settings, size, arguments and environment. */
+export interface ServicePlan {
+  /** The environment's settings for the service (image, replicas, autoscaling). */
+  readonly config: {
+    readonly image: ImageRef;
+    readonly replicas: number;
+    readonly autoscaling?: AutoscalingConfig;
+  };
+  /** Requests and limits, the service's defaults applied. */
+  readonly resources: Resources;
+  readonly args: readonly string[];
+  readonly env: readonly EnvVarDefinition[];
+  /** The NATS CA the pods trust: a Secret in the workload's namespace with ca.crt, and where it is mounted. */
+  readonly natsCa?: { readonly secretName: string; readonly mountPath: string };
+  /** Leave spec.replicas out because something in the cluster (a KEDA ScaledObject) owns it. */
+  readonly replicasManagedExternally: boolean;
 }

@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
-import type { EnvironmentConfig, ServiceConfig } from '../../src/model/config';
-import { imageString } from '../../src/model/config';
-import type { ServiceDefinition } from './service-definition';
+import type { PlatformConfig } from '../../src/model/platform';
+import { imageString } from '../../src/model/schema';
+import type { ServiceDefinition, ServicePlan } from './service-definition';
 import * as k8s from '../../imports/k8s';
 import {
   containerPorts,
@@ -20,15 +20,15 @@ import {
 
 /** Props of {@link StatelessService}. */
 export interface StatelessServiceProps {
-  /** What the service is: ports, probes, defaults (from apps/). */
+  /** What the service is: ports, probes, user, writable paths (its component's definition.ts). */
   readonly definition: ServiceDefinition;
-  /** The environment being rendered. */
-  readonly env: EnvironmentConfig;
-  /** The environment's settings for this service (image, replicas, resources). */
-  readonly config: ServiceConfig;
+  /** The platform-wide settings (namespace, instance labels, spread). */
+  readonly platform: PlatformConfig;
+  /** The service's plan: settings, size, arguments, environment, NATS CA. */
+  readonly plan: ServicePlan;
   /**
    * Namespace of the workload.
-   * @default - env.namespaces.app
+   * @default - platform.namespaces.app
    */
   readonly namespace?: string;
   /**
@@ -36,17 +36,6 @@ export interface StatelessServiceProps {
    * @default - no priority class (the cluster default)
    */
   readonly priorityClassName?: string;
-  /**
-   * Secret in the workload's namespace whose ca.crt the pods trust for NATS TLS; mounted at
-   * /etc/nats-ca when the definition uses NATS and the environment turns NATS TLS on.
-   * @default 'nats-tls'
-   */
-  readonly natsCaSecretName?: string;
-  /**
-   * Leave spec.replicas out because something in the cluster (e.g. a KEDA ScaledObject) owns it.
-   * @default false
-   */
-  readonly replicasManagedExternally?: boolean;
 }
 
 /**
@@ -65,25 +54,26 @@ export class StatelessService extends Construct {
 
   constructor(scope: Construct, id: string, props: StatelessServiceProps) {
     super(scope, id);
-    const { definition: def, env, config } = props;
+    const { definition: def, platform, plan } = props;
+    const config = plan.config;
     if (!Number.isInteger(config.replicas) || config.replicas < 1) {
       throw new Error(`${def.name}: replicas (${config.replicas}) must be a whole number of at least 1`);
     }
-    this.namespace = props.namespace ?? env.namespaces.app;
-    this.selector = selectorLabels(def.name, env);
+    this.namespace = props.namespace ?? platform.namespaces.app;
+    this.selector = selectorLabels(def.name, platform);
     this.serviceAccountName = def.name;
-    const labels = standardLabels(def.name, def.component, env, config.image);
+    const labels = standardLabels(def.name, def.component, platform, config.image);
     const metadata = { name: def.name, namespace: this.namespace, labels };
 
     new kplus.ServiceAccount(this, 'service-account', { metadata, automountToken: false });
 
     const volumes = writableVolumes(def.writablePaths);
-    if (def.usesNats && env.services.nats.tls) {
+    if (plan.natsCa) {
       volumes.volumes.push({
         name: 'nats-ca',
-        secret: { secretName: props.natsCaSecretName ?? 'nats-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+        secret: { secretName: plan.natsCa.secretName, items: [{ key: 'ca.crt', path: 'ca.crt' }] },
       });
-      volumes.mounts.push({ name: 'nats-ca', mountPath: '/etc/nats-ca', readOnly: true });
+      volumes.mounts.push({ name: 'nats-ca', mountPath: plan.natsCa.mountPath, readOnly: true });
     }
     const autoscaling = config.autoscaling;
     if (autoscaling && autoscaling.maxReplicas <= config.replicas) {
@@ -91,13 +81,13 @@ export class StatelessService extends Construct {
         `${def.name}: autoscaling.maxReplicas (${autoscaling.maxReplicas}) must be larger than replicas (${config.replicas})`,
       );
     }
-    const resources = config.resources ?? def.defaultResources;
+    const resources = plan.resources;
     const container: k8s.Container = {
       name: def.name,
       image: imageString(config.image),
       imagePullPolicy: 'IfNotPresent',
-      ...(def.args(env).length > 0 ? { args: [...def.args(env)] } : {}),
-      ...(def.env(env).length > 0 ? { env: envVars(def.env(env)) } : {}),
+      ...(plan.args.length > 0 ? { args: [...plan.args] } : {}),
+      ...(plan.env.length > 0 ? { env: envVars(plan.env) } : {}),
       ports: containerPorts(def.ports, def.name),
       resources: containerResources(resources, ephemeralStorage(def.writablePaths.map((p) => p.sizeLimit))),
       securityContext: restrictedContainerSecurityContext(),
@@ -111,7 +101,7 @@ export class StatelessService extends Construct {
       metadata,
       spec: {
         // With an HPA, the HPA owns the count: leaving replicas out keeps Argo CD from fighting it.
-        ...(autoscaling || props.replicasManagedExternally ? {} : { replicas: config.replicas }),
+        ...(autoscaling || plan.replicasManagedExternally ? {} : { replicas: config.replicas }),
         revisionHistoryLimit: 5,
         selector: { matchLabels: { ...this.selector } },
         strategy: {
@@ -130,7 +120,7 @@ export class StatelessService extends Construct {
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(def.runAsUser),
             terminationGracePeriodSeconds: 30,
-            topologySpreadConstraints: spreadConstraints(env, this.selector, ['pod-template-hash']),
+            topologySpreadConstraints: spreadConstraints(platform, this.selector, ['pod-template-hash']),
             containers: [container],
             ...(volumes.volumes.length > 0 ? { volumes: volumes.volumes } : {}),
           },

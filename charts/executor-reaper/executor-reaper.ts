@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
-import type { EnvironmentConfig, Resources } from '../../src/model/config';
-import { imageString } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
+import type { Resources } from '../../src/model/schema';
+import { imageString } from '../../src/model/schema';
 import {
   REAPER_COMPONENT,
   REAPER_IMAGE,
@@ -11,7 +12,7 @@ import {
   REAPER_USER,
 } from './script';
 import * as k8s from '../../imports/k8s';
-import { EXECUTOR_COMPONENT } from '../executors/executor-template';
+import { EXECUTOR_COMPONENT } from '../executors/plan';
 import {
   containerResources,
   PART_OF,
@@ -23,8 +24,8 @@ import {
 
 /** Props of {@link ExecutorReaper}. */
 export interface ExecutorReaperProps {
-  /** The environment being rendered. */
-  readonly env: EnvironmentConfig;
+  /** The platform-wide settings (namespaces, instance labels). */
+  readonly platform: PlatformConfig;
   /**
    * Cron schedule of the runs (five fields, in the controller manager's time zone).
    * @default '*\/5 * * * *' (every 5 minutes)
@@ -104,7 +105,7 @@ export class ExecutorReaper extends Construct {
 
   constructor(scope: Construct, id: string, props: ExecutorReaperProps) {
     super(scope, id);
-    const { env } = props;
+    const { platform } = props;
     const d = REAPER_DEFAULTS;
     const schedule = props.schedule ?? d.schedule;
     const minAge = props.minAgeSeconds ?? d.minAgeSeconds;
@@ -134,11 +135,11 @@ export class ExecutorReaper extends Construct {
       );
     }
 
-    const app = env.namespaces.app;
-    const exe = env.namespaces.executor;
-    this.selector = selectorLabels(REAPER_NAME, env);
-    const labels = standardLabels(REAPER_NAME, REAPER_COMPONENT, env);
-    const podLabels = standardLabels(REAPER_NAME, REAPER_COMPONENT, env, REAPER_IMAGE);
+    const app = platform.namespaces.app;
+    const exe = platform.namespaces.executor;
+    this.selector = selectorLabels(REAPER_NAME, platform);
+    const labels = standardLabels(REAPER_NAME, REAPER_COMPONENT, platform);
+    const podLabels = standardLabels(REAPER_NAME, REAPER_COMPONENT, platform, REAPER_IMAGE);
 
     new k8s.KubeServiceAccount(this, 'service-account', {
       metadata: { name: this.serviceAccountName, namespace: app, labels },
@@ -162,7 +163,7 @@ export class ExecutorReaper extends Construct {
     });
 
     // Only executor pods of this environment, even though the namespace admits nothing else.
-    const executorSelector = `app.kubernetes.io/component=${EXECUTOR_COMPONENT},app.kubernetes.io/instance=${PART_OF}-${env.name}`;
+    const executorSelector = `app.kubernetes.io/component=${EXECUTOR_COMPONENT},app.kubernetes.io/instance=${PART_OF}-${platform.name}`;
     const container: k8s.Container = {
       name: REAPER_NAME,
       image: imageString(REAPER_IMAGE),

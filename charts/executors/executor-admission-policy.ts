@@ -1,16 +1,16 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../src/model/config';
-import { EXECUTOR_LANGUAGES, imageString } from '../../src/model/config';
-import { EXECUTOR_COMPONENT } from './executor-template';
+import type { PlatformConfig } from '../../src/model/platform';
+import { imageString } from '../../src/model/schema';
+import { EXECUTOR_COMPONENT, type ExecutorsPlan } from './plan';
 import { PART_OF, standardLabels } from '../common/pod-spec';
 
 /** Props of {@link ExecutorAdmissionPolicy}. */
 export interface ExecutorAdmissionPolicyProps {
-  /** The environment being rendered. */
-  readonly env: EnvironmentConfig;
-  /** ServiceAccount every executor pod must run as. */
-  readonly serviceAccountName: string;
+  /** The executors' plan: images, deadline, namespace and ServiceAccount the guard enforces. */
+  readonly plan: ExecutorsPlan;
+  /** The platform-wide settings (Kubernetes version, instance labels). */
+  readonly platform: PlatformConfig;
   /**
    * Name of the policy and its binding.
    * @default 'coderun-executor-guard'
@@ -35,13 +35,15 @@ export class ExecutorAdmissionPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: ExecutorAdmissionPolicyProps) {
     super(scope, id);
-    const { env } = props;
+    const { plan, platform } = props;
     const name = props.name ?? `${PART_OF}-executor-guard`;
     const apiVersion =
-      env.kubernetesVersion === '1.28' ? 'admissionregistration.k8s.io/v1beta1' : 'admissionregistration.k8s.io/v1';
-    const x = env.executors;
+      platform.kubernetesVersion === '1.28'
+        ? 'admissionregistration.k8s.io/v1beta1'
+        : 'admissionregistration.k8s.io/v1';
+    const x = plan.config;
     // Exactly the images the templates pin: no other tag (not even a newer one) and no :latest.
-    const images = EXECUTOR_LANGUAGES.map((l) => imageString(x.images[l]));
+    const images = plan.jobs.map((j) => imageString(j.image));
     const cel = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
     const imageList = `[${images.map((r) => cel(r)).join(', ')}]`;
     // Parenthesised: a macro call such as .all() binds tighter than +.
@@ -62,8 +64,8 @@ export class ExecutorAdmissionPolicy extends Construct {
         message: 'executor pods must set automountServiceAccountToken: false',
       },
       {
-        expression: `has(object.spec.serviceAccountName) && object.spec.serviceAccountName == ${cel(props.serviceAccountName)}`,
-        message: `executor pods must run as ServiceAccount ${props.serviceAccountName}`,
+        expression: `has(object.spec.serviceAccountName) && object.spec.serviceAccountName == ${cel(plan.serviceAccountName)}`,
+        message: `executor pods must run as ServiceAccount ${plan.serviceAccountName}`,
       },
       {
         expression: "has(object.spec.restartPolicy) && object.spec.restartPolicy == 'Never'",
@@ -93,7 +95,7 @@ export class ExecutorAdmissionPolicy extends Construct {
         message: 'executor pods may not mount a service-account token (projected serviceAccountToken volume)',
       },
     ];
-    const labels = standardLabels(name, 'admission-policy', env);
+    const labels = standardLabels(name, 'admission-policy', platform);
     new ApiObject(this, 'policy', {
       apiVersion,
       kind: 'ValidatingAdmissionPolicy',
@@ -122,7 +124,7 @@ export class ExecutorAdmissionPolicy extends Construct {
         policyName: name,
         validationActions: ['Deny'],
         matchResources: {
-          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': env.namespaces.executor } },
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': plan.namespace } },
         },
       },
     });

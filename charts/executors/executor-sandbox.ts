@@ -1,20 +1,18 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from '../../src/model/quantity';
 import * as k8s from '../../imports/k8s';
 import { standardLabels } from '../common/pod-spec';
+import type { ExecutorsPlan } from './plan';
 
 /** Props of {@link ExecutorSandbox}. */
 export interface ExecutorSandboxProps {
-  /** The environment being rendered; its `executors` block sizes the quota. */
-  readonly env: EnvironmentConfig;
-  /**
-   * Name of the executors' ServiceAccount.
-   * @default 'executor'
-   */
-  readonly serviceAccountName?: string;
+  /** The executors' plan; its `config` sizes the quota. */
+  readonly plan: ExecutorsPlan;
+  /** The platform-wide settings (instance labels). */
+  readonly platform: PlatformConfig;
 }
 
 /**
@@ -29,14 +27,14 @@ export class ExecutorSandbox extends Construct {
 
   constructor(scope: Construct, id: string, props: ExecutorSandboxProps) {
     super(scope, id);
-    const { env } = props;
-    const x = env.executors;
+    const { plan, platform } = props;
+    const x = plan.config;
     if (!Number.isInteger(x.maxConcurrentJobs) || x.maxConcurrentJobs < 1) {
       throw new Error(`executors.maxConcurrentJobs (${x.maxConcurrentJobs}) must be a whole number of at least 1`);
     }
-    this.serviceAccountName = props.serviceAccountName ?? 'executor';
-    const namespace = env.namespaces.executor;
-    const labels = standardLabels('executor', 'executor', env);
+    this.serviceAccountName = plan.serviceAccountName;
+    const namespace = plan.namespace;
+    const labels = standardLabels('executor', 'executor', platform);
 
     new kplus.ServiceAccount(this, 'service-account', {
       metadata: { name: this.serviceAccountName, namespace, labels },
@@ -59,22 +57,22 @@ export class ExecutorSandbox extends Construct {
       },
     });
 
-    const tls = env.services.nats.tls;
-    if (tls) {
+    const issuer = plan.nats.tlsIssuer;
+    if (issuer && plan.caSecretName) {
       // Executors cannot read Secrets of the app namespace; a certificate from the same issuer
       // gives this namespace its own copy of the CA (ca.crt) that signed the NATS server.
       new ApiObject(this, 'nats-ca', {
         apiVersion: 'cert-manager.io/v1',
         kind: 'Certificate',
-        metadata: { name: 'nats-ca', namespace, labels },
+        metadata: { name: plan.caSecretName, namespace, labels },
         spec: {
-          secretName: 'nats-ca',
+          secretName: plan.caSecretName,
           commonName: 'executor',
           duration: '2160h',
           renewBefore: '360h',
           privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
           usages: ['client auth'],
-          issuerRef: { group: 'cert-manager.io', kind: tls.issuer.kind, name: tls.issuer.name },
+          issuerRef: { group: 'cert-manager.io', kind: issuer.kind, name: issuer.name },
         },
       });
     }

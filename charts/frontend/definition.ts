@@ -1,5 +1,4 @@
 import type { ServiceDefinition } from '../common/service-definition';
-import { natsClientEnv } from '../common/service-definition';
 
 /**
  * The Next.js (App Router) frontend. Server actions publish jobs to NATS and read job state
@@ -16,22 +15,10 @@ export const frontend: ServiceDefinition = {
     readiness: { path: '/api/health', port: 'http', periodSeconds: 10, failureThreshold: 3 },
     liveness: { path: '/api/health', port: 'http', periodSeconds: 20, failureThreshold: 3, timeoutSeconds: 5 },
   },
-  defaultResources: {
-    requests: { cpu: '100m', memory: '192Mi' },
-    limits: { cpu: '500m', memory: '384Mi' },
-  },
   runAsUser: 1001,
   writablePaths: [
     { name: 'next-cache', mountPath: '/app/.next/cache', sizeLimit: '256Mi' },
     { name: 'tmp', mountPath: '/tmp', sizeLimit: '64Mi' },
   ],
-  usesNats: true,
   needsApiToken: false,
-  args: () => [],
-  env: (env) => [
-    ...natsClientEnv(env, 'frontend', env.secrets.nats, 'frontend-password'),
-    { name: 'HOSTNAME', value: '0.0.0.0' },
-    { name: 'PORT', value: '3000' },
-    { name: 'NEXT_TELEMETRY_DISABLED', value: '1' },
-  ],
 };

@@ -1,12 +1,12 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
 import { standardLabels } from '../common/pod-spec';
 
 /** Props of {@link ExecutorLauncherRole}. */
 export interface ExecutorLauncherRoleProps {
-  /** The environment being rendered. */
-  readonly env: EnvironmentConfig;
+  /** The platform-wide settings (namespaces, instance labels). */
+  readonly platform: PlatformConfig;
   /** ServiceAccount (in the app namespace) that launches executors. */
   readonly serviceAccountName: string;
   /**
@@ -27,17 +27,17 @@ export class ExecutorLauncherRole extends Construct {
 
   constructor(scope: Construct, id: string, props: ExecutorLauncherRoleProps) {
     super(scope, id);
-    const { env } = props;
+    const { platform } = props;
     this.roleName = props.name ?? 'executor-launcher';
-    const namespace = env.namespaces.executor;
-    const labels = standardLabels('middleware', 'job-dispatcher', env);
+    const namespace = platform.namespaces.executor;
+    const labels = standardLabels('middleware', 'job-dispatcher', platform);
 
     const role = new kplus.Role(this, 'role', { metadata: { name: this.roleName, namespace, labels } });
     role.allow(['create', 'delete', 'get', 'list', 'watch'], kplus.ApiResource.PODS);
     role.allow(['get', 'list'], kplus.ApiResource.POD_TEMPLATES);
 
     const subject = kplus.ServiceAccount.fromServiceAccountName(this, 'subject', props.serviceAccountName, {
-      namespaceName: env.namespaces.app,
+      namespaceName: platform.namespaces.app,
     });
     const binding = new kplus.RoleBinding(this, 'binding', {
       metadata: { name: `${this.roleName}-${props.serviceAccountName}`, namespace, labels },

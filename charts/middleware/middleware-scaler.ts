@@ -1,12 +1,15 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
+import type { MiddlewareConfig } from './schema';
 import { standardLabels } from '../common/pod-spec';
 
 /** Props of {@link MiddlewareScaler}. */
 export interface MiddlewareScalerProps {
-  /** The environment being rendered; nothing is rendered unless services.middleware.keda is set. */
-  readonly env: EnvironmentConfig;
+  /** The platform-wide settings (namespace, instance labels). */
+  readonly platform: PlatformConfig;
+  /** The middleware's settings; nothing is rendered unless `keda` is set. */
+  readonly config: MiddlewareConfig;
   /** The middleware Deployment. */
   readonly deploymentName: string;
   /** Host:port of the NATS monitoring endpoint KEDA polls. */
@@ -20,10 +23,10 @@ export interface MiddlewareScalerProps {
 export class MiddlewareScaler extends Construct {
   constructor(scope: Construct, id: string, props: MiddlewareScalerProps) {
     super(scope, id);
-    const { env } = props;
-    const keda = env.services.middleware.keda;
+    const { platform } = props;
+    const keda = props.config.keda;
     if (!keda) return;
-    const min = env.services.middleware.replicas;
+    const min = props.config.replicas;
     if (keda.maxReplicas <= min) {
       throw new Error(
         `services.middleware.keda.maxReplicas (${keda.maxReplicas}) must be larger than replicas (${min})`,
@@ -34,8 +37,8 @@ export class MiddlewareScaler extends Construct {
       kind: 'ScaledObject',
       metadata: {
         name: props.deploymentName,
-        namespace: env.namespaces.app,
-        labels: standardLabels(props.deploymentName, 'job-dispatcher', env),
+        namespace: platform.namespaces.app,
+        labels: standardLabels(props.deploymentName, 'job-dispatcher', platform),
       },
       spec: {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: props.deploymentName },

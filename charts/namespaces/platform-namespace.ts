@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
 import * as k8s from '../../imports/k8s';
 import { PART_OF } from '../common/pod-spec';
 
@@ -10,8 +10,8 @@ export const POD_SECURITY_VERSION = 'v1.30';
 export interface PlatformNamespaceProps {
   /** Namespace name. */
   readonly name: string;
-  /** The environment being rendered. */
-  readonly env: EnvironmentConfig;
+  /** The platform-wide settings (namespaces, instance labels). */
+  readonly platform: PlatformConfig;
   /** What runs there, for app.kubernetes.io/component (e.g. "platform", "executors"). */
   readonly component: string;
 }
@@ -32,7 +32,7 @@ export class PlatformNamespace extends Construct {
     this.name = props.name;
     const labels: Record<string, string> = {
       'app.kubernetes.io/name': props.name,
-      'app.kubernetes.io/instance': `${PART_OF}-${props.env.name}`,
+      'app.kubernetes.io/instance': `${PART_OF}-${props.platform.name}`,
       'app.kubernetes.io/component': props.component,
       'app.kubernetes.io/part-of': PART_OF,
       'app.kubernetes.io/managed-by': 'cdk8s',

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
 import * as k8s from '../../imports/k8s';
 import { PART_OF } from '../common/pod-spec';
 
@@ -15,8 +15,8 @@ export const PRIORITY = {
 
 /** Props of {@link PriorityClasses}. */
 export interface PriorityClassesProps {
-  /** The environment being rendered. */
-  readonly env: EnvironmentConfig;
+  /** The platform-wide settings (namespaces, instance labels). */
+  readonly platform: PlatformConfig;
 }
 
 /**
@@ -28,7 +28,7 @@ export class PriorityClasses extends Construct {
     super(scope, id);
     const labels = {
       'app.kubernetes.io/name': PART_OF,
-      'app.kubernetes.io/instance': `${PART_OF}-${props.env.name}`,
+      'app.kubernetes.io/instance': `${PART_OF}-${props.platform.name}`,
       'app.kubernetes.io/component': 'scheduling',
       'app.kubernetes.io/part-of': PART_OF,
       'app.kubernetes.io/managed-by': 'cdk8s',

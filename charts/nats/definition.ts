@@ -1,7 +1,6 @@
-import type { Resources } from '../../src/model/config';
-import { EXECUTOR_QUEUES } from '../executors/definition';
+import type { Resources } from '../../src/model/schema';
+import { EXECUTOR_QUEUES } from '../executors/plan';
 import type { HttpProbeDefinition, PortDefinition } from '../common/service-definition';
-import { inboxPrefix } from '../common/service-definition';
 
 /**
  * NATS with JetStream: job queues (cola.go, cola.javascript, cola.c), a KV bucket per user
@@ -27,10 +26,6 @@ export const nats = {
       timeoutSeconds: 5,
     },
   } satisfies Record<string, HttpProbeDefinition>,
-  defaultResources: {
-    requests: { cpu: '200m', memory: '512Mi' },
-    limits: { cpu: '1', memory: '1Gi' },
-  } satisfies Resources,
   runAsUser: 1000,
   /** Where the PVC is mounted; JetStream keeps its file store below it. */
   dataPath: '/data',
@@ -54,6 +49,11 @@ export const nats = {
     limits: { cpu: '100m', memory: '64Mi' },
   } satisfies Resources,
 } as const;
+
+/** The inbox prefix of a NATS platform user: `_INBOX_<user>`, never the shared `_INBOX`. */
+export function inboxPrefix(user: string): string {
+  return `_INBOX_${user}`;
+}
 
 /** Subject permissions of one NATS user: only what is listed is allowed. */
 export interface NatsUserDefinition {

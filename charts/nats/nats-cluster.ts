@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-28';
-import type { EnvironmentConfig, NatsConfig } from '../../src/model/config';
-import { imageString } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
+import { imageString } from '../../src/model/schema';
 import { formatMemory, parseMemory } from '../../src/model/quantity';
-import { nats, NATS_USERS } from './definition';
+import { nats, type NatsUserDefinition } from './definition';
+import type { NatsPlan } from './plan';
 import * as k8s from '../../imports/k8s';
 import {
   containerPorts,
@@ -20,25 +21,15 @@ import {
 
 /** Props of {@link NatsCluster}. */
 export interface NatsClusterProps {
-  /** The environment being rendered. */
-  readonly env: EnvironmentConfig;
-  /** The environment's NATS settings. */
-  readonly config: NatsConfig;
-  /**
-   * Name of the StatefulSet, the client Service and the ConfigMap.
-   * @default 'nats'
-   */
-  readonly name?: string;
+  /** The NATS plan (planNats): replicas, names, routes, TLS, users. */
+  readonly plan: NatsPlan;
+  /** The platform-wide settings (instance labels, spread). */
+  readonly platform: PlatformConfig;
   /**
    * PriorityClass of the NATS pods (the platform's highest: NATS is evicted last).
    * @default - no priority class
    */
   readonly priorityClassName?: string;
-  /**
-   * Secret (app namespace) with one password per user in NATS_USERS, under each user's passwordKey.
-   * @default - env.secrets.nats
-   */
-  readonly credentialsSecretName?: string;
 }
 
 /**
@@ -60,20 +51,17 @@ export class NatsCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: NatsClusterProps) {
     super(scope, id);
-    const { env, config } = props;
-    const name = props.name ?? nats.name;
-    const replicas = config.replicas;
+    const { plan, platform } = props;
+    const { config, name, namespace, replicas, resources } = plan;
     if (!Number.isInteger(replicas) || replicas < 1 || (replicas > 1 && replicas % 2 === 0)) {
       throw new Error(`nats: replicas (${replicas}) must be 1 or an odd number (3, 5, 7) for a JetStream quorum`);
     }
-    const namespace = env.namespaces.app;
-    this.serviceName = name;
-    this.headlessServiceName = `${name}-headless`;
-    this.selector = selectorLabels(name, env);
-    const labels = standardLabels(name, nats.component, env, config.image);
+    this.serviceName = plan.serviceName;
+    this.headlessServiceName = plan.headlessServiceName;
+    this.selector = selectorLabels(name, platform);
+    const labels = standardLabels(name, nats.component, platform, config.image);
     const meta = (n: string) => ({ name: n, namespace, labels });
-    const resources = config.resources ?? nats.defaultResources;
-    const credentials = props.credentialsSecretName ?? env.secrets.nats;
+    const credentials = plan.credentialsSecretName;
 
     const memoryLimit = parseMemory(resources.limits.memory);
     const fileStore = Math.floor(parseMemory(config.storage.size) * nats.fileStoreRatio);
@@ -82,11 +70,7 @@ export class NatsCluster extends Construct {
     if (memoryLimit < 128 * 1024 ** 2) {
       throw new Error(`nats: memory limit (${resources.limits.memory}) is too small; give NATS at least 128Mi`);
     }
-    const routes = Array.from(
-      { length: replicas },
-      (_, i) => `nats://${name}-${i}.${this.headlessServiceName}.${namespace}.svc.cluster.local:6222`,
-    );
-    const tls = config.tls;
+    const tls = plan.tls;
     this.serverConfig = renderServerConfig({
       tls: tls !== undefined,
       name,
@@ -94,7 +78,8 @@ export class NatsCluster extends Construct {
       memoryStoreBytes: memoryStore,
       pvcSize: config.storage.size,
       memoryLimit: resources.limits.memory,
-      routes: replicas > 1 ? routes : [],
+      routes: plan.routes,
+      users: plan.users,
     });
     const checksum = createHash('sha256').update(this.serverConfig).digest('hex');
 
@@ -104,9 +89,9 @@ export class NatsCluster extends Construct {
       new ApiObject(this, 'certificate', {
         apiVersion: 'cert-manager.io/v1',
         kind: 'Certificate',
-        metadata: meta(`${name}-tls`),
+        metadata: meta(tls.secretName),
         spec: {
-          secretName: `${name}-tls`,
+          secretName: tls.secretName,
           duration: '2160h',
           renewBefore: '360h',
           privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
@@ -168,7 +153,7 @@ export class NatsCluster extends Construct {
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(nats.runAsUser, nats.runAsUser),
             terminationGracePeriodSeconds: nats.lameDuckSeconds + 30,
-            topologySpreadConstraints: spreadConstraints(env, this.selector),
+            topologySpreadConstraints: spreadConstraints(platform, this.selector),
             containers: [
               {
                 name: 'nats',
@@ -183,7 +168,7 @@ export class NatsCluster extends Construct {
                   // like a number or holds `;`, `,` or `}` would break or be cut short. The kubelet
                   // wraps each password in single quotes ($(VAR) expansion), which the lexer reads
                   // as a literal string; only a `'` inside a password remains impossible.
-                  ...NATS_USERS.flatMap((u) => [
+                  ...plan.users.flatMap((u) => [
                     {
                       name: secretVariable(u.user),
                       valueFrom: { secretKeyRef: { name: credentials, key: u.passwordKey } },
@@ -231,7 +216,7 @@ export class NatsCluster extends Construct {
             volumes: [
               { name: 'config', configMap: { name: `${name}-config` } },
               { name: 'pid', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Mi') } },
-              ...(tls ? [{ name: 'tls', secret: { secretName: `${name}-tls` } }] : []),
+              ...(tls ? [{ name: 'tls', secret: { secretName: tls.secretName } }] : []),
             ],
           },
         },
@@ -248,7 +233,7 @@ export class NatsCluster extends Construct {
       },
     });
 
-    if (replicas > 1) {
+    if (plan.clustered) {
       new k8s.KubePodDisruptionBudget(this, 'pdb', {
         metadata: meta(name),
         spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: { ...this.selector } } },
@@ -275,6 +260,7 @@ interface ServerConfigOptions {
   readonly pvcSize: string;
   readonly memoryLimit: string;
   readonly routes: readonly string[];
+  readonly users: readonly NatsUserDefinition[];
 }
 
 /** nats.conf from typed options. Sizes are bytes, so the file says exactly what it means. */
@@ -306,7 +292,7 @@ function renderServerConfig(o: ServerConfigOptions): string {
   }
   // Least-privilege users (charts/nats/definition.ts); passwords come from the environment, never from git.
   lines.push('authorization {', '  users: [');
-  for (const u of NATS_USERS) {
+  for (const u of o.users) {
     lines.push(
       `    # ${u.user}: ${u.why}`,
       '    {',

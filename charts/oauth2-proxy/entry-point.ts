@@ -1,13 +1,16 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
+import type { EntrypointConfig } from './schema';
 import * as k8s from '../../imports/k8s';
 import { standardLabels } from '../common/pod-spec';
 
 /** Props of {@link EntryPoint}. */
 export interface EntryPointProps {
-  /** The environment being rendered; `entrypoint` and `hostname` decide what is rendered. */
-  readonly env: EnvironmentConfig;
+  /** The platform-wide settings; `hostname` is what users open. */
+  readonly platform: PlatformConfig;
+  /** How users reach oauth2-proxy: this decides what is rendered. */
+  readonly entrypoint: EntrypointConfig;
   /** Service that receives all external traffic (oauth2-proxy). */
   readonly serviceName: string;
   /** Its port. */
@@ -22,10 +25,10 @@ export interface EntryPointProps {
 export class EntryPoint extends Construct {
   constructor(scope: Construct, id: string, props: EntryPointProps) {
     super(scope, id);
-    const { env } = props;
-    const e = env.entrypoint;
-    const labels = standardLabels('oauth2-proxy', 'auth-proxy', env);
-    const metadata = { name: props.serviceName, namespace: env.namespaces.app, labels };
+    const { platform } = props;
+    const e = props.entrypoint;
+    const labels = standardLabels('oauth2-proxy', 'auth-proxy', platform);
+    const metadata = { name: props.serviceName, namespace: platform.namespaces.app, labels };
     if (e.mode === 'ingress') {
       if (!e.className || !e.issuer) {
         throw new Error(`entrypoint: mode ingress needs className and issuer (got ${JSON.stringify(e)})`);
@@ -36,10 +39,10 @@ export class EntryPoint extends Construct {
         metadata: { ...metadata, annotations: { [issuerAnnotation]: e.issuer.name } },
         spec: {
           ingressClassName: e.className,
-          tls: [{ hosts: [env.hostname], secretName: `${props.serviceName}-tls` }],
+          tls: [{ hosts: [platform.hostname], secretName: `${props.serviceName}-tls` }],
           rules: [
             {
-              host: env.hostname,
+              host: platform.hostname,
               http: {
                 paths: [
                   {
@@ -69,7 +72,7 @@ export class EntryPoint extends Construct {
               ...(e.gateway.sectionName ? { sectionName: e.gateway.sectionName } : {}),
             },
           ],
-          hostnames: [env.hostname],
+          hostnames: [platform.hostname],
           rules: [
             {
               matches: [{ path: { type: 'PathPrefix', value: '/' } }],

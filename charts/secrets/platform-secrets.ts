@@ -1,6 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { PlatformConfig } from '../../src/model/platform';
+import type { SecretsConfig } from './schema';
 import { standardLabels } from '../common/pod-spec';
 
 /** API version of External Secrets Operator's ExternalSecret this repository renders. */
@@ -8,30 +9,30 @@ export const EXTERNAL_SECRET_API_VERSION = 'external-secrets.io/v1';
 
 /** One Secret the platform reads, and the keys it must hold. */
 export interface PlatformSecret {
-  /** Key of env.secrets naming the Secret (and of sealedSecrets / remoteKeys). */
+  /** Key of `secrets` naming the Secret (and of sealedSecrets / remoteKeys). */
   readonly ref: 'oauth2Proxy' | 'nats' | 'natsExecutor';
   readonly namespace: string;
   readonly name: string;
   /** Keys in the Secret, and the property of the remote secret each comes from. */
   readonly keys: readonly { readonly key: string; readonly remoteProperty: string }[];
-  /** Which remote secret (env.secrets.externalSecrets.remoteKeys) holds the values. */
+  /** Which remote secret (secrets.externalSecrets.remoteKeys) holds the values. */
   readonly remote: 'oauth2Proxy' | 'nats';
 }
 
 /** The Secrets the platform needs in an environment: names, namespaces and keys. */
-export function platformSecrets(env: EnvironmentConfig): PlatformSecret[] {
+export function platformSecrets(platform: PlatformConfig, secrets: SecretsConfig): PlatformSecret[] {
   return [
     {
       ref: 'oauth2Proxy',
-      namespace: env.namespaces.app,
-      name: env.secrets.oauth2Proxy,
+      namespace: platform.namespaces.app,
+      name: secrets.oauth2Proxy,
       remote: 'oauth2Proxy',
       keys: ['client-id', 'client-secret', 'cookie-secret'].map((k) => ({ key: k, remoteProperty: k })),
     },
     {
       ref: 'nats',
-      namespace: env.namespaces.app,
-      name: env.secrets.nats,
+      namespace: platform.namespaces.app,
+      name: secrets.nats,
       remote: 'nats',
       keys: ['frontend-password', 'middleware-password', 'executor-password'].map((k) => ({
         key: k,
@@ -40,8 +41,8 @@ export function platformSecrets(env: EnvironmentConfig): PlatformSecret[] {
     },
     {
       ref: 'natsExecutor',
-      namespace: env.namespaces.executor,
-      name: env.secrets.natsExecutor,
+      namespace: platform.namespaces.executor,
+      name: secrets.natsExecutor,
       remote: 'nats',
       keys: [{ key: 'password', remoteProperty: 'executor-password' }],
     },
@@ -50,8 +51,10 @@ export function platformSecrets(env: EnvironmentConfig): PlatformSecret[] {
 
 /** Props of {@link PlatformSecrets}. */
 export interface PlatformSecretsProps {
-  /** The environment being rendered; `secrets.provider` decides what is rendered. */
-  readonly env: EnvironmentConfig;
+  /** The platform-wide settings (namespaces, instance labels). */
+  readonly platform: PlatformConfig;
+  /** The environment's `secrets` settings; `provider` decides what is rendered. */
+  readonly secrets: SecretsConfig;
 }
 
 /**
@@ -62,10 +65,10 @@ export interface PlatformSecretsProps {
 export class PlatformSecrets extends Construct {
   constructor(scope: Construct, id: string, props: PlatformSecretsProps) {
     super(scope, id);
-    const { env } = props;
-    const s = env.secrets;
-    for (const secret of platformSecrets(env)) {
-      const labels = standardLabels(secret.name, 'credentials', env);
+    const { platform } = props;
+    const s = props.secrets;
+    for (const secret of platformSecrets(platform, s)) {
+      const labels = standardLabels(secret.name, 'credentials', platform);
       const metadata = { name: secret.name, namespace: secret.namespace, labels };
       if (s.provider === 'external-secrets') {
         const es = s.externalSecrets;

@@ -15,7 +15,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { listEnvironments, loadEnvironment } from '../model/config';
+import { listEnvironments } from '../model/loader';
+import { loadEnvironment } from '../../apps/environment';
 import { renderEnvironment } from './render';
 
 interface Measure {

@@ -1,6 +1,6 @@
 /**
  * `npm run synth` — renders every environment (or those named with --env) into dist/ and argocd/,
- * and writes environments/schema.json from src/model/environment-schema.ts.
+ * and writes environments/schema.json from apps/environment.ts.
  *
  *   npm run synth                    render all environments
  *   npm run synth -- --env prod      render one (repeat --env for more)
@@ -13,16 +13,10 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  ConfigError,
-  environmentFileProblems,
-  listEnvironments,
-  loadEnvironment,
-  locateProblems,
-  type EnvironmentConfig,
-} from '../model/config';
+import { ConfigError, environmentFileProblems, listEnvironments, locateProblems } from '../model/loader';
+import { loadEnvironment, type EnvironmentConfig } from '../../apps/environment';
 import { destinationCluster, environmentConflicts, type ConflictInput } from '../inspect/conflicts';
-import { ENVIRONMENT_SCHEMA_FILE, environmentSchemaJson } from '../model/environment-schema';
+import { ENVIRONMENT_SCHEMA_FILE, environmentSchemaJson } from '../../apps/environment';
 import { diffFile, diffFolder, isClean, replaceFile, replaceFolders, type FolderDiff } from './output';
 import { renderEnvironment, type EnvironmentRender } from './render';
 
@@ -52,7 +46,7 @@ const USAGE = 'usage: npm run synth -- [--env NAME]... [--check] | --list | --he
 export const HELP = `${USAGE}
 
 Renders environments/<env>.yaml into dist/<env>/ and argocd/<env>/, and writes
-environments/schema.json (for editors) from src/model/environment-schema.ts.
+environments/schema.json (for editors) from apps/environment.ts.
 
   --env NAME, -e NAME   render only this environment (repeatable); default: all
   --check               write nothing; exit 1 and list the files that would change
@@ -163,8 +157,7 @@ export function synth(root: string, opts: SynthOptions): SynthResult {
       wanted,
     );
   if (schema !== 'unchanged') replaceFile(root, ENVIRONMENT_SCHEMA_FILE, schemaJson);
-  const schemaLine =
-    schema === 'unchanged' ? [] : [`${ENVIRONMENT_SCHEMA_FILE} ${schema} (from src/model/environment-schema.ts)`];
+  const schemaLine = schema === 'unchanged' ? [] : [`${ENVIRONMENT_SCHEMA_FILE} ${schema} (from apps/environment.ts)`];
   return { exitCode: 0, lines: [...summary(renders, diffs), ...schemaLine] };
 }
 

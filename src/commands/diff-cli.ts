@@ -19,13 +19,8 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { capacityReport } from '../inspect/capacity';
-import {
-  ConfigError,
-  listEnvironments,
-  loadEnvironment,
-  parseEnvironment,
-  type EnvironmentConfig,
-} from '../model/config';
+import { ConfigError, listEnvironments } from '../model/loader';
+import { loadEnvironment, parseEnvironment, type EnvironmentConfig } from '../../apps/environment';
 import {
   diffEnvironment,
   exitCodeOf,

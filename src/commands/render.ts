@@ -2,12 +2,11 @@
  * Turns one validated environment into files: `dist/<env>/<app>/<kind>-<name>.yaml` for the
  * platform and `argocd/<env>/...` for the Argo CD objects. Pure: nothing here touches the disk.
  */
-import { platformObjects } from '../../apps/platform';
+import { argocdObjects, platformObjects } from '../../apps/platform';
 import { NATS_USERS } from '../../charts/nats/definition';
-import { renderArgoCd } from '../../apps/argocd';
 import { capacityProblems, capacityReport } from '../inspect/capacity';
-import type { EnvironmentConfig } from '../model/config';
-import { ConfigError } from '../model/config';
+import type { EnvironmentConfig } from '../../apps/environment';
+import { ConfigError } from '../model/loader';
 import { fileName, type Manifest } from '../model/objects';
 import { environmentReport } from '../inspect/report';
 import { toYaml } from '../model/yaml-writer';
@@ -38,7 +37,7 @@ export function renderEnvironment(env: EnvironmentConfig): EnvironmentRender {
   if (problems.length > 0) {
     throw new ConfigError(problems.map((p) => ({ file: env.sourceFile, path: p.path, message: p.message })));
   }
-  const argocd = renderArgoCd(env, all);
+  const argocd = argocdObjects(env, all);
   addFile(
     files,
     `dist/${env.name}/README.md`,

@@ -4,7 +4,7 @@
  * Secrets an operator provides, and the reviewed policy exceptions. Each function returns data
  * (checked by test/report.test.ts) and the report renders it.
  */
-import type { EnvironmentConfig } from '../model/config';
+import type { EnvironmentConfig } from '../../apps/environment';
 import { asArr, asObj, type Manifest } from '../model/objects';
 import { EXCEPTIONS, LINTER_EXCEPTIONS } from '../policy/exceptions';
 import { allowedFlows, endpoints, workloads, type Flow } from './reachability';

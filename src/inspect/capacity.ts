@@ -4,7 +4,7 @@
  * Deployment during a rolling update, the executor ResourceQuota fully used, and one run of each
  * CronJob (concurrencyPolicy Forbid keeps it to one; otherwise two runs are counted).
  */
-import type { EnvironmentConfig } from '../model/config';
+import type { EnvironmentConfig } from '../../apps/environment';
 import { asArr, asObj, podSpecOf, type Json, type Manifest } from '../model/objects';
 import { formatCpu, parseCpu, parseMemory } from '../model/quantity';
 

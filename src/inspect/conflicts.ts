@@ -3,7 +3,8 @@
  * world. Each file is valid alone; together they would overwrite each other's objects, serve two
  * platforms under one hostname, or share credentials. Synth refuses them before writing anything.
  */
-import type { ConfigProblem, EnvironmentConfig } from '../model/config';
+import type { ConfigProblem } from '../model/loader';
+import type { EnvironmentConfig } from '../../apps/environment';
 import { CLUSTER_SCOPED_KINDS, type Manifest } from '../model/objects';
 
 /** An environment and, when rendered, its platform objects (dist/<env>/). */

@@ -29,7 +29,7 @@
  * are not reported: no rendered policy governs them. Kubelet probes come from the node and are not
  * modelled (CNIs allow node-to-local-pod traffic).
  */
-import type { EnvironmentConfig } from '../model/config';
+import type { EnvironmentConfig } from '../../apps/environment';
 import { asArr, asObj, podSpecOf, type Json, type Manifest } from '../model/objects';
 
 /** A rendered or committed Kubernetes object. */

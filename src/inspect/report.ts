@@ -19,7 +19,7 @@ import {
 } from './audit';
 import type { CapacityReport } from './capacity';
 import { formatMemoryMi } from './capacity';
-import type { EnvironmentConfig } from '../model/config';
+import type { EnvironmentConfig } from '../../apps/environment';
 import { asArr, fileName, podSpecOf, type Manifest } from '../model/objects';
 import { formatCpu } from '../model/quantity';
 

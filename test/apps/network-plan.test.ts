@@ -1,14 +1,16 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../apps/environment';
 import {
   AppNetworkPolicy,
   type AppNetworkPolicyProps,
   type NetworkPeer,
   type NetworkRule,
 } from '../../charts/common/app-network-policy';
-import { networkPlan, KEDA_OPERATOR, PRIVATE_RANGES } from '../../apps/network-plan';
+import { networkPlan } from '../../apps/network-plan';
+import { KEDA_OPERATOR } from '../../charts/middleware/network';
+import { PRIVATE_RANGES } from '../../charts/oauth2-proxy/network';
 import { SchemaValidator } from '../support/schema-validator';
 
 const root = path.resolve(__dirname, '../..');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { listEnvironments } from '../../src/model/config';
+import { listEnvironments } from '../../src/model/loader';
 import { exitCodeOf } from '../../src/inspect/diff';
 import { DiffError, main, semanticDiff } from '../../src/commands/diff-cli';
 import { ROOT } from '../support/committed';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EXECUTOR_LANGUAGES } from '../../src/model/config';
+import { EXECUTOR_LANGUAGES } from '../../charts/executors/schema';
 import type { K8sObject } from '../support/committed';
 import { check, committed, committedByEnv, container, pick, pod, withReplaced } from './fixtures';
 import {

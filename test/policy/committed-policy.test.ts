@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EXCEPTIONS, type PolicyException } from '../../src/policy/exceptions';
-import { listEnvironments } from '../../src/model/config';
+import { listEnvironments } from '../../src/model/loader';
 import { ROOT } from '../support/committed';
 import { committedByEnv, inputOf } from './fixtures';
 import { formatViolations, RULES, runRule } from '../../src/policy/rules';

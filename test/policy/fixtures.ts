@@ -1,5 +1,5 @@
 /** Committed objects per environment, loaded once per test file, and helpers to break them. */
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { EnvironmentConfig } from '../../apps/environment';
 import { formatViolations, ruleInput, runRule, type Rule } from '../../src/policy/rules';
 import { sharedCommitted, type K8sObject } from '../support/committed';
 

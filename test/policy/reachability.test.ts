@@ -5,7 +5,8 @@
  * table below). Any extra or missing flow fails, and the message lists it.
  */
 import { describe, expect, it } from 'vitest';
-import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../src/model/config';
+import { EXECUTOR_LANGUAGES } from '../../charts/executors/schema';
+import type { EnvironmentConfig } from '../../apps/environment';
 import type { K8sObject } from '../support/committed';
 import { committed, committedByEnv, pick, withReplaced } from './fixtures';
 import { allowedFlows, compareFlows, type Flow } from '../../src/inspect/reachability';

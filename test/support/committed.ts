@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../../src/model/config';
+import { listEnvironments } from '../../src/model/loader';
+import { loadEnvironment, type EnvironmentConfig } from '../../apps/environment';
 import { listFiles } from '../../src/commands/output';
 import { objectId, type K8sObject } from '../../src/model/objects';
 

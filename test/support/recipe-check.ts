@@ -4,7 +4,8 @@
  * README recipes) and run there, so it sees that copy's environments and EXECUTOR_LANGUAGES.
  * Returns the problems found; [] means the committed output of the copy passes.
  */
-import { EXECUTOR_LANGUAGES, listEnvironments } from '../../src/model/config';
+import { EXECUTOR_LANGUAGES } from '../../charts/executors/schema';
+import { listEnvironments } from '../../src/model/loader';
 import { formatViolations, ruleInput, RULES, runRule } from '../../src/policy/rules';
 import { loadCommitted, type K8sObject } from './committed';
 

@@ -23,7 +23,7 @@
  * validator of a process shares the parsed CRDs, the strict definitions and the
  * compiled functions, and across runs ajv's standalone code of each compiled kind
  * and the parsed CRD files are kept in `.build/schema-validator/` (see
- * {@link cacheStamp}), as src/model/config.ts keeps the environment schema's.
+ * {@link cacheStamp}), as src/model/loader.ts keeps the environment schema's.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { listEnvironments } from '../../src/model/config';
+import { listEnvironments } from '../../src/model/loader';
 import { Kube, type Obj } from './api';
 import { alive, stopProcs, Twin, type TwinState } from './twin';
 

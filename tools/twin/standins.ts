@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { parseCpu, parseMemory } from '../../src/model/quantity';
-import type { EnvironmentConfig } from '../../src/model/config';
+import type { EnvironmentConfig } from '../../apps/environment';
 import type { Kube, Obj } from './api';
 import { issueCert, type Pki } from './pki';
 import { freePorts } from './ports';

@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { loadEnvironment, type EnvironmentConfig } from '../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../apps/environment';
 import { listFiles } from '../../src/commands/output';
 import { Kube, type Obj } from './api';
 import { kubeconfig, makePki, type Pki } from './pki';

@@ -2,7 +2,7 @@
  * Parity with the API server: what `kubectl apply` or the controllers would refuse or silently
  * get wrong, found before Argo CD tries to sync it.
  */
-import type { EnvironmentConfig } from '../../model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import type { K8sObject } from '../../model/objects';
 import {
   allContainers,

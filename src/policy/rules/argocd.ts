@@ -2,7 +2,7 @@
  * Rules over the committed argocd/<env>/ (AppProject, Application and bootstrap/), as Argo CD reads
  * them. They take the environment's Argo CD objects (reads: 'argocd'), not dist/.
  */
-import type { EnvironmentConfig } from '../../model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import type { K8sObject } from '../../model/objects';
 import { asArr, asObj, asStrArr, violation, type Json, type Rule, type Violation } from './core';
 

@@ -5,7 +5,7 @@
  * states, never from the generator's code.
  */
 import { createHash } from 'node:crypto';
-import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import { parseCpu, parseMemory } from '../../model/quantity';
 import type { K8sObject } from '../../model/objects';
 import { platformPath } from './argocd';
@@ -609,8 +609,9 @@ export const natsLeastPrivilegeRule: Rule = claimRule({
   id: 'nats-least-privilege',
   reason:
     "NATS users keep to their roles: only the frontend publishes to the job queues and only the middleware consumes them or creates, deletes or purges streams; every client subscribes to its own NATS_INBOX_PREFIX and nothing else, so no client reads another's replies.",
-  check(objects, _env, report) {
-    const queues = EXECUTOR_LANGUAGES.map((l) => `cola.${l}`);
+  check(objects, env, report) {
+    // The loader holds executors.images to exactly the executor languages.
+    const queues = Object.keys(env.executors.images).map((l) => `cola.${l}`);
     const inboxes = new Map<string, Set<string>>();
     for (const w of workloads(objects))
       for (const c of allContainers(w.pod.spec)) {
@@ -668,7 +669,7 @@ export const executorLaunchRule: Rule = claimRule({
         middleware,
         `${EXECUTOR_LAUNCH_ENV.namespace} is ${String(ns)}, not namespaces.executor ${env.namespaces.executor}`,
       );
-    for (const l of EXECUTOR_LANGUAGES) {
+    for (const l of Object.keys(env.executors.images)) {
       const name = `${String(prefix)}${l}`;
       if (!objects.some((o) => o.kind === 'PodTemplate' && nsOf(o) === ns && o.metadata.name === name))
         report(middleware, `would launch ${l} jobs from PodTemplate ${String(ns)}/${name}, which is not rendered`);

@@ -2,7 +2,7 @@
  * What every policy rule shares: the Rule and Violation types, safe accessors for untyped YAML,
  * and the Kubernetes semantics the rules need (pod templates, label selectors, autoscalers).
  */
-import type { EnvironmentConfig } from '../../model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import type { K8sObject } from '../../model/objects';
 
 export interface Violation {

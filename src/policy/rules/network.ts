@@ -3,7 +3,7 @@
  * selector in a policy is a dead letter. What the policies allow, flow by flow, is asserted by
  * test/policy/reachability.test.ts.
  */
-import type { EnvironmentConfig } from '../../model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import type { K8sObject } from '../../model/objects';
 import { endpoints } from '../../inspect/reachability';
 import {

@@ -9,7 +9,7 @@
  * server (test/real/cluster/twin.real.test.ts).
  */
 import { evaluate } from '@marcbachmann/cel-js';
-import type { EnvironmentConfig } from '../../model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import { parseMemory } from '../../model/quantity';
 import type { K8sObject } from '../../model/objects';
 import {

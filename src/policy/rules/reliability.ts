@@ -2,7 +2,7 @@
  * Reliability rules: enough replicas, budgets for drains, spreading the scheduler can satisfy,
  * Services and entry points that reach real pods, and jobs that end.
  */
-import type { EnvironmentConfig } from '../../model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import type { K8sObject } from '../../model/objects';
 import {
   allContainers,

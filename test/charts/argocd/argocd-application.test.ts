@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment } from '../../../src/model/config';
+import { loadEnvironment } from '../../../apps/environment';
 import { ArgoCdApplication, type ArgoCdApplicationProps } from '../../../charts/argocd/argocd-application';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */

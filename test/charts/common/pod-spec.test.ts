@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
-import { listEnvironments, loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { listEnvironments } from '../../../src/model/loader';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import {
   CONTAINER_LOG_STORAGE,
   PART_OF,

@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig, type ServiceConfig } from '../../../src/model/config';
-import { StatelessService, type StatelessServiceProps } from '../../../charts/common/stateless-service';
-import type { ServiceDefinition } from '../../../charts/common/service-definition';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
+import type { ServiceConfig } from '../../../src/model/schema';
+import { StatelessService } from '../../../charts/common/stateless-service';
+import type { ServiceDefinition, ServicePlan } from '../../../charts/common/service-definition';
+import { planPlatform } from '../../../apps/plans';
 import { frontend } from '../../../charts/frontend/definition';
 import { middleware } from '../../../charts/middleware/definition';
 import { oauth2Proxy } from '../../../charts/oauth2-proxy/definition';
@@ -16,16 +18,49 @@ const staging = loadEnvironment(root, 'staging');
 const prod = loadEnvironment(root, 'prod');
 const dev = loadEnvironment(root, 'dev');
 
+/** Construct options the tests vary, beside the service's own plan. */
+interface Extra {
+  readonly namespace?: string;
+  readonly priorityClassName?: string;
+  readonly replicasManagedExternally?: boolean;
+  readonly natsCaSecretName?: string;
+}
+
+/** The plan the platform makes for `definition` in `env` (its config replaced by `config` when given). */
+function planFor(definition: ServiceDefinition, env: EnvironmentConfig, config?: ServiceConfig): ServicePlan {
+  const name = definition.name as 'frontend' | 'middleware' | 'oauth2-proxy';
+  const patched = config
+    ? { ...env, services: { ...env.services, [name]: { ...env.services[name], ...config } } }
+    : env;
+  const plans = planPlatform(patched as EnvironmentConfig);
+  return name === 'frontend' ? plans.frontend : name === 'middleware' ? plans.middleware : plans.oauth2Proxy;
+}
+
 function render(
   definition: ServiceDefinition,
   env: EnvironmentConfig,
   config?: ServiceConfig,
-  extra: Partial<Omit<StatelessServiceProps, 'definition' | 'env' | 'config'>> = {},
+  extra: Extra = {},
 ): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  const cfg = config ?? env.services[definition.name as 'frontend' | 'middleware' | 'oauth2-proxy'];
-  new StatelessService(chart, 'svc', { definition, env, config: cfg, ...extra });
+  const planned = planFor(definition, env, config);
+  const plan: ServicePlan = {
+    ...planned,
+    ...(extra.replicasManagedExternally === undefined
+      ? {}
+      : { replicasManagedExternally: extra.replicasManagedExternally }),
+    ...(extra.natsCaSecretName && planned.natsCa
+      ? { natsCa: { ...planned.natsCa, secretName: extra.natsCaSecretName } }
+      : {}),
+  };
+  new StatelessService(chart, 'svc', {
+    definition,
+    platform: env,
+    plan,
+    ...(extra.namespace ? { namespace: extra.namespace } : {}),
+    ...(extra.priorityClassName ? { priorityClassName: extra.priorityClassName } : {}),
+  });
   return chart.toJson() as Obj[];
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import {
   ExecutorReaper,
   REAPER_DEFAULTS,
@@ -22,7 +22,7 @@ const staging = loadEnvironment(root, 'staging');
 function render(env: EnvironmentConfig, props: Partial<ExecutorReaperProps> = {}): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new ExecutorReaper(chart, 'reaper', { env, ...props });
+  new ExecutorReaper(chart, 'reaper', { platform: env, ...props });
   return chart.toJson() as Obj[];
 }
 

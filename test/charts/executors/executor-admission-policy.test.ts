@@ -4,11 +4,13 @@ import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
 import { parse } from 'yaml';
 import { evaluate } from '@marcbachmann/cel-js';
-import { imageString, loadEnvironment, EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../../src/model/config';
+import { imageString } from '../../../src/model/schema';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
+import { EXECUTOR_LANGUAGES } from '../../../charts/executors/schema';
 import { ExecutorAdmissionPolicy, type AdmissionRule } from '../../../charts/executors/executor-admission-policy';
 import { ExecutorSandbox } from '../../../charts/executors/executor-sandbox';
+import { planPlatform } from '../../../apps/plans';
 import { ExecutorTemplate } from '../../../charts/executors/executor-template';
-import { EXECUTORS } from '../../../charts/executors/definition';
 import { SchemaValidator } from '../../support/schema-validator';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -23,7 +25,7 @@ const validator = new SchemaValidator({ kubernetesVersions: ['1.28', '1.30', '1.
 /** The ServiceAccount the platform gives executors (what buildPlatform passes to the policy). */
 function sandboxServiceAccount(env: EnvironmentConfig): string {
   const chart = new Chart(new App(), 'sandbox', { disableResourceNameHashes: true });
-  return new ExecutorSandbox(chart, 'sandbox', { env }).serviceAccountName;
+  return new ExecutorSandbox(chart, 'sandbox', { plan: planPlatform(env).executors, platform: env }).serviceAccountName;
 }
 
 function render(
@@ -33,7 +35,8 @@ function render(
 ): { objs: Obj[]; rules: readonly AdmissionRule[] } {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  const guard = new ExecutorAdmissionPolicy(chart, 'guard', { env, serviceAccountName, ...(name ? { name } : {}) });
+  const plan = { ...planPlatform(env).executors, serviceAccountName };
+  const guard = new ExecutorAdmissionPolicy(chart, 'guard', { plan, platform: env, ...(name ? { name } : {}) });
   return { objs: chart.toJson() as Obj[], rules: guard.rules };
 }
 
@@ -215,14 +218,8 @@ describe('ExecutorAdmissionPolicy', () => {
       const serviceAccountName = sandboxServiceAccount(env);
       const { rules } = render(env, serviceAccountName);
       const chart = new Chart(new App(), 'templates', { disableResourceNameHashes: true });
-      for (const executor of EXECUTORS) {
-        new ExecutorTemplate(chart, executor.language, {
-          executor,
-          env,
-          image: env.executors.images[executor.language],
-          serviceAccountName,
-        });
-      }
+      const plan = { ...planPlatform(env).executors, serviceAccountName };
+      for (const job of plan.jobs) new ExecutorTemplate(chart, job.language, { plan, job, platform: env });
       const templates = chart.toJson() as Obj[];
       expect(templates).toHaveLength(3);
       for (const t of templates) expect(violations(podFromTemplate(t), rules), t.metadata.name).toEqual([]);

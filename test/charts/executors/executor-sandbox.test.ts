@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import { parseCpu, parseMemory } from '../../../src/model/quantity';
 import { ExecutorSandbox } from '../../../charts/executors/executor-sandbox';
+import { planPlatform } from '../../../apps/plans';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = any;
@@ -18,7 +19,11 @@ const envs = {
 function render(env: EnvironmentConfig, serviceAccountName?: string): { objs: Obj[]; sandbox: ExecutorSandbox } {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  const sandbox = new ExecutorSandbox(chart, 'sandbox', { env, ...(serviceAccountName ? { serviceAccountName } : {}) });
+  const plan = planPlatform(env).executors;
+  const sandbox = new ExecutorSandbox(chart, 'sandbox', {
+    plan: serviceAccountName ? { ...plan, serviceAccountName } : plan,
+    platform: env,
+  });
   return { objs: chart.toJson() as Obj[], sandbox };
 }
 

@@ -1,13 +1,17 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig, type ImageRef } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
+import type { ImageRef } from '../../../src/model/schema';
+import { ExecutorTemplate } from '../../../charts/executors/executor-template';
 import {
-  ExecutorTemplate,
   EXECUTOR_COMPONENT,
-  type ExecutorTemplateProps,
-} from '../../../charts/executors/executor-template';
-import { EXECUTORS, EXECUTOR_USER, type ExecutorDefinition } from '../../../charts/executors/definition';
+  EXECUTORS,
+  EXECUTOR_USER,
+  type ExecutorDefinition,
+  type ExecutorsPlan,
+} from '../../../charts/executors/plan';
+import { planPlatform } from '../../../apps/plans';
 import { ephemeralStorage } from '../../../charts/common/pod-spec';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -23,16 +27,21 @@ function render(
   env: EnvironmentConfig,
   executor: ExecutorDefinition = goExecutor,
   image?: ImageRef,
-  extra: Partial<ExecutorTemplateProps> = {},
+  extra: { readonly caSecretName?: string; readonly priorityClassName?: string } = {},
 ): Obj {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new ExecutorTemplate(chart, executor.language, {
-    executor,
-    env,
-    image: image ?? env.executors.images[executor.language],
+  const planned = planPlatform(env).executors;
+  const plan: ExecutorsPlan = {
+    ...planned,
     serviceAccountName: 'executor-sa',
-    ...extra,
+    ...(extra.caSecretName ? { caSecretName: extra.caSecretName } : {}),
+  };
+  new ExecutorTemplate(chart, executor.language, {
+    plan,
+    job: { ...executor, image: image ?? env.executors.images[executor.language] },
+    platform: env,
+    ...(extra.priorityClassName ? { priorityClassName: extra.priorityClassName } : {}),
   });
   const objs = chart.toJson() as Obj[];
   expect(objs).toHaveLength(1);
@@ -120,7 +129,7 @@ describe('ExecutorTemplate', () => {
     expect(c.volumeMounts).toContainEqual({ name: 'nats-ca', mountPath: '/etc/nats-ca', readOnly: true });
     expect(c.env).toContainEqual({ name: 'NATS_CA_FILE', value: '/etc/nats-ca/ca.crt' });
     expect(c.env).toContainEqual({ name: 'NATS_URL', value: 'tls://nats.coderun.svc.cluster.local:4222' });
-    const custom = render(prod, goExecutor, undefined, { natsCaSecretName: 'ca-copy' }).template.spec.volumes as Obj[];
+    const custom = render(prod, goExecutor, undefined, { caSecretName: 'ca-copy' }).template.spec.volumes as Obj[];
     expect(custom.find((v) => v.name === 'nats-ca').secret.secretName).toBe('ca-copy');
   });
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import { ExecutorLauncherRole } from '../../../charts/middleware/executor-launcher-role';
 import { middleware } from '../../../charts/middleware/definition';
 
@@ -15,7 +15,7 @@ function render(env: EnvironmentConfig, name?: string): { objs: Obj[]; role: Exe
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const role = new ExecutorLauncherRole(chart, 'launcher', {
-    env,
+    platform: env,
     serviceAccountName: middleware.name,
     ...(name ? { name } : {}),
   });

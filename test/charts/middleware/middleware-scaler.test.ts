@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import { MiddlewareScaler } from '../../../charts/middleware/middleware-scaler';
 import { buildPlatform } from '../../../apps/platform';
 import { SchemaValidator } from '../../support/schema-validator';
@@ -33,7 +33,12 @@ function withKeda(env: EnvironmentConfig, patch: Partial<Keda> = {}, replicas?: 
 function render(env: EnvironmentConfig, deploymentName = 'middleware', endpoint = ENDPOINT): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new MiddlewareScaler(chart, 'scaler', { env, deploymentName, natsMonitoringEndpoint: endpoint });
+  new MiddlewareScaler(chart, 'scaler', {
+    platform: env,
+    config: env.services.middleware,
+    deploymentName,
+    natsMonitoringEndpoint: endpoint,
+  });
   return chart.toJson() as Obj[];
 }
 

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
-import { PlatformMonitoring, platformAlerts } from '../../../charts/monitoring/platform-monitoring';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
+import { PlatformMonitoring } from '../../../charts/monitoring/platform-monitoring';
+import { platformAlerts } from '../../../apps/alerts';
+import { planPlatform } from '../../../apps/plans';
 import { SchemaValidator } from '../../support/schema-validator';
 import { loadCommitted } from '../../support/committed';
 
@@ -18,7 +20,15 @@ const validator = new SchemaValidator({ kubernetesVersions: ['1.30', '1.33'] });
 function render(env: EnvironmentConfig): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new PlatformMonitoring(chart, 'monitoring', { env });
+  new PlatformMonitoring(chart, 'monitoring', {
+    platform: env,
+    monitoring: env.monitoring,
+    targets: [
+      { name: planPlatform(env).nats.name, component: 'messaging' },
+      { name: 'oauth2-proxy', component: 'auth-proxy' },
+    ],
+    alerts: platformAlerts(env),
+  });
   return chart.toJson() as Obj[];
 }
 

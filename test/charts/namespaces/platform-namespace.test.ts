@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment } from '../../../src/model/config';
+import { loadEnvironment } from '../../../apps/environment';
 import { PlatformNamespace, POD_SECURITY_VERSION } from '../../../charts/namespaces/platform-namespace';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -13,7 +13,7 @@ const prod = loadEnvironment(root, 'prod');
 function render(name: string, component = 'platform'): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new PlatformNamespace(chart, 'ns', { name, env: prod, component });
+  new PlatformNamespace(chart, 'ns', { name, platform: prod, component });
   return chart.toJson() as Obj[];
 }
 

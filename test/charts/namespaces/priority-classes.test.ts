@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import { PriorityClasses, PRIORITY } from '../../../charts/namespaces/priority-classes';
 import { SchemaValidator } from '../../support/schema-validator';
 
@@ -16,7 +16,7 @@ const validator = new SchemaValidator({ kubernetesVersions: ['1.28', '1.30', '1.
 function render(env: EnvironmentConfig): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new PriorityClasses(chart, 'priorities', { env });
+  new PriorityClasses(chart, 'priorities', { platform: env });
   return chart.toJson() as Obj[];
 }
 

@@ -2,9 +2,11 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig, type NatsConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
+import type { NatsConfig } from '../../../charts/nats/schema';
 import { parseMemory } from '../../../src/model/quantity';
-import { NatsCluster, type NatsClusterProps } from '../../../charts/nats/nats-cluster';
+import { NatsCluster } from '../../../charts/nats/nats-cluster';
+import { planNats } from '../../../charts/nats/plan';
 import { NATS_USERS } from '../../../charts/nats/definition';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -19,14 +21,27 @@ interface Rendered {
   readonly construct: NatsCluster;
 }
 
-function render(
-  env: EnvironmentConfig,
-  config: NatsConfig = env.services.nats,
-  extra: Partial<Omit<NatsClusterProps, 'env' | 'config'>> = {},
-): Rendered {
+/** Construct options the tests vary: the plan's name and credentials Secret, and the priority class. */
+interface Extra {
+  readonly name?: string;
+  readonly credentialsSecretName?: string;
+  readonly priorityClassName?: string;
+}
+
+function render(env: EnvironmentConfig, config: NatsConfig = env.services.nats, extra: Extra = {}): Rendered {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  const construct = new NatsCluster(chart, 'nats', { env, config, ...extra });
+  const plan = planNats(
+    env,
+    config,
+    extra.credentialsSecretName ?? env.secrets.nats,
+    extra.name === undefined ? {} : { name: extra.name },
+  );
+  const construct = new NatsCluster(chart, 'nats', {
+    plan,
+    platform: env,
+    ...(extra.priorityClassName === undefined ? {} : { priorityClassName: extra.priorityClassName }),
+  });
   return { objs: chart.toJson() as Obj[], construct };
 }
 
@@ -280,8 +295,7 @@ describe('NatsCluster', () => {
     });
 
     it('sets the priority class only when given', () => {
-      const spec = (extra: Partial<NatsClusterProps>) =>
-        one(render(prod, undefined, extra).objs, 'StatefulSet').spec.template.spec;
+      const spec = (extra: Extra) => one(render(prod, undefined, extra).objs, 'StatefulSet').spec.template.spec;
       expect(spec({ priorityClassName: 'coderun-messaging' }).priorityClassName).toBe('coderun-messaging');
       expect(spec({})).not.toHaveProperty('priorityClassName');
     });

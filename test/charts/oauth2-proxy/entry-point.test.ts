@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import { EntryPoint } from '../../../charts/oauth2-proxy/entry-point';
 import { SchemaValidator } from '../../support/schema-validator';
 
@@ -17,7 +17,7 @@ const validator = new SchemaValidator({ kubernetesVersions: ['1.30', '1.33'] });
 function render(env: EnvironmentConfig, serviceName = 'oauth2-proxy', servicePort = 80): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new EntryPoint(chart, 'entry', { env, serviceName, servicePort });
+  new EntryPoint(chart, 'entry', { platform: env, entrypoint: env.entrypoint, serviceName, servicePort });
   return chart.toJson() as Obj[];
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
-import { loadEnvironment, type EnvironmentConfig } from '../../../src/model/config';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import {
   PlatformSecrets,
   platformSecrets,
@@ -21,7 +21,7 @@ const validator = new SchemaValidator({ kubernetesVersions: ['1.30'] });
 function render(env: EnvironmentConfig): Obj[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new PlatformSecrets(chart, 'secrets', { env });
+  new PlatformSecrets(chart, 'secrets', { platform: env, secrets: env.secrets });
   return chart.toJson() as Obj[];
 }
 
@@ -56,7 +56,7 @@ function withSealed(env: EnvironmentConfig, sealedSecrets: Sealed = fakeSealed):
 describe('PlatformSecrets', () => {
   it('lists the three Secrets the platform reads, with their namespaces and keys', () => {
     expect(
-      platformSecrets(prod).map((s) => ({
+      platformSecrets(prod, prod.secrets).map((s) => ({
         ns: s.namespace,
         name: s.name,
         remote: s.remote,

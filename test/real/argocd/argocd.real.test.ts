@@ -14,7 +14,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it as anyIt } from 'vitest';
-import { listEnvironments, loadEnvironment } from '../../../src/model/config';
+import { listEnvironments } from '../../../src/model/loader';
+import { loadEnvironment } from '../../../apps/environment';
 import type { Obj } from '../../../tools/twin/api';
 import { committedObjects, objectId } from '../../../tools/twin/twin';
 import { APPS, ArgoLoop, ARGOCD_NAMESPACE, RECONCILIATION, RECONCILIATION_MS, statusOf, type AppStatus } from './argocd';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capacityReport } from '../../../src/inspect/capacity';
-import { listEnvironments } from '../../../src/model/config';
+import { listEnvironments } from '../../../src/model/loader';
 import type { Manifest } from '../../../src/model/objects';
 import { formatCpu } from '../../../src/model/quantity';
 import type { Kube, Obj } from '../../../tools/twin/api';

@@ -12,7 +12,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listEnvironments, loadEnvironment } from '../../../src/model/config';
+import { listEnvironments } from '../../../src/model/loader';
+import { loadEnvironment } from '../../../apps/environment';
 import { LINTER_EXCEPTIONS, type Linter } from '../../../src/policy/exceptions';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
 import {

@@ -12,7 +12,7 @@ import { committedContainers, type CommittedContainer } from '../support/committ
 import { startGoogleStandIn, type GoogleStandIn } from '../support/google-standin';
 import { freePorts, httpGet, start, stopAll, waitFor, type Running } from '../support/process';
 import { output, ROOT, tool } from '../support/tools';
-import { loadEnvironment } from '../../../src/model/config';
+import { loadEnvironment } from '../../../apps/environment';
 import { startUpstreamStandIn, UPSTREAM_BODY, type UpstreamStandIn } from '../support/upstream-standin';
 
 const GO_MOD = 'tools/go/oauth2-proxy/go.mod';

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { EnvironmentConfig } from '../../../src/model/config';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import type { Linter, LinterException } from '../../../src/policy/exceptions';
 import type { CommittedDoc, K8sObject } from '../../support/committed';
 import { writeKubeconformSchemas } from './kubeconform-schemas';

@@ -1,20 +1,20 @@
 /**
- * The Argo CD objects of one environment: its AppProject and Application, and the bootstrap pair
- * that keeps argocd/<env>/ itself applied. Used by render.ts (the files) and report.ts (the summary).
+ * The Argo CD component: the objects of argocd/<env>/, its AppProject and Application, and the
+ * bootstrap pair that keeps argocd/<env>/ itself applied. Its AppProject allows exactly the kinds
+ * the platform renders, so it is built from the platform's objects.
  */
 import { App, Chart } from 'cdk8s';
-import type { EnvironmentConfig } from '../src/model/config';
-import { CLUSTER_SCOPED_KINDS } from '../src/model/objects';
-import type { Manifest } from '../src/model/objects';
-import { ArgoCdApplication } from '../charts/argocd/argocd-application';
-import { ArgoCdProject, type GroupKind } from '../charts/argocd/argocd-project';
-import { PART_OF } from '../charts/common/pod-spec';
+import type { PlatformConfig } from '../../src/model/platform';
+import { CLUSTER_SCOPED_KINDS, type Manifest } from '../../src/model/objects';
+import { ArgoCdApplication } from './argocd-application';
+import { ArgoCdProject, type GroupKind } from './argocd-project';
+import { PART_OF } from '../common/pod-spec';
+import type { ArgoCdConfig } from './schema';
 
 /** The AppProject and Application of an environment, plus the bootstrap pair applied once by hand. */
-export function renderArgoCd(env: EnvironmentConfig, platform: readonly Manifest[]): Manifest[] {
+export function renderArgoCd(env: PlatformConfig, a: ArgoCdConfig, platform: readonly Manifest[]): Manifest[] {
   const app = new App({ outdir: '.build/unused' });
   const chart = new Chart(app, 'argocd', { disableResourceNameHashes: true });
-  const a = env.argocd;
   const name = `${PART_OF}-${env.name}`;
   const labels = {
     'app.kubernetes.io/name': name,

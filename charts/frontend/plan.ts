@@ -1,0 +1,37 @@
+/** The frontend's plan: its settings, size and environment, derived once from the environment. */
+import type { PlatformConfig } from '../../src/model/platform';
+import type { ServiceConfig } from '../../src/model/schema';
+import { serviceHost, type ServicePlan } from '../common/service-definition';
+import { natsClientEnv, type NatsPlan } from '../nats/plan';
+import { frontend } from './definition';
+import { FRONTEND_DEFAULT_RESOURCES } from './schema';
+
+/** The frontend's facts; `url` is what oauth2-proxy sends signed-in users to. */
+export interface FrontendPlan extends ServicePlan {
+  /** The frontend Service's in-cluster URL. */
+  readonly url: string;
+}
+
+/** Plans the frontend: a NATS client as user `frontend`, its password in `natsCredentialsSecret`. */
+export function planFrontend(
+  platform: PlatformConfig,
+  config: ServiceConfig,
+  nats: NatsPlan,
+  natsCredentialsSecret: string,
+): FrontendPlan {
+  const http = frontend.ports.find((p) => p.name === 'http')?.servicePort;
+  return {
+    config,
+    resources: config.resources ?? FRONTEND_DEFAULT_RESOURCES,
+    args: [],
+    env: [
+      ...natsClientEnv(nats, 'frontend', natsCredentialsSecret, 'frontend-password'),
+      { name: 'HOSTNAME', value: '0.0.0.0' },
+      { name: 'PORT', value: '3000' },
+      { name: 'NEXT_TELEMETRY_DISABLED', value: '1' },
+    ],
+    ...(nats.tls ? { natsCa: { secretName: nats.tls.secretName, mountPath: nats.caMountPath } } : {}),
+    replicasManagedExternally: false,
+    url: `http://${serviceHost(platform, frontend.name)}:${http ?? 80}/`,
+  };
+}
