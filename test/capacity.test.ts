@@ -3,13 +3,14 @@
  * KEDA maxima, one surge pod per Deployment, the executor quota fully used) are within the nodes'
  * allocatable, and every pod fits one node. Computed from the committed YAML.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { capacityReport } from '../src/inspect/capacity';
 import { synth } from '../src/commands/cli';
+import { capacityRow, capacityTableProblems, markdownRow } from './support/capacity-table';
 import { ROOT, sharedCommitted } from './support/committed';
 
 const committed = sharedCommitted().filter((d) => d.file.startsWith('dist/'));
@@ -90,22 +91,25 @@ describe('capacity errors', () => {
 });
 
 describe('README capacity table', () => {
-  const cells = (line: string) =>
-    line
-      .split('|')
-      .slice(1, -1)
-      .map((c) => c.trim());
-
   it('matches what the committed reports say', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n');
-    for (const name of byEnv.keys()) {
-      const report = readFileSync(join(ROOT, `dist/${name}/README.md`), 'utf8');
-      const cell = (label: string) =>
-        report.match(new RegExp(`\\| \\*\\*${label}\\*\\* \\| \\| \\| \\*\\*([^*]+)\\*\\*`))?.[1];
-      const jobs = report.match(/\| (\d+) concurrent executor jobs \|/)?.[1];
-      const expected = [name, cell('requested'), cell('cluster'), cell('headroom'), jobs];
-      const row = readme.map(cells).find((c) => c.length === 5 && c[0] === name);
-      expect(row, `README.md capacity table needs: | ${expected.join(' | ')} |`).toEqual(expected);
+    expect(capacityTableProblems(ROOT, [...byEnv.keys()])).toEqual([]);
+  });
+
+  it('names a missing row, and a row that differs, with the row it needs', () => {
+    const root = mkdtempSync(join(tmpdir(), 'capacity-table-'));
+    try {
+      for (const env of ['staging', 'prod']) {
+        mkdirSync(join(root, 'dist', env), { recursive: true });
+        cpSync(join(ROOT, `dist/${env}/README.md`), join(root, `dist/${env}/README.md`));
+      }
+      const staging = capacityRow(ROOT, 'staging');
+      writeFileSync(join(root, 'README.md'), `${markdownRow(['staging', '1m CPU, 1Mi', ...staging.slice(2)])}\n`);
+      const found = capacityTableProblems(root, ['staging', 'prod']);
+      expect(found).toHaveLength(2);
+      expect(found[0]).toContain(`needs: ${markdownRow(staging)} (has | staging | 1m CPU, 1Mi |`);
+      expect(found[1]).toBe(`README.md capacity table needs: ${markdownRow(capacityRow(ROOT, 'prod'))}`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -12,9 +12,21 @@ import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDocument } from 'yaml';
+import { capacityRow, markdownRow } from './support/capacity-table';
 import { ROOT } from './support/committed';
 
-const COPY = ['apps', 'argocd', 'charts', 'dist', 'environments', 'imports', 'src', 'test/policy', 'test/support'];
+const COPY = [
+  'apps',
+  'argocd',
+  'charts',
+  'dist',
+  'environments',
+  'imports',
+  'src',
+  'test/policy',
+  'test/support',
+  'README.md',
+];
 let root: string;
 
 const synth = (...args: string[]) =>
@@ -105,6 +117,14 @@ describe('README recipes', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(synthInProcess('--list').stdout).toMatch(/^qa +non-production +name qa /m);
+    // The recipe's last step: qa's row in README.md's capacity table, from dist/qa/README.md.
+    const readme = join(root, 'README.md');
+    const lines = readFileSync(readme, 'utf8').split('\n');
+    let end = lines.findIndex((l) => /^\| env +\| requested at full scale/.test(l));
+    expect(end).toBeGreaterThan(0);
+    while (lines[end]?.startsWith('|')) end++;
+    lines.splice(end, 0, markdownRow(capacityRow(root, 'qa')));
+    writeFileSync(readme, lines.join('\n'));
     const out = join(root, '.build/recipe-check.cjs');
     buildSync({
       absWorkingDir: root,

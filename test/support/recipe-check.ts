@@ -1,12 +1,13 @@
 /**
  * The list-deriving checks of the test suite, as one function, for test/recipes.test.ts: it is
  * bundled from a copy of the repository (with a new environment and a new language added by the
- * README recipes) and run there, so it sees that copy's environments and EXECUTOR_LANGUAGES.
+ * README recipes) and run there, so it sees that copy's environments, EXECUTOR_LANGUAGES and README.md.
  * Returns the problems found; [] means the committed output of the copy passes.
  */
 import { EXECUTOR_LANGUAGES } from '../../charts/executors/schema';
 import { listEnvironments } from '../../src/model/loader';
 import { formatViolations, ruleInput, RULES, runRule } from '../../src/policy/rules';
+import { capacityTableProblems } from './capacity-table';
 import { loadCommitted, type K8sObject } from './committed';
 
 export function recipeProblems(root: string): string[] {
@@ -34,5 +35,6 @@ export function recipeProblems(root: string): string[] {
       }
     }
   }
+  problems.push(...capacityTableProblems(root, envs));
   return problems;
 }
