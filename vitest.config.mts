@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { textFilesPlugin } from './src/commands/text-files';
 
 /**
  * The longest files (they wait on node, git and esbuild processes, and copy the repository) start
@@ -22,6 +23,8 @@ class LongestFirst extends BaseSequencer {
 }
 
 export default defineConfig({
+  // charts/executor-reaper/reap.py and other files the sources import as text, as synth's bundle does.
+  plugins: [textFilesPlugin()],
   test: {
     include: ['test/**/*.test.ts'],
     // The real-software suites have their own config and commands (npm run test:real, test:cluster).
