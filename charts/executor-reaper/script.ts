@@ -46,7 +46,7 @@ export const REAPER_SCRIPT_DIR = '/script';
 export const REAPER_SCRIPT: string = embeddedScript(script);
 
 /** The imported script, or an error naming the file when the import did not give its text. */
-function embeddedScript(text: unknown): string {
+export function embeddedScript(text: unknown): string {
   if (typeof text !== 'string' || !text.startsWith('#!/usr/bin/env python3\n') || !text.endsWith('\n')) {
     const got = typeof text === 'string' ? `${JSON.stringify(text.slice(0, 40))}…` : typeof text;
     throw new Error(

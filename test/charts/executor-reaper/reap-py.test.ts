@@ -8,7 +8,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listEnvironments } from '../../../src/model/config';
-import { REAPER_IMAGE, REAPER_NAME, REAPER_SCRIPT, REAPER_SCRIPT_KEY } from '../../../charts/executor-reaper/script';
+import {
+  embeddedScript,
+  REAPER_IMAGE,
+  REAPER_NAME,
+  REAPER_SCRIPT,
+  REAPER_SCRIPT_KEY,
+} from '../../../charts/executor-reaper/script';
 import { parseYamlDocuments, ROOT } from '../../support/committed';
 
 const DIR = 'charts/executor-reaper';
@@ -33,6 +39,15 @@ describe(`${SCRIPT_FILE}`, () => {
     expect(REAPER_SCRIPT === script, `REAPER_SCRIPT (charts/executor-reaper/script.ts) equals ${SCRIPT_FILE}`).toBe(
       true,
     );
+  });
+
+  it('is refused, naming the file, when an import does not give its text', () => {
+    const named = /executor-reaper: charts\/executor-reaper\/reap\.py must be imported as text/;
+    expect(() => embeddedScript(undefined)).toThrow(named);
+    expect(() => embeddedScript({ default: script })).toThrow(/; got object$/);
+    expect(() => embeddedScript('./reap-3F2A.py')).toThrow(/; got "\.\/reap-3F2A\.py"…$/);
+    expect(() => embeddedScript(script.slice(0, -1))).toThrow(named);
+    expect(embeddedScript(script)).toBe(script);
   });
 
   it.each(envs)('is, byte for byte, the ConfigMap in the committed dist/%s', (env) => {
