@@ -31,7 +31,8 @@ export const REAPER_SCRIPT_KEY = 'reap.py';
 export const REAPER_SCRIPT_DIR = '/script';
 
 /**
- * The script: the contents of charts/executor-reaper/reap.py. Environment (all optional except REAPER_NAMESPACE):
+ * The script: the contents of charts/executor-reaper/reap.py. Environment (all optional except
+ * REAPER_NAMESPACE):
  *   REAPER_NAMESPACE        namespace whose finished pods are deleted
  *   REAPER_MIN_AGE_SECONDS  delete pods that finished more than this many seconds ago (default 600)
  *   REAPER_LABEL_SELECTOR   only pods with these labels (default: all pods of the namespace)
