@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { textFilesPlugin } from './src/commands/text-files';
 
 /**
  * The longest files (they wait on node, git and esbuild processes, and copy the repository) start
@@ -9,7 +10,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * other checkouts sharing node_modules/.vite overwrite, and without them by file size, which
  * leaves these for the end.
  */
-const LONGEST_FIRST = ['test/cli.test.ts', 'test/recipes.test.ts', 'test/diff/history.test.ts'];
+const LONGEST_FIRST = [
+  'test/cli.test.ts',
+  'test/recipes.test.ts',
+  'test/diff/history.test.ts',
+  'test/charts/executor-reaper/reap-py-bundle.test.ts',
+];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -22,6 +28,8 @@ class LongestFirst extends BaseSequencer {
 }
 
 export default defineConfig({
+  // charts/executor-reaper/reap.py and other files the sources import as text, as synth's bundle does.
+  plugins: [textFilesPlugin()],
   test: {
     include: ['test/**/*.test.ts'],
     // The real-software suites have their own config and commands (npm run test:real, test:cluster).

@@ -90,7 +90,7 @@ export const REAPER_VERBS = ['delete', 'get', 'list'] as const;
 
 /**
  * Deletes finished executor pods: a CronJob in the app namespace runs our own standard-library
- * Python script (charts/executor-reaper/script.ts, kept in a ConfigMap) every few minutes. Its own
+ * Python script (charts/executor-reaper/reap.py, kept in a ConfigMap) every few minutes. Its own
  * ServiceAccount, whose token only this pod mounts, is bound to a Role in the executor namespace
  * that allows get, list and delete of pods and nothing else. Its egress (apps/network-plan.ts)
  * is the API server only.

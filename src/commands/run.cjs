@@ -54,6 +54,9 @@ if (!upToDate()) {
     target: 'node20',
     format: 'cjs',
     packages: 'external',
+    // Files the sources import as text (charts/executor-reaper/reap.py); the list is TEXT_EXTENSIONS
+    // of src/commands/text-files.ts. The metafile lists them as inputs, so editing one rebuilds.
+    loader: { '.py': 'text' },
     sourcemap: 'linked',
     metafile: true,
     logLevel: 'warning',
