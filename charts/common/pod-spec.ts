@@ -155,19 +155,21 @@ export function writableVolumes(paths: readonly WritablePath[]): {
 /**
  * Topology spread over hostnames, and over zones where the environment has zones.
  * The selector is the pod's own selector labels. `matchLabelKeys` lets Deployments spread
- * each ReplicaSet on its own during a rolling update.
+ * each ReplicaSet on its own during a rolling update. `whenUnsatisfiable` overrides the
+ * environment's (executors spread softly everywhere: a job never waits for balance).
  */
 export function spreadConstraints(
-  platform: PlatformConfig,
+  platform: Pick<PlatformConfig, 'cluster' | 'spread'>,
   selector: Record<string, string>,
   matchLabelKeys: readonly string[] = [],
+  whenUnsatisfiable: PlatformConfig['spread']['whenUnsatisfiable'] = platform.spread.whenUnsatisfiable,
 ): k8s.TopologySpreadConstraint[] {
   const keys = ['kubernetes.io/hostname'];
   if (platform.cluster.zones.length > 0) keys.push('topology.kubernetes.io/zone');
   return keys.map((topologyKey) => ({
     maxSkew: platform.spread.maxSkew,
     topologyKey,
-    whenUnsatisfiable: platform.spread.whenUnsatisfiable,
+    whenUnsatisfiable,
     labelSelector: { matchLabels: { ...selector } },
     ...(matchLabelKeys.length > 0 ? { matchLabelKeys: [...matchLabelKeys] } : {}),
   }));

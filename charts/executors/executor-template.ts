@@ -51,7 +51,6 @@ export class ExecutorTemplate extends Construct {
       'coderun.dev/language': executor.language,
     };
     // Spread all executor pods over nodes, but never hold a job back for it.
-    const softSpread = { ...platform, spread: { ...platform.spread, whenUnsatisfiable: 'ScheduleAnyway' as const } };
     const caSecret = plan.caSecretName;
     const caMount = plan.nats.caMountPath;
     const size = {
@@ -73,7 +72,7 @@ export class ExecutorTemplate extends Construct {
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 5,
           securityContext: restrictedPodSecurityContext(EXECUTOR_USER),
-          topologySpreadConstraints: spreadConstraints(softSpread, plan.selector),
+          topologySpreadConstraints: spreadConstraints(platform, plan.selector, [], 'ScheduleAnyway'),
           containers: [
             {
               name: 'executor',

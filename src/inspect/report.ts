@@ -3,7 +3,9 @@
  * is, who can do what, which pods hold API tokens, who can reach whom and what is exposed, every
  * image, whether the platform fits the cluster, where Argo CD syncs it, the Secrets an operator
  * provides, the reviewed exceptions, and every object and its file. Every figure is computed from
- * the rendered objects (test/report.test.ts recomputes them).
+ * the rendered objects (test/report.test.ts recomputes them); the caller passes the two inputs that
+ * are not platform objects: the Argo CD objects of argocd/<env>/ and the NATS users as NATS's plan
+ * configures them (ReportInputs). It imports no component.
  */
 import {
   argoSummary,
