@@ -32,13 +32,10 @@
 import type { EnvironmentConfig } from '../model/config';
 import { asArr, asObj, podSpecOf, type Json, type Manifest } from '../model/objects';
 
-/** A rendered or committed Kubernetes object. */
-type K8sObject = Manifest;
-
 const asStrArr = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 const asStrRecord = (v: unknown): Record<string, string> =>
   Object.fromEntries(Object.entries(asObj(v)).map(([k, x]) => [k, String(x)]));
-const nsOf = (o: K8sObject): string => o.metadata.namespace ?? '';
+const nsOf = (o: Manifest): string => o.metadata.namespace ?? '';
 
 /** Whether a label selector ({matchLabels, matchExpressions}) matches labels. An empty selector matches all. */
 export function selectorMatches(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
@@ -56,14 +53,14 @@ export function selectorMatches(selector: unknown, labels: Readonly<Record<strin
 }
 
 /** The policy types a NetworkPolicy has, with the API server's default. */
-export function policyTypes(p: K8sObject): string[] {
+export function policyTypes(p: Manifest): string[] {
   const spec = asObj(p.spec);
   if (spec.policyTypes !== undefined) return asStrArr(spec.policyTypes);
   return ['Ingress', ...(spec.egress !== undefined ? ['Egress'] : [])];
 }
 
 /** Labels of the rendered namespaces, with the kubernetes.io/metadata.name label the API server adds. */
-export function namespaceLabels(objects: readonly K8sObject[]): Map<string, Record<string, string>> {
+export function namespaceLabels(objects: readonly Manifest[]): Map<string, Record<string, string>> {
   const out = new Map<string, Record<string, string>>();
   for (const o of objects) {
     if (o.kind === 'Namespace')
@@ -74,8 +71,8 @@ export function namespaceLabels(objects: readonly K8sObject[]): Map<string, Reco
 
 /** Objects with a pod template (Deployment, StatefulSet, PodTemplate; Pod, Job, CronJob, DaemonSet, ReplicaSet too). */
 export function workloads(
-  objects: readonly K8sObject[],
-): { object: K8sObject; namespace: string; pod: { labels: Record<string, string>; spec: Json } }[] {
+  objects: readonly Manifest[],
+): { object: Manifest; namespace: string; pod: { labels: Record<string, string>; spec: Json } }[] {
   const out = [];
   for (const o of objects) {
     let template: Json | undefined;
@@ -159,7 +156,7 @@ function ipBlockRanges(block: Json): Range[] {
 }
 
 /** The endpoints of an environment: its workloads, and the pseudo-workloads outside it. */
-export function endpoints(env: EnvironmentConfig, objects: readonly K8sObject[]): Endpoint[] {
+export function endpoints(env: EnvironmentConfig, objects: readonly Manifest[]): Endpoint[] {
   const out: Endpoint[] = workloads(objects).map((w) => ({
     name: w.object.metadata.name,
     kind: 'workload',
@@ -260,7 +257,7 @@ function portMatches(rulePorts: unknown, c: Candidate, dest: Endpoint): boolean 
 }
 
 /** Every connection the policies allow, sorted; see the file comment for the semantics. */
-export function allowedFlows(env: EnvironmentConfig, objects: readonly K8sObject[]): Flow[] {
+export function allowedFlows(env: EnvironmentConfig, objects: readonly Manifest[]): Flow[] {
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
   const nsLabels = namespaceLabels(objects);
   const eps = endpoints(env, objects);

@@ -5,11 +5,17 @@
  * (test/imports.test.ts fails on any import cycle in src/, apps/ or charts/).
  */
 
-/** A rendered Kubernetes object. */
+/** A Kubernetes object, as rendered or as committed. */
 export interface Manifest {
   readonly apiVersion: string;
   readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly [k: string]: unknown;
+  };
   readonly [k: string]: unknown;
 }
 
@@ -18,21 +24,8 @@ export function fileName(obj: Manifest): string {
   return `${obj.kind.toLowerCase()}-${obj.metadata.name}.yaml`;
 }
 
-/** A Kubernetes object as committed. */
-export interface K8sObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-  };
-  readonly [key: string]: unknown;
-}
-
 /** `Kind namespace/name`, for messages. */
-export function objectId(o: K8sObject): string {
+export function objectId(o: Manifest): string {
   return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
 }
 

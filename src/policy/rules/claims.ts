@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../model/config';
 import { parseCpu, parseMemory } from '../../model/quantity';
-import type { K8sObject } from '../../model/objects';
+import type { Manifest } from '../../model/objects';
 import { platformPath } from './argocd';
 import {
   allContainers,
@@ -39,14 +39,14 @@ export function imageReference(image: {
 }
 
 /** Reports one violation of the rule being checked. */
-type Report = (object: K8sObject, message: string) => void;
+type Report = (object: Manifest, message: string) => void;
 
 /** A rule whose check reports its violations (the rule's id is filled in). */
 function claimRule(r: {
   readonly id: string;
   readonly reason: string;
   readonly reads?: Rule['reads'];
-  readonly check: (objects: readonly K8sObject[], env: EnvironmentConfig, report: Report) => void;
+  readonly check: (objects: readonly Manifest[], env: EnvironmentConfig, report: Report) => void;
 }): Rule {
   return {
     ...r,
@@ -111,9 +111,9 @@ export const executorExactImagesRule: Rule = claimRule({
 // ---------------------------------------------------------------------------------------------
 // Argo CD: the AppProject's kinds and the Application's options (reads: 'all')
 
-const isArgo = (o: K8sObject, kind: string) => o.apiVersion.startsWith('argoproj.io/') && o.kind === kind;
+const isArgo = (o: Manifest, kind: string) => o.apiVersion.startsWith('argoproj.io/') && o.kind === kind;
 /** The platform Application: the one that syncs dist/<env>. */
-const platformApps = (objects: readonly K8sObject[], env: EnvironmentConfig) =>
+const platformApps = (objects: readonly Manifest[], env: EnvironmentConfig) =>
   objects.filter((o) => isArgo(o, 'Application') && asObj(asObj(o.spec).source).path === platformPath(env));
 const kindKey = (group: string, kind: string) => `${group || 'core'}/${kind}`;
 
@@ -441,7 +441,7 @@ export const executorReaperRule: Rule = claimRule({
     const cron = objects.find((o) => o.kind === 'CronJob' && o.metadata.name === R.name);
     const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === R.name);
     if (!cron || !role) {
-      const missing: K8sObject = cron
+      const missing: Manifest = cron
         ? { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: R.name } }
         : { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: R.name } };
       report(missing, 'is not rendered');
@@ -449,7 +449,7 @@ export const executorReaperRule: Rule = claimRule({
     }
     const spec = asObj(cron.spec);
     const jobSpec = asObj(asObj(spec.jobTemplate).spec);
-    const expect = (where: string, have: unknown, want: unknown, o: K8sObject = cron) => {
+    const expect = (where: string, have: unknown, want: unknown, o: Manifest = cron) => {
       if (have !== want) report(o, `${where} is ${JSON.stringify(have)}, not ${JSON.stringify(want)}`);
     };
     for (const [k, v] of Object.entries(R.cronJob)) expect(k, spec[k], v);
@@ -497,7 +497,7 @@ export const autoscalingRule: Rule = claimRule({
         if (anchor) report(anchor, `has ${mine.length} HorizontalPodAutoscalers, not one`);
         continue;
       }
-      const h = mine[0] as K8sObject;
+      const h = mine[0] as Manifest;
       const spec = asObj(h.spec);
       const expect = (what: string, have: unknown, want: unknown) => {
         if (have !== want) report(h, `${what} is ${String(have)}, not ${String(want)} as declared`);
@@ -770,7 +770,7 @@ export const externalSecretsRule: Rule = claimRule({
         );
         continue;
       }
-      const o = mine[0] as K8sObject;
+      const o = mine[0] as Manifest;
       const spec = asObj(o.spec);
       const store = asObj(spec.secretStoreRef);
       if (store.kind !== es.store.kind || store.name !== es.store.name)

@@ -3,11 +3,11 @@
  * and the Kubernetes semantics the rules need (pod templates, label selectors, autoscalers).
  */
 import type { EnvironmentConfig } from '../../model/config';
-import type { K8sObject } from '../../model/objects';
+import type { Manifest } from '../../model/objects';
 
 export interface Violation {
   readonly rule: string;
-  readonly object: K8sObject;
+  readonly object: Manifest;
   readonly message: string;
 }
 
@@ -20,11 +20,11 @@ export interface Rule {
    * bootstrap/), or all of both.
    */
   readonly reads?: 'dist' | 'argocd' | 'all';
-  readonly check: (objects: readonly K8sObject[], env: EnvironmentConfig) => Violation[];
+  readonly check: (objects: readonly Manifest[], env: EnvironmentConfig) => Violation[];
 }
 
 /** The objects a rule reads, from an environment's dist/ and argocd/ objects. */
-export function ruleInput(rule: Rule, dist: readonly K8sObject[], argocd: readonly K8sObject[]): readonly K8sObject[] {
+export function ruleInput(rule: Rule, dist: readonly Manifest[], argocd: readonly Manifest[]): readonly Manifest[] {
   return rule.reads === 'argocd' ? argocd : rule.reads === 'all' ? [...dist, ...argocd] : dist;
 }
 
@@ -47,7 +47,7 @@ export function num(v: unknown, fallback: number): number {
   return typeof v === 'number' ? v : fallback;
 }
 
-export function violation(rule: string, object: K8sObject, message: string): Violation {
+export function violation(rule: string, object: Manifest, message: string): Violation {
   return { rule, object, message };
 }
 
@@ -66,7 +66,7 @@ export function imageRepository(image: unknown): string {
 }
 
 /** metadata.namespace, or '' for cluster-scoped objects. */
-export function nsOf(o: K8sObject): string {
+export function nsOf(o: Manifest): string {
   return o.metadata.namespace ?? '';
 }
 
@@ -95,7 +95,7 @@ export const WORKLOAD_KINDS = new Set([
 export const CONTROLLER_KINDS = new Set(['Deployment', 'StatefulSet', 'ReplicaSet', 'DaemonSet']);
 
 /** The pod template of a workload object, if it has one. */
-export function podTemplateOf(o: K8sObject): PodTemplateLike | undefined {
+export function podTemplateOf(o: Manifest): PodTemplateLike | undefined {
   if (!WORKLOAD_KINDS.has(o.kind)) return undefined;
   if (o.kind === 'Pod') return { labels: asStrRecord(o.metadata.labels), spec: asObj(o.spec) };
   let template: Json;
@@ -112,12 +112,12 @@ export function allContainers(spec: Json): Json[] {
 
 /** One object with a pod template, with what the rules ask of it. */
 export interface Workload {
-  readonly object: K8sObject;
+  readonly object: Manifest;
   readonly namespace: string;
   readonly pod: PodTemplateLike;
 }
 
-export function workloads(objects: readonly K8sObject[]): Workload[] {
+export function workloads(objects: readonly Manifest[]): Workload[] {
   const out: Workload[] = [];
   for (const o of objects) {
     const pod = podTemplateOf(o);
@@ -168,7 +168,7 @@ export function mapSelector(selector: unknown): Json {
 
 /** An HPA or a KEDA ScaledObject: something that owns a workload's replica count. */
 export interface Autoscaler {
-  readonly object: K8sObject;
+  readonly object: Manifest;
   readonly targetKind: string;
   readonly targetName: string;
   readonly targetGroup: string;
@@ -176,7 +176,7 @@ export interface Autoscaler {
   readonly max: number;
 }
 
-export function autoscalers(objects: readonly K8sObject[]): Autoscaler[] {
+export function autoscalers(objects: readonly Manifest[]): Autoscaler[] {
   const out: Autoscaler[] = [];
   for (const o of objects) {
     const spec = asObj(o.spec);
@@ -205,7 +205,7 @@ export function autoscalers(objects: readonly K8sObject[]): Autoscaler[] {
 }
 
 /** Whether an autoscaler scales this object. */
-export function scales(a: Autoscaler, o: K8sObject): boolean {
+export function scales(a: Autoscaler, o: Manifest): boolean {
   return (
     a.targetKind === o.kind &&
     a.targetName === o.metadata.name &&
@@ -219,8 +219,8 @@ export function scales(a: Autoscaler, o: K8sObject): boolean {
  * (default 1). PodTemplates and Jobs are not replicated workloads and return undefined.
  */
 export function replicaRange(
-  objects: readonly K8sObject[],
-  o: K8sObject,
+  objects: readonly Manifest[],
+  o: Manifest,
 ): { min: number; max: number; autoscaled: boolean } | undefined {
   if (!CONTROLLER_KINDS.has(o.kind)) return undefined;
   const a = autoscalers(objects).find((x) => scales(x, o));
@@ -230,7 +230,7 @@ export function replicaRange(
 }
 
 /** Labels of the environment's rendered namespaces, with the kubernetes.io/metadata.name label the API server adds. */
-export function namespaceLabels(objects: readonly K8sObject[]): Map<string, Record<string, string>> {
+export function namespaceLabels(objects: readonly Manifest[]): Map<string, Record<string, string>> {
   const out = new Map<string, Record<string, string>>();
   for (const o of objects) {
     if (o.kind !== 'Namespace') continue;
@@ -240,7 +240,7 @@ export function namespaceLabels(objects: readonly K8sObject[]): Map<string, Reco
 }
 
 /** The environment's namespaces: the two of the config, those rendered, and those objects live in. */
-export function environmentNamespaces(objects: readonly K8sObject[], env: EnvironmentConfig): Set<string> {
+export function environmentNamespaces(objects: readonly Manifest[], env: EnvironmentConfig): Set<string> {
   const out = new Set([env.namespaces.app, env.namespaces.executor]);
   for (const o of objects) {
     if (o.kind === 'Namespace') out.add(o.metadata.name);

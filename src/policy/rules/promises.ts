@@ -11,7 +11,7 @@
 import { evaluate } from '@marcbachmann/cel-js';
 import type { EnvironmentConfig } from '../../model/config';
 import { parseMemory } from '../../model/quantity';
-import type { K8sObject } from '../../model/objects';
+import type { Manifest } from '../../model/objects';
 import {
   allContainers,
   asArr,
@@ -36,12 +36,12 @@ import {
 // The executor admission policy
 
 interface BoundPolicy {
-  readonly policy: K8sObject;
-  readonly binding: K8sObject;
+  readonly policy: Manifest;
+  readonly binding: Manifest;
 }
 
 /** The ValidatingAdmissionPolicies bound (with a Deny binding or not) to the executor namespace. */
-export function executorPolicies(objects: readonly K8sObject[], env: EnvironmentConfig): BoundPolicy[] {
+export function executorPolicies(objects: readonly Manifest[], env: EnvironmentConfig): BoundPolicy[] {
   const exe = env.namespaces.executor;
   const labels = namespaceLabels(objects).get(exe) ?? { 'kubernetes.io/metadata.name': exe };
   const policies = new Map(
@@ -58,7 +58,7 @@ export function executorPolicies(objects: readonly K8sObject[], env: Environment
 }
 
 /** A pod as the middleware creates it from a PodTemplate: the template's labels and spec. */
-export function podFrom(template: K8sObject): Json {
+export function podFrom(template: Manifest): Json {
   const t = podTemplateOf(template);
   return {
     apiVersion: 'v1',
@@ -69,7 +69,7 @@ export function podFrom(template: K8sObject): Json {
 }
 
 /** The messages of the policy's validations that `pod` fails (an expression that errors fails). */
-export function failedValidations(policy: K8sObject, pod: Json): string[] {
+export function failedValidations(policy: Manifest, pod: Json): string[] {
   const failed: string[] = [];
   for (const [i, v] of asArr(asObj(policy.spec).validations).entries()) {
     let ok: unknown;
@@ -84,7 +84,7 @@ export function failedValidations(policy: K8sObject, pod: Json): string[] {
 }
 
 /** The executor PodTemplates: PodTemplates in the executor namespace. */
-export const executorTemplates = (objects: readonly K8sObject[], env: EnvironmentConfig) =>
+export const executorTemplates = (objects: readonly Manifest[], env: EnvironmentConfig) =>
   objects.filter((o) => o.kind === 'PodTemplate' && nsOf(o) === env.namespaces.executor);
 
 /** What the executor guard must intercept: the pod itself and the subresource `kubectl debug` writes. */
@@ -308,7 +308,7 @@ const BEFORE_WORKLOADS_IN_A_WAVE = new Set([
   'Service',
 ]);
 const WAVE = 'argocd.argoproj.io/sync-wave';
-const waveOf = (o: K8sObject) => Number(o.metadata.annotations?.[WAVE] ?? 0);
+const waveOf = (o: Manifest) => Number(o.metadata.annotations?.[WAVE] ?? 0);
 const key = (kind: string, ns: string, name: string) => `${kind}/${ns}/${name}`;
 
 export const startOrderRule: Rule = {
@@ -318,7 +318,7 @@ export const startOrderRule: Rule = {
   check(objects) {
     const out: Violation[] = [];
     const id = startOrderRule.id;
-    const byKey = new Map<string, K8sObject>();
+    const byKey = new Map<string, Manifest>();
     for (const o of objects) byKey.set(key(o.kind, nsOf(o), o.metadata.name), o);
     // Secrets made by an operator from a committed object (ExternalSecret, SealedSecret).
     for (const o of objects) {
@@ -333,7 +333,7 @@ export const startOrderRule: Rule = {
     }
     const controllers = objects.filter((o) => CONTROLLER_KINDS.has(o.kind));
     // 1. The original order between the services.
-    const rank = (o: K8sObject) =>
+    const rank = (o: Manifest) =>
       START_ORDER.findIndex((g) => g.includes(o.metadata.labels?.['app.kubernetes.io/name'] ?? ''));
     for (const a of controllers)
       for (const b of controllers) {
@@ -354,7 +354,7 @@ export const startOrderRule: Rule = {
         out.push(violation(id, o, `is in sync wave ${waveOf(o)}, before its Namespace (wave ${waveOf(ns)})`));
     }
     // 3. What each workload's pods need.
-    const need = (w: K8sObject, kind: string, ns: string, name: string, why: string) => {
+    const need = (w: Manifest, kind: string, ns: string, name: string, why: string) => {
       const dep = byKey.get(key(kind, ns, name));
       if (!dep) return;
       const strict = !BEFORE_WORKLOADS_IN_A_WAVE.has(dep.kind);

@@ -3,7 +3,7 @@
  * Services and entry points that reach real pods, and jobs that end.
  */
 import type { EnvironmentConfig } from '../../model/config';
-import type { K8sObject } from '../../model/objects';
+import type { Manifest } from '../../model/objects';
 import {
   allContainers,
   asArr,
@@ -183,7 +183,7 @@ export function placeablePods(nodes: readonly SimNode[], constraints: readonly H
 }
 
 /** The most pods a workload's spread constraints must place. */
-function maxPods(objects: readonly K8sObject[], w: Workload, env: EnvironmentConfig): number {
+function maxPods(objects: readonly Manifest[], w: Workload, env: EnvironmentConfig): number {
   const range = replicaRange(objects, w.object);
   if (range) return range.max;
   if (w.object.kind === 'PodTemplate' && w.namespace === env.namespaces.executor)
@@ -307,7 +307,7 @@ const SVC_NAME =
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443 };
 
 /** Every in-cluster DNS name in the strings of an object (http and https URLs without a port get 80 and 443). */
-export function inClusterAddresses(o: K8sObject): InClusterAddress[] {
+export function inClusterAddresses(o: Manifest): InClusterAddress[] {
   const out: InClusterAddress[] = [];
   const walk = (v: unknown, path: string) => {
     if (typeof v === 'string') {
@@ -347,7 +347,7 @@ function clusterServices(env: EnvironmentConfig): { namespace: string; name: str
 
 /** Why an in-cluster address does not resolve to a rendered Service (and pod, and port), or undefined. */
 function addressProblem(
-  objects: readonly K8sObject[],
+  objects: readonly Manifest[],
   pods: readonly Workload[],
   env: EnvironmentConfig,
   a: InClusterAddress,
@@ -507,7 +507,7 @@ export const serviceRoutingRule: Rule = {
 const MONITORING_KINDS = new Set(['PodMonitor', 'ServiceMonitor', 'PrometheusRule']);
 
 /** The namespaces a PodMonitor or ServiceMonitor looks in: its namespaceSelector, or its own namespace. */
-function monitoredNamespaces(o: K8sObject, all: readonly string[]): string[] {
+function monitoredNamespaces(o: Manifest, all: readonly string[]): string[] {
   const sel = asObj(asObj(o.spec).namespaceSelector);
   if (sel.any === true) return [...all];
   const names = asStrArr(sel.matchNames);

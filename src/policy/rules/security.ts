@@ -3,7 +3,7 @@
  * read-only roots, tokens), what git may hold (no secrets), and who may do what (RBAC, the
  * executor namespace's quota and admission policy).
  */
-import type { K8sObject } from '../../model/objects';
+import type { Manifest } from '../../model/objects';
 import {
   allContainers,
   asArr,
@@ -284,7 +284,7 @@ export const noSecretsInGitRule: Rule = {
     'git history is forever and readable by everyone with the repo; secrets come from the cluster (ExternalSecret, SealedSecret, cert-manager, or pre-created).',
   check(objects) {
     const out: Violation[] = [];
-    const add = (o: K8sObject, m: string) => out.push(violation('no-secrets-in-git', o, m));
+    const add = (o: Manifest, m: string) => out.push(violation('no-secrets-in-git', o, m));
     for (const o of objects) {
       if (o.kind === 'Secret') {
         for (const f of ['data', 'stringData'] as const) {
@@ -442,7 +442,7 @@ export const rbacRule: Rule = {
   check(objects, env) {
     const out: Violation[] = [];
     const exe = env.namespaces.executor;
-    const add = (o: K8sObject, m: string) => out.push(violation('rbac', o, m));
+    const add = (o: Manifest, m: string) => out.push(violation('rbac', o, m));
     const roles = new Set(
       objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
     );
@@ -593,10 +593,10 @@ export const executorGuardrailsRule: Rule = {
   check(objects, env) {
     const out: Violation[] = [];
     const exe = env.namespaces.executor;
-    const anchor: K8sObject =
+    const anchor: Manifest =
       objects.find((o) => o.kind === 'Namespace' && o.metadata.name === exe) ??
-      ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: exe } } as K8sObject);
-    const add = (o: K8sObject, m: string) => out.push(violation('executor-guardrails', o, m));
+      ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: exe } } as Manifest);
+    const add = (o: Manifest, m: string) => out.push(violation('executor-guardrails', o, m));
     const inExe = (kind: string) => objects.filter((o) => o.kind === kind && nsOf(o) === exe);
 
     const quotas = inExe('ResourceQuota');
