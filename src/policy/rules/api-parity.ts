@@ -3,7 +3,6 @@
  * get wrong, found before Argo CD tries to sync it.
  */
 import type { EnvironmentConfig } from '../../model/config';
-import type { Manifest } from '../../model/objects';
 import {
   allContainers,
   apiGroup,
@@ -12,23 +11,19 @@ import {
   asStrRecord,
   autoscalers,
   CONTROLLER_KINDS,
-  environmentNamespaces,
   isEmptySelector,
-  jsonEqual,
-  named,
-  num,
+  type Json,
+  type Manifest,
   nsOf,
+  num,
   podTemplateOf,
   replicaRange,
   scales,
   selectorMatches,
-  violation,
-  workloads,
-  type Json,
-  type Rule,
-  type Violation,
   type Workload,
-} from './core';
+  workloads,
+} from '../../model/objects';
+import { environmentNamespaces, jsonEqual, named, violation, type Rule, type Violation } from './core';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;

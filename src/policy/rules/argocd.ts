@@ -3,8 +3,8 @@
  * them. They take the environment's Argo CD objects (reads: 'argocd'), not dist/.
  */
 import type { EnvironmentConfig } from '../../model/config';
-import type { Manifest } from '../../model/objects';
-import { asArr, asObj, asStrArr, violation, type Json, type Rule, type Violation } from './core';
+import { asArr, asObj, asStrArr, type Json, type Manifest } from '../../model/objects';
+import { violation, type Rule, type Violation } from './core';
 
 const APP = 'Application';
 const PROJECT = 'AppProject';

@@ -7,8 +7,6 @@
 import { createHash } from 'node:crypto';
 import { EXECUTOR_LANGUAGES, type EnvironmentConfig } from '../../model/config';
 import { parseCpu, parseMemory } from '../../model/quantity';
-import type { Manifest } from '../../model/objects';
-import { platformPath } from './argocd';
 import {
   allContainers,
   apiGroup,
@@ -17,15 +15,14 @@ import {
   asStrArr,
   asStrRecord,
   CONTROLLER_KINDS,
-  imageRepository,
+  type Json,
+  type Manifest,
   nsOf,
   podTemplateOf,
-  violation,
   workloads,
-  type Json,
-  type Rule,
-  type Violation,
-} from './core';
+} from '../../model/objects';
+import { platformPath } from './argocd';
+import { imageRepository, violation, type Rule, type Violation } from './core';
 import { executorPolicies, executorTemplates, failedValidations, optionOf, podFrom } from './promises';
 import { TOKEN_MOUNTING_WORKLOADS } from './security';
 

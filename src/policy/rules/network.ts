@@ -4,33 +4,23 @@
  * test/policy/reachability.test.ts.
  */
 import type { EnvironmentConfig } from '../../model/config';
-import type { Manifest } from '../../model/objects';
-import { endpoints } from '../../inspect/reachability';
 import {
   allContainers,
   asArr,
   asObj,
-  asStrArr,
   asStrRecord,
-  environmentNamespaces,
   isEmptySelector,
+  type Json,
+  type Manifest,
   namespaceLabels,
   nsOf,
+  policyTypes,
   selectorMatches,
-  violation,
-  workloads,
-  type Json,
-  type Rule,
-  type Violation,
   type Workload,
-} from './core';
-
-/** The policy types a NetworkPolicy has, with the API server's default. */
-export function policyTypes(p: Manifest): string[] {
-  const spec = asObj(p.spec);
-  if (spec.policyTypes !== undefined) return asStrArr(spec.policyTypes);
-  return ['Ingress', ...(spec.egress !== undefined ? ['Egress'] : [])];
-}
+  workloads,
+} from '../../model/objects';
+import { endpoints } from '../../inspect/reachability';
+import { environmentNamespaces, violation, type Rule, type Violation } from './core';
 
 /** Empty podSelector, both policy types, no rules: the namespace's default deny. */
 export function isDefaultDeny(p: Manifest): boolean {

@@ -11,7 +11,6 @@
 import { evaluate } from '@marcbachmann/cel-js';
 import type { EnvironmentConfig } from '../../model/config';
 import { parseMemory } from '../../model/quantity';
-import type { Manifest } from '../../model/objects';
 import {
   allContainers,
   asArr,
@@ -19,18 +18,15 @@ import {
   asStrArr,
   asStrRecord,
   CONTROLLER_KINDS,
-  imageRepository,
-  listCovers,
+  type Json,
+  type Manifest,
   namespaceLabels,
   nsOf,
   podTemplateOf,
   selectorMatches,
-  violation,
   WORKLOAD_KINDS,
-  type Json,
-  type Rule,
-  type Violation,
-} from './core';
+} from '../../model/objects';
+import { imageRepository, listCovers, violation, type Rule, type Violation } from './core';
 
 // ---------------------------------------------------------------------------------------------
 // The executor admission policy

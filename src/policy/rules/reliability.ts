@@ -3,27 +3,23 @@
  * Services and entry points that reach real pods, and jobs that end.
  */
 import type { EnvironmentConfig } from '../../model/config';
-import type { Manifest } from '../../model/objects';
 import {
   allContainers,
   asArr,
   asObj,
   asStrArr,
-  environmentNamespaces,
   isEmptySelector,
+  type Json,
+  type Manifest,
   mapSelector,
-  named,
-  num,
   nsOf,
+  num,
   replicaRange,
   selectorMatches,
-  violation,
-  workloads,
-  type Json,
-  type Rule,
-  type Violation,
   type Workload,
-} from './core';
+  workloads,
+} from '../../model/objects';
+import { environmentNamespaces, named, violation, type Rule, type Violation } from './core';
 
 /**
  * Environments that must survive the loss of one pod of every stateless service: every production

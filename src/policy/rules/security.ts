@@ -3,24 +3,20 @@
  * read-only roots, tokens), what git may hold (no secrets), and who may do what (RBAC, the
  * executor namespace's quota and admission policy).
  */
-import type { Manifest } from '../../model/objects';
 import {
   allContainers,
   asArr,
   asObj,
   asStrArr,
   asStrRecord,
-  named,
+  type Json,
+  type Manifest,
   namespaceLabels,
-  listCovers,
   nsOf,
   selectorMatches,
-  violation,
   workloads,
-  type Json,
-  type Rule,
-  type Violation,
-} from './core';
+} from '../../model/objects';
+import { listCovers, named, violation, type Rule, type Violation } from './core';
 
 /** Images come from the environment's allowed registries (prefix match on the image string). */
 export const allowedRegistriesRule: Rule = {
