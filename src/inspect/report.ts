@@ -20,7 +20,7 @@ import {
 import type { CapacityReport } from './capacity';
 import { formatMemoryMi } from './capacity';
 import type { EnvironmentConfig } from '../model/config';
-import { asArr, fileName, podSpecOf, type Manifest } from '../model/objects';
+import { fileName, podContainers, podSpecOf, type Manifest } from '../model/objects';
 import { formatCpu } from '../model/quantity';
 
 /** The Markdown report of one environment. */
@@ -47,7 +47,7 @@ export function environmentReport(
   for (const o of objects) {
     const spec = podSpecOf(o);
     if (!spec) continue;
-    for (const c of [...asArr(spec.initContainers), ...asArr(spec.containers)]) {
+    for (const c of podContainers(spec)) {
       const list = images.get(String(c.image)) ?? [];
       list.push(`${o.kind} ${o.metadata.name}/${String(c.name)}`);
       images.set(String(c.image), list);
