@@ -1,7 +1,7 @@
 /** Committed objects per environment, loaded once per test file, and helpers to break them. */
 import type { EnvironmentConfig } from '../../src/model/config';
 import { formatViolations, ruleInput, runRule, type Rule } from '../../src/policy/rules';
-import type { Manifest } from '../../src/model/objects';
+import { podSpecOf, type Manifest } from '../../src/model/objects';
 import { sharedCommitted } from '../support/committed';
 
 export interface EnvObjects {
@@ -82,8 +82,8 @@ export function withGateway(envName: string): EnvironmentConfig {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests reach into manifests they break on purpose */
-/** The pod spec of a Deployment or StatefulSet under test. */
-export const pod = (o: any): any => o.spec.template.spec;
+/** The pod spec of a workload under test (src/model/objects.ts's podSpecOf, untyped to be broken). */
+export const pod = (o: Manifest): any => podSpecOf(o);
 /** Its i-th container. */
 export const container = (o: any, i = 0): any => pod(o).containers[i];
 /* eslint-enable @typescript-eslint/no-explicit-any */
