@@ -30,6 +30,7 @@ import {
   asArr,
   asObj,
   asStrArr,
+  jsonEqual,
   objectId,
   podContainers,
   podSpecOf,
@@ -178,11 +179,6 @@ export function diffValues(before: unknown, after: unknown, path = '', out: Fiel
 
 function isPlainObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Structural equality, key order ignored. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
 }
 
 function canonical(v: unknown): string {

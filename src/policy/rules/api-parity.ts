@@ -12,6 +12,7 @@ import {
   autoscalers,
   CONTROLLER_KINDS,
   isEmptySelector,
+  jsonEqual,
   type Json,
   type Manifest,
   nsOf,
@@ -23,7 +24,7 @@ import {
   type Workload,
   workloads,
 } from '../../model/objects';
-import { environmentNamespaces, jsonEqual, named, violation, type Rule, type Violation } from './core';
+import { environmentNamespaces, named, violation, type Rule, type Violation } from './core';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
