@@ -7,6 +7,7 @@
 import type { EnvironmentConfig } from '../model/config';
 import {
   asObj,
+  jobSpecOf,
   podRequests,
   podSpecOf,
   replicaRange,
@@ -96,7 +97,7 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
     }
     if (o.kind === 'CronJob') {
       const perPod = requestsOf(o);
-      const job = asObj(asObj(spec.jobTemplate).spec);
+      const job = asObj(jobSpecOf(o));
       const parallelism = typeof job.parallelism === 'number' ? job.parallelism : 1;
       const runs = spec.concurrencyPolicy === 'Forbid' || spec.concurrencyPolicy === 'Replace' ? 1 : 2;
       const pods = runs * parallelism;

@@ -129,7 +129,7 @@ export function podTemplateOf(o: Manifest): PodTemplateLike | undefined {
   if (o.kind === 'Pod') return { labels: asStrRecord(o.metadata.labels), spec: asObj(o.spec) };
   let template: Json;
   if (o.kind === 'PodTemplate') template = asObj(o.template);
-  else if (o.kind === 'CronJob') template = asObj(asObj(asObj(asObj(o.spec).jobTemplate).spec).template);
+  else if (o.kind === 'CronJob') template = asObj(jobSpecOf(o)?.template);
   else template = asObj(asObj(o.spec).template);
   return { labels: asStrRecord(asObj(template.metadata).labels), spec: asObj(template.spec) };
 }
@@ -137,6 +137,13 @@ export function podTemplateOf(o: Manifest): PodTemplateLike | undefined {
 /** The pod spec of a workload object; undefined for other kinds. */
 export function podSpecOf(o: Manifest): Json | undefined {
   return podTemplateOf(o)?.spec;
+}
+
+/** The job spec of a Job, or of a CronJob's jobTemplate; undefined for other kinds. */
+export function jobSpecOf(o: Manifest): Json | undefined {
+  if (o.kind === 'Job') return asObj(o.spec);
+  if (o.kind === 'CronJob') return asObj(asObj(asObj(o.spec).jobTemplate).spec);
+  return undefined;
 }
 
 /** Init and regular containers of a pod spec, in that order. */

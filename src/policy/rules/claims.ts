@@ -15,6 +15,7 @@ import {
   asStrArr,
   asStrRecord,
   CONTROLLER_KINDS,
+  jobSpecOf,
   type Json,
   type Manifest,
   nsOf,
@@ -445,7 +446,7 @@ export const executorReaperRule: Rule = claimRule({
       return;
     }
     const spec = asObj(cron.spec);
-    const jobSpec = asObj(asObj(spec.jobTemplate).spec);
+    const jobSpec = asObj(jobSpecOf(cron));
     const expect = (where: string, have: unknown, want: unknown, o: Manifest = cron) => {
       if (have !== want) report(o, `${where} is ${JSON.stringify(have)}, not ${JSON.stringify(want)}`);
     };

@@ -9,6 +9,7 @@ import {
   asObj,
   asStrArr,
   isEmptySelector,
+  jobSpecOf,
   type Json,
   type Manifest,
   mapSelector,
@@ -608,8 +609,7 @@ export const jobDeadlinesRule: Rule = {
     for (const w of workloads(objects)) {
       const o = w.object;
       if (o.kind !== 'PodTemplate' && o.kind !== 'Job' && o.kind !== 'CronJob') continue;
-      const jobSpec =
-        o.kind === 'Job' ? asObj(o.spec) : o.kind === 'CronJob' ? asObj(asObj(asObj(o.spec).jobTemplate).spec) : {};
+      const jobSpec = jobSpecOf(o) ?? {};
       const deadline = w.pod.spec.activeDeadlineSeconds ?? jobSpec.activeDeadlineSeconds;
       if (typeof deadline !== 'number' || deadline < 1) {
         out.push(violation('job-deadlines', o, 'has no positive activeDeadlineSeconds'));

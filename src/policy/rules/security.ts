@@ -9,6 +9,7 @@ import {
   asObj,
   asStrArr,
   asStrRecord,
+  podSpecOf,
   type Json,
   type Manifest,
   namespaceLabels,
@@ -448,7 +449,7 @@ export const rbacRule: Rule = {
     );
     const middleware = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'middleware');
     const middlewareAccount = `${env.namespaces.app}/${
-      named(asObj(asObj(asObj(middleware?.spec).template).spec).serviceAccountName) ?? 'middleware'
+      named((middleware && podSpecOf(middleware))?.serviceAccountName) ?? 'middleware'
     }`;
     /** Roles ("Kind ns/name") that can create pods directly or through a controller. */
     const podCreators = new Set<string>();
