@@ -6,7 +6,6 @@ import { parseCpu, parseMemory } from '../../../src/model/quantity';
 import { ExecutorSandbox } from '../../../charts/executors/executor-sandbox';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const envs = {
@@ -15,14 +14,14 @@ const envs = {
   prod: loadEnvironment(root, 'prod'),
 };
 
-function render(env: EnvironmentConfig, serviceAccountName?: string): { objs: Obj[]; sandbox: ExecutorSandbox } {
+function render(env: EnvironmentConfig, serviceAccountName?: string): { objs: any[]; sandbox: ExecutorSandbox } {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const sandbox = new ExecutorSandbox(chart, 'sandbox', { env, ...(serviceAccountName ? { serviceAccountName } : {}) });
-  return { objs: chart.toJson() as Obj[], sandbox };
+  return { objs: chart.toJson() as any[], sandbox };
 }
 
-function one(objs: Obj[], kind: string): Obj {
+function one(objs: any[], kind: string): any {
   const found = objs.filter((o) => o.kind === kind);
   expect(found, `exactly one ${kind}`).toHaveLength(1);
   return found[0];
