@@ -14,6 +14,7 @@ import {
   asObj,
   asStrArr,
   asStrRecord,
+  autoscalers,
   CONTROLLER_KINDS,
   jobSpecOf,
   type Json,
@@ -482,10 +483,10 @@ export const autoscalingRule: Rule = claimRule({
   reason:
     "Each service's HPA scales between its replicas and autoscaling.maxReplicas on the declared CPU and memory utilization targets (% of requests), and a service without autoscaling has none: capacity and PDBs are computed from those numbers.",
   check(objects, env, report) {
-    const hpas = objects.filter((o) => o.kind === 'HorizontalPodAutoscaler');
+    const hpas = autoscalers(objects).filter((a) => a.object.kind === 'HorizontalPodAutoscaler');
     for (const [name, service] of Object.entries(env.services)) {
       const scaling = 'autoscaling' in service ? service.autoscaling : undefined;
-      const mine = hpas.filter((h) => asObj(asObj(h.spec).scaleTargetRef).name === name);
+      const mine = hpas.filter((a) => a.targetName === name).map((a) => a.object);
       if (!scaling) {
         for (const h of mine) report(h, `scales ${name}, which declares no autoscaling`);
         continue;
