@@ -24,8 +24,8 @@ import {
   workloads,
 } from '../../model/objects';
 import { platformPath } from './argocd';
-import { imageRepository, violation, type Rule, type Violation } from './core';
-import { executorPolicies, executorTemplates, failedValidations, optionOf, podFrom } from './promises';
+import { claimRule, executorPolicies, imageRepository, type Rule } from './core';
+import { executorTemplates, failedValidations, optionOf, podFrom } from './promises';
 import { TOKEN_MOUNTING_WORKLOADS } from './security';
 
 /** `repository[:tag][@digest]`, the standard image reference of an environment's image. */
@@ -35,26 +35,6 @@ export function imageReference(image: {
   readonly digest?: string;
 }) {
   return `${image.repository}${image.tag === undefined ? '' : `:${image.tag}`}${image.digest === undefined ? '' : `@${image.digest}`}`;
-}
-
-/** Reports one violation of the rule being checked. */
-type Report = (object: Manifest, message: string) => void;
-
-/** A rule whose check reports its violations (the rule's id is filled in). */
-function claimRule(r: {
-  readonly id: string;
-  readonly reason: string;
-  readonly reads?: Rule['reads'];
-  readonly check: (objects: readonly Manifest[], env: EnvironmentConfig, report: Report) => void;
-}): Rule {
-  return {
-    ...r,
-    check(objects, env) {
-      const out: Violation[] = [];
-      r.check(objects, env, (object, message) => out.push(violation(r.id, object, message)));
-      return out;
-    },
-  };
 }
 
 /** A container's environment variable with a literal value, or undefined. */

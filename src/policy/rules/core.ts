@@ -3,7 +3,7 @@
  * rules read of objects (pod templates, label selectors, autoscalers...) is in src/model/objects.ts.
  */
 import type { EnvironmentConfig } from '../../model/config';
-import type { Manifest } from '../../model/objects';
+import { asObj, namespaceLabels, selectorMatches, type Manifest } from '../../model/objects';
 
 export interface Violation {
   readonly rule: string;
@@ -30,6 +30,56 @@ export function ruleInput(rule: Rule, dist: readonly Manifest[], argocd: readonl
 
 export function violation(rule: string, object: Manifest, message: string): Violation {
   return { rule, object, message };
+}
+
+/** Reports one violation of the rule being checked. */
+export type Report = (object: Manifest, message: string) => void;
+
+/** A rule whose check reports its violations (the rule's id is filled in). */
+export function claimRule(r: {
+  readonly id: string;
+  readonly reason: string;
+  readonly reads?: Rule['reads'];
+  readonly check: (objects: readonly Manifest[], env: EnvironmentConfig, report: Report) => void;
+}): Rule {
+  return {
+    ...r,
+    check(objects, env) {
+      const out: Violation[] = [];
+      r.check(objects, env, (object, message) => out.push(violation(r.id, object, message)));
+      return out;
+    },
+  };
+}
+
+/** A ValidatingAdmissionPolicyBinding that selects the executor namespace, and the policy it binds if rendered. */
+export interface ExecutorBinding {
+  readonly binding: Manifest;
+  readonly policy: Manifest | undefined;
+}
+
+/** The ValidatingAdmissionPolicyBindings whose namespaceSelector selects the executor namespace, in order. */
+export function executorBindings(objects: readonly Manifest[], env: EnvironmentConfig): ExecutorBinding[] {
+  const exe = env.namespaces.executor;
+  const labels = namespaceLabels(objects).get(exe) ?? { 'kubernetes.io/metadata.name': exe };
+  const policies = new Map(
+    objects.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => [o.metadata.name, o] as const),
+  );
+  return objects
+    .filter(
+      (o) =>
+        o.kind === 'ValidatingAdmissionPolicyBinding' &&
+        selectorMatches(asObj(asObj(asObj(o.spec).matchResources).namespaceSelector), labels),
+    )
+    .map((binding) => ({ binding, policy: policies.get(String(asObj(binding.spec).policyName)) }));
+}
+
+/** The ValidatingAdmissionPolicies bound (with a Deny binding or not) to the executor namespace. */
+export function executorPolicies(
+  objects: readonly Manifest[],
+  env: EnvironmentConfig,
+): { readonly policy: Manifest; readonly binding: Manifest }[] {
+  return executorBindings(objects, env).flatMap(({ binding, policy }) => (policy ? [{ policy, binding }] : []));
 }
 
 /** Whether an RBAC or admission list (verbs, resources, operations, groups) covers x: named or '*'. */

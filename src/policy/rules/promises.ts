@@ -26,32 +26,10 @@ import {
   selectorMatches,
   WORKLOAD_KINDS,
 } from '../../model/objects';
-import { imageRepository, listCovers, violation, type Rule, type Violation } from './core';
+import { executorPolicies, imageRepository, listCovers, violation, type Rule, type Violation } from './core';
 
 // ---------------------------------------------------------------------------------------------
 // The executor admission policy
-
-interface BoundPolicy {
-  readonly policy: Manifest;
-  readonly binding: Manifest;
-}
-
-/** The ValidatingAdmissionPolicies bound (with a Deny binding or not) to the executor namespace. */
-export function executorPolicies(objects: readonly Manifest[], env: EnvironmentConfig): BoundPolicy[] {
-  const exe = env.namespaces.executor;
-  const labels = namespaceLabels(objects).get(exe) ?? { 'kubernetes.io/metadata.name': exe };
-  const policies = new Map(
-    objects.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => [o.metadata.name, o] as const),
-  );
-  const out: BoundPolicy[] = [];
-  for (const b of objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding')) {
-    const spec = asObj(b.spec);
-    if (!selectorMatches(asObj(asObj(spec.matchResources).namespaceSelector), labels)) continue;
-    const p = policies.get(String(spec.policyName));
-    if (p) out.push({ policy: p, binding: b });
-  }
-  return out;
-}
 
 /** A pod as the middleware creates it from a PodTemplate: the template's labels and spec. */
 export function podFrom(template: Manifest): Json {

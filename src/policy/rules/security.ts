@@ -12,12 +12,10 @@ import {
   podSpecOf,
   type Json,
   type Manifest,
-  namespaceLabels,
   nsOf,
-  selectorMatches,
   workloads,
 } from '../../model/objects';
-import { listCovers, named, violation, type Rule, type Violation } from './core';
+import { executorBindings, listCovers, named, violation, type Rule, type Violation } from './core';
 
 /** Images come from the environment's allowed registries (prefix match on the image string). */
 export const allowedRegistriesRule: Rule = {
@@ -619,21 +617,12 @@ export const executorGuardrailsRule: Rule = {
       add(ranges[0] ?? anchor, 'LimitRange sets no Container max for cpu and memory');
     }
 
-    const nsLabels = namespaceLabels(objects).get(exe) ?? { 'kubernetes.io/metadata.name': exe };
-    const policies = new Map(
-      objects.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => [o.metadata.name, o] as const),
-    );
-    const bindings = objects.filter(
-      (o) =>
-        o.kind === 'ValidatingAdmissionPolicyBinding' &&
-        selectorMatches(asObj(asObj(asObj(o.spec).matchResources).namespaceSelector), nsLabels),
-    );
+    const bindings = executorBindings(objects, env);
     if (bindings.length === 0) add(anchor, 'no ValidatingAdmissionPolicyBinding selects the executor namespace');
     const fields = new Set<string>();
-    for (const b of bindings) {
+    for (const { binding: b, policy: p } of bindings) {
       const spec = asObj(b.spec);
       if (!asStrArr(spec.validationActions).includes('Deny')) add(b, 'validationActions does not include Deny');
-      const p = policies.get(String(spec.policyName));
       if (!p) {
         add(b, `binds policy ${String(spec.policyName)}, which is not rendered`);
         continue;
