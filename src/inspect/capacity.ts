@@ -18,8 +18,6 @@ import {
 } from '../model/objects';
 import { formatCpu, parseCpu, parseMemory } from '../model/quantity';
 
-export type { Amount };
-
 /** One line of the capacity sum. */
 export interface CapacityLine {
   /** e.g. "Deployment frontend" or "ResourceQuota executor-quota". */
