@@ -157,6 +157,10 @@ describe('imports in the generator (src/, apps/, charts/)', () => {
     expect(wallBreaches(graph)).toEqual([]);
   });
 
+  it('keep the object library at the bottom: src/model/objects.ts imports nothing of the generator', () => {
+    expect(graph.get('src/model/objects.ts')).toEqual([]);
+  });
+
   it('never import a command: nothing imports src/commands/ but another command', () => {
     const commands = LAYERS.findIndex((l) => l.name === 'commands');
     const found = [...graph]

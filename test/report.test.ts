@@ -10,7 +10,7 @@ import { capacityReport } from '../src/inspect/capacity';
 import { exceptionsFor, grants, reachability, secretNeeds, tokenMounts } from '../src/inspect/audit';
 import { listEnvironments } from '../src/model/loader';
 import { loadEnvironment } from '../apps/environment';
-import { asArr, podSpecOf, type Manifest } from '../src/model/objects';
+import { asArr, podContainers, podSpecOf, type Manifest } from '../src/model/objects';
 import { parseCpu, parseMemory } from '../src/model/quantity';
 import { ROOT, sharedCommitted } from './support/committed';
 
@@ -149,7 +149,7 @@ describe.each(listEnvironments(ROOT))('dist/%s/README.md', (name) => {
     const images = new Set(
       objects.flatMap((o) => {
         const spec = podSpecOf(o);
-        return spec ? [...asArr(spec.initContainers), ...asArr(spec.containers)].map((c) => String(c.image)) : [];
+        return spec ? podContainers(spec).map((c) => String(c.image)) : [];
       }),
     );
     expect(rows(section(text, 'Images')).length - 1).toBe(images.size);

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listEnvironments } from '../src/model/loader';
-import { objectId, parseYamlDocuments, ROOT, sharedCommitted } from './support/committed';
+import { objectId } from '../src/model/objects';
+import { parseYamlDocuments, ROOT, sharedCommitted } from './support/committed';
 import { isKindInVersion, SchemaValidator } from './support/schema-validator';
 
 const docs = sharedCommitted();

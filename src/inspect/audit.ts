@@ -5,11 +5,9 @@
  * (checked by test/report.test.ts) and the report renders it.
  */
 import type { EnvironmentConfig } from '../../apps/environment';
-import { asArr, asObj, type Manifest } from '../model/objects';
+import { asArr, asObj, asStrArr, podContainers, workloads, type Manifest } from '../model/objects';
 import { EXCEPTIONS, LINTER_EXCEPTIONS } from '../policy/exceptions';
-import { allowedFlows, endpoints, workloads, type Flow } from './reachability';
-
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+import { allowedFlows, endpoints, type Flow } from './reachability';
 
 /** One row of "who can do what": a subject, one rule of its role, and where it applies. */
 export interface Grant {
@@ -39,12 +37,14 @@ export function grants(objects: readonly Manifest[]): Grant[] {
       const rules = role ? asArr(role.rules) : [];
       if (!role) out.push({ subject, verbs: ['(role not rendered)'], resources: [], where, via });
       for (const r of rules) {
-        const groups = strs(r.apiGroups);
+        const groups = asStrArr(r.apiGroups);
         const resources = [
-          ...strs(r.resources).flatMap((res) => groups.map((g) => (g === '' ? res : `${g}/${res}`))),
-          ...strs(r.nonResourceURLs),
-        ].map((res) => (strs(r.resourceNames).length > 0 ? `${res} [${strs(r.resourceNames).join(', ')}]` : res));
-        out.push({ subject, verbs: strs(r.verbs), resources, where, via });
+          ...asStrArr(r.resources).flatMap((res) => groups.map((g) => (g === '' ? res : `${g}/${res}`))),
+          ...asStrArr(r.nonResourceURLs),
+        ].map((res) =>
+          asStrArr(r.resourceNames).length > 0 ? `${res} [${asStrArr(r.resourceNames).join(', ')}]` : res,
+        );
+        out.push({ subject, verbs: asStrArr(r.verbs), resources, where, via });
       }
     }
   }
@@ -134,7 +134,7 @@ export function exposures(objects: readonly Manifest[]): { object: string; how: 
     const s = asObj(o.spec);
     const id = `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     if (o.kind === 'Ingress') {
-      const tls = new Set(asArr(s.tls).flatMap((t) => strs(t.hosts)));
+      const tls = new Set(asArr(s.tls).flatMap((t) => asStrArr(t.hosts)));
       for (const r of asArr(s.rules)) {
         for (const p of asArr(asObj(r.http).paths)) {
           const svc = asObj(asObj(p.backend).service);
@@ -147,7 +147,7 @@ export function exposures(objects: readonly Manifest[]): { object: string; how: 
       }
     }
     if (o.kind === 'HTTPRoute' || o.kind === 'Gateway')
-      out.push({ object: id, how: `${o.kind} ${strs(s.hostnames).join(', ') || ''}`.trim() });
+      out.push({ object: id, how: `${o.kind} ${asStrArr(s.hostnames).join(', ') || ''}`.trim() });
     if (o.kind === 'Service' && (s.type === 'LoadBalancer' || s.type === 'NodePort')) {
       out.push({
         object: id,
@@ -176,7 +176,7 @@ export function argoSummary(
         sp.automated === undefined
           ? 'manual'
           : `automated (prune ${auto.prune === true ? 'on' : 'off'}, selfHeal ${auto.selfHeal === true ? 'on' : 'off'})` +
-            (strs(sp.syncOptions).length > 0 ? `; ${strs(sp.syncOptions).join(', ')}` : '') +
+            (asStrArr(sp.syncOptions).length > 0 ? `; ${asStrArr(sp.syncOptions).join(', ')}` : '') +
             (sp.retry !== undefined ? `; retry ${String(asObj(sp.retry).limit)}×` : '');
       return {
         name: o.metadata.name,
@@ -210,7 +210,7 @@ export function secretNeeds(objects: readonly Manifest[]): SecretNeed[] {
   for (const w of workloads(objects)) {
     const by = w.object.metadata.name;
     const spec = w.pod.spec;
-    for (const c of [...asArr(spec.initContainers), ...asArr(spec.containers)]) {
+    for (const c of podContainers(spec)) {
       for (const e of asArr(c.env)) {
         const ref = asObj(asObj(e.valueFrom).secretKeyRef);
         if (ref.name !== undefined) need(w.namespace, String(ref.name), by, [String(ref.key)]);

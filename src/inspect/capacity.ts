@@ -5,14 +5,18 @@
  * CronJob (concurrencyPolicy Forbid keeps it to one; otherwise two runs are counted).
  */
 import type { EnvironmentConfig } from '../../apps/environment';
-import { asArr, asObj, podSpecOf, type Json, type Manifest } from '../model/objects';
+import {
+  asObj,
+  jobSpecOf,
+  podRequests,
+  podSpecOf,
+  replicaRange,
+  rolloutSurge,
+  type Amount,
+  type Manifest,
+  type QuantityParsers,
+} from '../model/objects';
 import { formatCpu, parseCpu, parseMemory } from '../model/quantity';
-
-/** CPU in millicores and memory in bytes. */
-export interface Amount {
-  readonly cpu: number;
-  readonly memory: number;
-}
 
 /** One line of the capacity sum. */
 export interface CapacityLine {
@@ -38,48 +42,16 @@ export interface CapacityReport {
   readonly podsTooBig: readonly string[];
 }
 
-/** Requests of one pod: the sum over containers, or the largest init container if larger. */
-export function podRequests(spec: Json): Amount {
-  const req = (c: Json) => asObj(asObj(c.resources).requests);
-  const sum = asArr(spec.containers).reduce<{ cpu: number; memory: number }>(
-    (a, c) => ({
-      cpu: a.cpu + (req(c).cpu ? parseCpu(String(req(c).cpu)) : 0),
-      memory: a.memory + (req(c).memory ? parseMemory(String(req(c).memory)) : 0),
-    }),
-    { cpu: 0, memory: 0 },
-  );
-  for (const c of asArr(spec.initContainers)) {
-    sum.cpu = Math.max(sum.cpu, req(c).cpu ? parseCpu(String(req(c).cpu)) : 0);
-    sum.memory = Math.max(sum.memory, req(c).memory ? parseMemory(String(req(c).memory)) : 0);
-  }
-  return sum;
-}
+const QUANTITIES: QuantityParsers = { cpu: parseCpu, memory: parseMemory };
 
-function surgeOf(d: Json, replicas: number): number {
-  const s = asObj(asObj(asObj(d.spec).strategy).rollingUpdate).maxSurge;
-  if (typeof s === 'number') return s;
-  if (typeof s === 'string' && s.endsWith('%')) return Math.ceil((replicas * Number(s.slice(0, -1))) / 100);
-  return Math.ceil(replicas * 0.25); // Kubernetes default: 25%
+/** Requests of one pod of a workload object. */
+function requestsOf(o: Manifest): Amount {
+  return podRequests(podSpecOf(o) ?? {}, QUANTITIES);
 }
 
 /** The capacity sum of one environment's rendered objects. */
 export function capacityReport(env: EnvironmentConfig, objects: readonly Manifest[]): CapacityReport {
   const lines: CapacityLine[] = [];
-  const scalers = new Map<string, { max: number; by: string }>();
-  for (const o of objects) {
-    const spec = asObj(o.spec);
-    if (o.kind === 'HorizontalPodAutoscaler') {
-      const ref = asObj(spec.scaleTargetRef);
-      scalers.set(`${String(ref.kind)}/${String(ref.name)}`, { max: Number(spec.maxReplicas), by: 'HPA max' });
-    }
-    if (o.kind === 'ScaledObject') {
-      const ref = asObj(spec.scaleTargetRef);
-      scalers.set(`${String(ref.kind ?? 'Deployment')}/${String(ref.name)}`, {
-        max: Number(spec.maxReplicaCount),
-        by: 'KEDA max',
-      });
-    }
-  }
   const allocatable = {
     cpu: parseCpu(env.cluster.nodeAllocatable.cpu),
     memory: parseMemory(env.cluster.nodeAllocatable.memory),
@@ -89,17 +61,19 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
   for (const o of objects) {
     const spec = asObj(o.spec);
     if (o.kind === 'Deployment' || o.kind === 'StatefulSet') {
-      const perPod = podRequests(podSpecOf(o) ?? {});
-      const scaler = scalers.get(`${o.kind}/${o.metadata.name}`);
-      const replicas = scaler?.max ?? (typeof spec.replicas === 'number' ? spec.replicas : 1);
-      const surge = o.kind === 'Deployment' ? surgeOf(o, replicas) : 0;
+      const perPod = requestsOf(o);
+      const range = replicaRange(objects, o);
+      const replicas = range?.max ?? 1;
+      const scaler = range?.autoscaler;
+      const by = scaler?.object.kind === 'ScaledObject' ? 'KEDA max' : 'HPA max';
+      const surge = o.kind === 'Deployment' ? rolloutSurge(o, replicas) : 0;
       const pods = replicas + surge;
       lines.push({
         what: `${o.kind} ${o.metadata.name}`,
         pods,
         perPod,
         total: { cpu: perPod.cpu * pods, memory: perPod.memory * pods },
-        note: `${replicas} replicas${scaler ? ` (${scaler.by})` : ''}${surge > 0 ? ` + ${surge} surge` : ''}`,
+        note: `${replicas} replicas${scaler ? ` (${by})` : ''}${surge > 0 ? ` + ${surge} surge` : ''}`,
       });
       if (perPod.cpu > allocatable.cpu || perPod.memory > allocatable.memory)
         podsTooBig.push(`${o.kind} ${o.metadata.name}`);
@@ -120,8 +94,8 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
       });
     }
     if (o.kind === 'CronJob') {
-      const perPod = podRequests(podSpecOf(o) ?? {});
-      const job = asObj(asObj(spec.jobTemplate).spec);
+      const perPod = requestsOf(o);
+      const job = asObj(jobSpecOf(o));
       const parallelism = typeof job.parallelism === 'number' ? job.parallelism : 1;
       const runs = spec.concurrencyPolicy === 'Forbid' || spec.concurrencyPolicy === 'Replace' ? 1 : 2;
       const pods = runs * parallelism;
@@ -136,7 +110,7 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
         podsTooBig.push(`${o.kind} ${o.metadata.name}`);
     }
     if (o.kind === 'PodTemplate') {
-      const perPod = podRequests(podSpecOf(o) ?? {});
+      const perPod = requestsOf(o);
       if (perPod.cpu > allocatable.cpu || perPod.memory > allocatable.memory)
         podsTooBig.push(`PodTemplate ${o.metadata.name}`);
     }

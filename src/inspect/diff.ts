@@ -25,7 +25,19 @@
  *   headroom        capacity headroom (CPU or memory, src/inspect/capacity.ts) falls below the threshold
  */
 import type { CapacityReport } from './capacity';
-import { asArr, asObj, podSpecOf, type Json, type Manifest } from '../model/objects';
+import {
+  allContainers,
+  asArr,
+  asObj,
+  asStrArr,
+  jsonEqual,
+  objectId,
+  podContainers,
+  podSpecOf,
+  policyTypes,
+  type Json,
+  type Manifest,
+} from '../model/objects';
 
 /** One field that differs; `undefined` means absent. */
 export interface FieldChange {
@@ -77,11 +89,6 @@ export interface Headroom {
 export function headroomOf(cap: CapacityReport): Headroom {
   const pct = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0);
   return { cpuPct: pct(cap.headroom.cpu, cap.capacity.cpu), memoryPct: pct(cap.headroom.memory, cap.capacity.memory) };
-}
-
-/** `Kind namespace/name`, or `Kind name` for cluster-scoped objects. */
-export function objectId(o: Manifest): string {
-  return o.metadata.namespace ? `${o.kind} ${o.metadata.namespace}/${o.metadata.name}` : `${o.kind} ${o.metadata.name}`;
 }
 
 export interface DiffInput {
@@ -174,11 +181,6 @@ function isPlainObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Structural equality, key order ignored. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
 function canonical(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
@@ -205,18 +207,17 @@ const newItems = (before: Iterable<string>, after: Iterable<string>) => {
   const b = new Set(before);
   return [...new Set(after)].filter((x) => !b.has(x)).sort();
 };
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
 
 /** Every permission a Role or ClusterRole grants, one string per (group, resource, verb[, names]). */
 export function permissions(o: Manifest | undefined): string[] {
   const out: string[] = [];
   for (const r of asArr(o?.rules)) {
-    const names = strs(r.resourceNames);
+    const names = asStrArr(r.resourceNames);
     const suffix = names.length > 0 ? ` [${names.join(',')}]` : '';
-    for (const verb of strs(r.verbs)) {
-      for (const url of strs(r.nonResourceURLs)) out.push(`${verb} ${url}`);
-      for (const g of strs(r.apiGroups)) {
-        for (const res of strs(r.resources)) out.push(`${verb} ${g === '' ? '' : `${g}/`}${res}${suffix}`);
+    for (const verb of asStrArr(r.verbs)) {
+      for (const url of asStrArr(r.nonResourceURLs)) out.push(`${verb} ${url}`);
+      for (const g of asStrArr(r.apiGroups)) {
+        for (const res of asStrArr(r.resources)) out.push(`${verb} ${g === '' ? '' : `${g}/`}${res}${suffix}`);
       }
     }
   }
@@ -266,7 +267,7 @@ function routes(o: Manifest | undefined): string[] {
   }
   if (o.kind === 'Gateway')
     return asArr(s.listeners).map((l) => `${String(l.hostname ?? '*')}:${String(l.port)}/${String(l.protocol)}`);
-  const hosts = strs(s.hostnames);
+  const hosts = asStrArr(s.hostnames);
   const paths = asArr(s.rules).flatMap((r) => asArr(r.matches).map((m) => String(asObj(m.path).value ?? '/')));
   return (hosts.length > 0 ? hosts : ['*']).flatMap((h) => (paths.length > 0 ? paths : ['/']).map((p) => `${h}${p}`));
 }
@@ -292,12 +293,6 @@ export function networkAllows(o: Manifest | undefined): string[] {
   return [...new Set(out)].sort();
 }
 
-function policyTypesOf(o: Manifest | undefined): string[] {
-  const s = spec(o);
-  if (Array.isArray(s.policyTypes)) return strs(s.policyTypes);
-  return s.egress !== undefined ? ['Ingress', 'Egress'] : ['Ingress'];
-}
-
 const exposure: Rule = (id, before, after) => {
   const out: Risk[] = [];
   const o = after ?? before;
@@ -314,7 +309,7 @@ const exposure: Rule = (id, before, after) => {
     const was = before ? String(spec(before).type ?? 'ClusterIP') : undefined;
     if ((type === 'LoadBalancer' || type === 'NodePort') && type !== was)
       out.push(risk('exposure', id, `Service type ${was ?? '(new)'} → ${type}`));
-    const ext = newItems(strs(spec(before).externalIPs), strs(spec(after).externalIPs));
+    const ext = newItems(asStrArr(spec(before).externalIPs), asStrArr(spec(after).externalIPs));
     if (ext.length > 0) out.push(risk('exposure', id, `externalIPs ${ext.join(', ')}`));
   }
   if (o.kind === 'NetworkPolicy') {
@@ -336,7 +331,7 @@ const exposure: Rule = (id, before, after) => {
       } else {
         const added = newItems(networkAllows(before), allows);
         if (added.length > 0) out.push(risk('exposure', id, `opened: ${short(added.join('; '))}`));
-        const dropped = policyTypesOf(before).filter((t) => !policyTypesOf(after).includes(t));
+        const dropped = policyTypes(before).filter((t) => !policyTypes(after).includes(t));
         if (dropped.length > 0) out.push(risk('exposure', id, `no longer isolates ${dropped.join(', ')}`));
         if (!jsonEqual(spec(before).podSelector, spec(after).podSelector))
           out.push(risk('exposure', id, 'podSelector changed: pods it no longer selects lose its isolation'));
@@ -364,11 +359,7 @@ const PSA_LEVEL: Record<string, number> = { privileged: 0, baseline: 1, restrict
 function containerSecurity(podSpec: Json): Map<string, Json> {
   const podSc = asObj(podSpec.securityContext);
   const out = new Map<string, Json>();
-  for (const c of [
-    ...asArr(podSpec.initContainers),
-    ...asArr(podSpec.containers),
-    ...asArr(podSpec.ephemeralContainers),
-  ]) {
+  for (const c of allContainers(podSpec)) {
     const sc = asObj(c.securityContext);
     out.set(String(c.name), {
       privileged: sc.privileged === true,
@@ -376,23 +367,13 @@ function containerSecurity(podSpec: Json): Map<string, Json> {
       runAsNonRoot: (sc.runAsNonRoot ?? podSc.runAsNonRoot) === true,
       runAsRoot: (sc.runAsUser ?? podSc.runAsUser) === 0,
       readOnlyRootFilesystem: sc.readOnlyRootFilesystem === true,
-      capabilitiesAdded: strs(asObj(sc.capabilities).add),
-      capabilitiesDropped: strs(asObj(sc.capabilities).drop),
+      capabilitiesAdded: asStrArr(asObj(sc.capabilities).add),
+      capabilitiesDropped: asStrArr(asObj(sc.capabilities).drop),
       seccompUnconfined:
         String(asObj(sc.seccompProfile ?? podSc.seccompProfile).type ?? 'RuntimeDefault-or-unset') === 'Unconfined',
     });
   }
   return out;
-}
-
-function podSpecAny(o: Manifest | undefined): Json | undefined {
-  if (!o) return undefined;
-  const s = podSpecOf(o);
-  if (s) return s;
-  if (o.kind === 'Pod') return spec(o);
-  if (o.kind === 'DaemonSet' || o.kind === 'ReplicaSet' || o.kind === 'Job') return asObj(asObj(spec(o).template).spec);
-  if (o.kind === 'CronJob') return asObj(asObj(asObj(asObj(spec(o).jobTemplate).spec).template).spec);
-  return undefined;
 }
 
 const admission: Rule = (id, before, after) => {
@@ -422,16 +403,23 @@ const admission: Rule = (id, before, after) => {
         out.push(risk('admission', id, `${f} changed (what the policy checks)`));
   }
   if (after.kind === 'ValidatingAdmissionPolicyBinding' && before) {
-    if (strs(spec(before).validationActions).includes('Deny') && !strs(spec(after).validationActions).includes('Deny'))
+    if (
+      asStrArr(spec(before).validationActions).includes('Deny') &&
+      !asStrArr(spec(after).validationActions).includes('Deny')
+    )
       out.push(
-        risk('admission', id, `validationActions no longer Deny (${strs(spec(after).validationActions).join(', ')})`),
+        risk(
+          'admission',
+          id,
+          `validationActions no longer Deny (${asStrArr(spec(after).validationActions).join(', ')})`,
+        ),
       );
     for (const f of ['policyName', 'matchResources', 'paramRef'])
       if (!jsonEqual(spec(before)[f], spec(after)[f])) out.push(risk('admission', id, `${f} changed`));
   }
-  const podAfter = podSpecAny(after);
+  const podAfter = after && podSpecOf(after);
   if (podAfter) {
-    const podBefore = podSpecAny(before) ?? {};
+    const podBefore = (before && podSpecOf(before)) ?? {};
     const was = containerSecurity(podBefore);
     const problems: string[] = [];
     for (const [name, now] of containerSecurity(podAfter)) {
@@ -444,9 +432,9 @@ const admission: Rule = (id, before, after) => {
       if (loosened('readOnlyRootFilesystem', false) && b !== undefined)
         problems.push(`${name}: readOnlyRootFilesystem no longer true`);
       if (loosened('seccompUnconfined', true)) problems.push(`${name}: seccomp Unconfined`);
-      const caps = newItems(strs(b?.capabilitiesAdded), strs(now.capabilitiesAdded));
+      const caps = newItems(asStrArr(b?.capabilitiesAdded), asStrArr(now.capabilitiesAdded));
       if (caps.length > 0) problems.push(`${name}: capabilities added ${caps.join(', ')}`);
-      const undropped = b ? newItems(strs(now.capabilitiesDropped), strs(b.capabilitiesDropped)) : [];
+      const undropped = b ? newItems(asStrArr(now.capabilitiesDropped), asStrArr(b.capabilitiesDropped)) : [];
       if (undropped.length > 0) problems.push(`${name}: no longer drops ${undropped.join(', ')}`);
     }
     for (const f of ['hostNetwork', 'hostPID', 'hostIPC'])
@@ -557,10 +545,10 @@ export function unpinnedReason(image: string): string | undefined {
 }
 
 function containerImages(o: Manifest | undefined): Map<string, string> {
-  const s = podSpecAny(o);
+  const s = o && podSpecOf(o);
   const out = new Map<string, string>();
   if (!s) return out;
-  for (const c of [...asArr(s.initContainers), ...asArr(s.containers)]) out.set(String(c.name), String(c.image));
+  for (const c of podContainers(s)) out.set(String(c.name), String(c.image));
   return out;
 }
 

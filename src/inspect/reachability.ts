@@ -30,69 +30,19 @@
  * modelled (CNIs allow node-to-local-pod traffic).
  */
 import type { EnvironmentConfig } from '../../apps/environment';
-import { asArr, asObj, podSpecOf, type Json, type Manifest } from '../model/objects';
-
-/** A rendered or committed Kubernetes object. */
-type K8sObject = Manifest;
-
-const asStrArr = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
-const asStrRecord = (v: unknown): Record<string, string> =>
-  Object.fromEntries(Object.entries(asObj(v)).map(([k, x]) => [k, String(x)]));
-const nsOf = (o: K8sObject): string => o.metadata.namespace ?? '';
-
-/** Whether a label selector ({matchLabels, matchExpressions}) matches labels. An empty selector matches all. */
-export function selectorMatches(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
-  const s = asObj(selector);
-  for (const [k, v] of Object.entries(asStrRecord(s.matchLabels))) if (labels[k] !== v) return false;
-  return asArr(s.matchExpressions).every((e) => {
-    const has = Object.prototype.hasOwnProperty.call(labels, String(e.key));
-    const inValues = asStrArr(e.values).includes(String(labels[String(e.key)]));
-    if (e.operator === 'In') return has && inValues;
-    if (e.operator === 'NotIn') return !(has && inValues);
-    if (e.operator === 'Exists') return has;
-    if (e.operator === 'DoesNotExist') return !has;
-    return false;
-  });
-}
-
-/** The policy types a NetworkPolicy has, with the API server's default. */
-export function policyTypes(p: K8sObject): string[] {
-  const spec = asObj(p.spec);
-  if (spec.policyTypes !== undefined) return asStrArr(spec.policyTypes);
-  return ['Ingress', ...(spec.egress !== undefined ? ['Egress'] : [])];
-}
-
-/** Labels of the rendered namespaces, with the kubernetes.io/metadata.name label the API server adds. */
-export function namespaceLabels(objects: readonly K8sObject[]): Map<string, Record<string, string>> {
-  const out = new Map<string, Record<string, string>>();
-  for (const o of objects) {
-    if (o.kind === 'Namespace')
-      out.set(o.metadata.name, { ...asStrRecord(o.metadata.labels), 'kubernetes.io/metadata.name': o.metadata.name });
-  }
-  return out;
-}
-
-/** Objects with a pod template (Deployment, StatefulSet, PodTemplate; Pod, Job, CronJob, DaemonSet, ReplicaSet too). */
-export function workloads(
-  objects: readonly K8sObject[],
-): { object: K8sObject; namespace: string; pod: { labels: Record<string, string>; spec: Json } }[] {
-  const out = [];
-  for (const o of objects) {
-    let template: Json | undefined;
-    if (o.kind === 'Pod') template = { metadata: o.metadata, spec: o.spec };
-    else if (o.kind === 'PodTemplate') template = asObj(o.template);
-    else if (o.kind === 'CronJob') template = asObj(asObj(asObj(asObj(o.spec).jobTemplate).spec).template);
-    else if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(o.kind))
-      template = asObj(asObj(o.spec).template);
-    if (!template) continue;
-    out.push({
-      object: o,
-      namespace: nsOf(o),
-      pod: { labels: asStrRecord(asObj(template.metadata).labels), spec: podSpecOf(o) ?? asObj(template.spec) },
-    });
-  }
-  return out;
-}
+import {
+  asArr,
+  asObj,
+  asStrArr,
+  namespaceLabels,
+  nsOf,
+  podContainers,
+  policyTypes,
+  selectorMatches,
+  workloads,
+  type Json,
+  type Manifest,
+} from '../model/objects';
 
 type Range = readonly [number, number];
 
@@ -159,13 +109,13 @@ function ipBlockRanges(block: Json): Range[] {
 }
 
 /** The endpoints of an environment: its workloads, and the pseudo-workloads outside it. */
-export function endpoints(env: EnvironmentConfig, objects: readonly K8sObject[]): Endpoint[] {
+export function endpoints(env: EnvironmentConfig, objects: readonly Manifest[]): Endpoint[] {
   const out: Endpoint[] = workloads(objects).map((w) => ({
     name: w.object.metadata.name,
     kind: 'workload',
     namespace: w.namespace,
     labels: w.pod.labels,
-    ports: [...asArr(w.pod.spec.initContainers), ...asArr(w.pod.spec.containers)].flatMap((c) =>
+    ports: podContainers(w.pod.spec).flatMap((c) =>
       asArr(c.ports).map((p) => ({
         ...(p.name !== undefined ? { name: String(p.name) } : {}),
         port: Number(p.containerPort),
@@ -260,7 +210,7 @@ function portMatches(rulePorts: unknown, c: Candidate, dest: Endpoint): boolean 
 }
 
 /** Every connection the policies allow, sorted; see the file comment for the semantics. */
-export function allowedFlows(env: EnvironmentConfig, objects: readonly K8sObject[]): Flow[] {
+export function allowedFlows(env: EnvironmentConfig, objects: readonly Manifest[]): Flow[] {
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
   const nsLabels = namespaceLabels(objects);
   const eps = endpoints(env, objects);

@@ -22,10 +22,9 @@ import {
 import type { CapacityReport } from './capacity';
 import { formatMemoryMi } from './capacity';
 import type { EnvironmentConfig } from '../../apps/environment';
-import { asArr, fileName, podSpecOf, type Manifest } from '../model/objects';
+import { fileName, podContainers, podSpecOf, type Manifest } from '../model/objects';
 import { formatCpu } from '../model/quantity';
 
-/** The Markdown report of one environment. */
 /** What the report shows beside the platform objects, made by the composition. */
 export interface ReportInputs {
   /** The Argo CD objects of argocd/<env>/. */
@@ -39,6 +38,7 @@ export interface ReportInputs {
   }[];
 }
 
+/** The Markdown report of one environment. */
 export function environmentReport(
   env: EnvironmentConfig,
   objects: readonly Manifest[],
@@ -49,7 +49,7 @@ export function environmentReport(
   for (const o of objects) {
     const spec = podSpecOf(o);
     if (!spec) continue;
-    for (const c of [...asArr(spec.initContainers), ...asArr(spec.containers)]) {
+    for (const c of podContainers(spec)) {
       const list = images.get(String(c.image)) ?? [];
       list.push(`${o.kind} ${o.metadata.name}/${String(c.name)}`);
       images.set(String(c.image), list);

@@ -13,18 +13,16 @@ import {
   type DiffInput,
   type RiskCategory,
 } from '../../src/inspect/diff';
-import type { Manifest } from '../../src/model/objects';
+import type { Json, Manifest } from '../../src/model/objects';
 
-type Obj = Record<string, unknown>;
-
-const obj = (kind: string, name: string, body: Obj = {}, namespace: string | null = 'app'): Manifest => ({
+const obj = (kind: string, name: string, body: Json = {}, namespace: string | null = 'app'): Manifest => ({
   apiVersion: 'v1',
   kind,
-  metadata: { name, ...(namespace ? { namespace } : {}), ...((body.metadata as Obj | undefined) ?? {}) },
+  metadata: { name, ...(namespace ? { namespace } : {}), ...((body.metadata as Json | undefined) ?? {}) },
   ...Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'metadata')),
 });
 
-const container = (over: Obj = {}): Obj => ({
+const container = (over: Json = {}): Json => ({
   name: 'app',
   image: 'registry.example/app:1.4.0',
   securityContext: {
@@ -36,7 +34,7 @@ const container = (over: Obj = {}): Obj => ({
   ...over,
 });
 
-const deployment = (c: Obj = container(), spec: Obj = {}): Manifest =>
+const deployment = (c: Json = container(), spec: Json = {}): Manifest =>
   obj('Deployment', 'frontend', {
     spec: {
       replicas: 3,
@@ -46,7 +44,7 @@ const deployment = (c: Obj = container(), spec: Obj = {}): Manifest =>
     },
   });
 
-const statefulSet = (spec: Obj = {}): Manifest =>
+const statefulSet = (spec: Json = {}): Manifest =>
   obj('StatefulSet', 'nats', {
     spec: {
       replicas: 3,
@@ -59,16 +57,16 @@ const statefulSet = (spec: Obj = {}): Manifest =>
     },
   });
 
-const role = (rules: Obj[], kind = 'Role'): Manifest =>
+const role = (rules: Json[], kind = 'Role'): Manifest =>
   obj(kind, 'launcher', { rules }, kind === 'Role' ? 'app' : null);
-const binding = (subjects: Obj[], roleName = 'launcher'): Manifest =>
+const binding = (subjects: Json[], roleName = 'launcher'): Manifest =>
   obj('RoleBinding', 'launcher-mw', {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
     subjects,
   });
-const sa = (name: string): Obj => ({ kind: 'ServiceAccount', name, namespace: 'app' });
+const sa = (name: string): Json => ({ kind: 'ServiceAccount', name, namespace: 'app' });
 
-const netpol = (spec: Obj): Manifest =>
+const netpol = (spec: Json): Manifest =>
   obj('NetworkPolicy', 'frontend', {
     spec: { podSelector: { matchLabels: { app: 'frontend' } }, policyTypes: ['Ingress', 'Egress'], ...spec },
   });
@@ -80,7 +78,7 @@ const fromProxy = {
 const namespace = (level: string): Manifest =>
   obj('Namespace', 'app', { metadata: { labels: { 'pod-security.kubernetes.io/enforce': level } } }, null);
 
-const vap = (spec: Obj = {}): Manifest =>
+const vap = (spec: Json = {}): Manifest =>
   obj(
     'ValidatingAdmissionPolicy',
     'guard',
@@ -273,7 +271,7 @@ const CASES: readonly Case[] = [
   {
     name: 'privileged',
     before: [deployment()],
-    after: [deployment(container({ securityContext: { ...(container().securityContext as Obj), privileged: true } }))],
+    after: [deployment(container({ securityContext: { ...(container().securityContext as Json), privileged: true } }))],
     expect: ['admission'],
     says: 'privileged',
   },
@@ -281,7 +279,7 @@ const CASES: readonly Case[] = [
     name: 'runAsNonRoot false',
     before: [deployment()],
     after: [
-      deployment(container({ securityContext: { ...(container().securityContext as Obj), runAsNonRoot: false } })),
+      deployment(container({ securityContext: { ...(container().securityContext as Json), runAsNonRoot: false } })),
     ],
     expect: ['admission'],
     says: 'runAsNonRoot',
@@ -293,7 +291,7 @@ const CASES: readonly Case[] = [
       deployment(
         container({
           securityContext: {
-            ...(container().securityContext as Obj),
+            ...(container().securityContext as Json),
             capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] },
           },
         }),
@@ -307,7 +305,7 @@ const CASES: readonly Case[] = [
     before: [deployment()],
     after: [
       deployment(
-        container({ securityContext: { ...(container().securityContext as Obj), readOnlyRootFilesystem: false } }),
+        container({ securityContext: { ...(container().securityContext as Json), readOnlyRootFilesystem: false } }),
       ),
     ],
     expect: ['admission'],

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
-import type { K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
 import { check, committed, container, pick, pod, withGateway, withReplaced } from './fixtures';
 import {
   autoscalersRule,
@@ -225,7 +225,7 @@ describe('rule autoscalers', () => {
   it('fails on a KEDA trigger authentication that is not rendered', () => {
     const d: any = pick('prod', 'Deployment', 'middleware');
     delete d.spec.replicas;
-    const scaled: K8sObject = {
+    const scaled: Manifest = {
       apiVersion: 'keda.sh/v1alpha1',
       kind: 'ScaledObject',
       metadata: { name: 'middleware', namespace: 'coderun' },
@@ -239,7 +239,7 @@ describe('rule autoscalers', () => {
     expect(check(autoscalersRule, [...withReplaced('prod', d), scaled])).toContain(
       'ScaledObject coderun/middleware: triggers[0] authenticationRef TriggerAuthentication coderun/nats-monitor is not rendered',
     );
-    const auth: K8sObject = {
+    const auth: Manifest = {
       apiVersion: 'keda.sh/v1alpha1',
       kind: 'TriggerAuthentication',
       metadata: { name: 'nats-monitor', namespace: 'coderun' },
@@ -248,7 +248,7 @@ describe('rule autoscalers', () => {
   });
 
   it('counts a KEDA ScaledObject as an autoscaler', () => {
-    const scaled: K8sObject = {
+    const scaled: Manifest = {
       apiVersion: 'keda.sh/v1alpha1',
       kind: 'ScaledObject',
       metadata: { name: 'middleware', namespace: 'coderun' },
@@ -423,7 +423,7 @@ describe('rule references', () => {
     const ing: any = pick('prod', 'Ingress', 'oauth2-proxy');
     ing.spec.ingressClassName = 'traefik';
     ing.metadata.annotations['cert-manager.io/cluster-issuer'] = 'letsencrypt-staging';
-    const objects = [c, es, ing].reduce<K8sObject[]>(
+    const objects = [c, es, ing].reduce<Manifest[]>(
       (all, x) => all.map((o) => (o.kind === x.kind && o.metadata.name === x.metadata.name ? x : o)),
       [...committed('prod').objects],
     );
@@ -442,7 +442,7 @@ describe('rule references', () => {
 
   it("fails on an HTTPRoute whose Gateway is not the environment's", () => {
     const env = withGateway('prod');
-    const route: K8sObject = {
+    const route: Manifest = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
       metadata: { name: 'oauth2-proxy', namespace: 'coderun' },
@@ -512,7 +512,7 @@ describe('providedByCluster', () => {
 
   it('lists SealedSecrets by their template name', () => {
     const { env } = committed('dev');
-    const sealed: K8sObject = {
+    const sealed: Manifest = {
       apiVersion: 'bitnami.com/v1alpha1',
       kind: 'SealedSecret',
       metadata: { name: 'nats-credentials', namespace: 'coderun' },

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, type K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
+import { ROOT } from '../support/committed';
 import { committed, committedByEnv } from './fixtures';
 import {
   argocdApplicationDestinationRule,
@@ -30,7 +31,7 @@ const find = (os: any[], kind: string, name: string): any => {
 };
 const app = `coderun-${ENV}`;
 const boot = `coderun-${ENV}-bootstrap`;
-const check = (rule: Rule, os: readonly K8sObject[], env = ENV) =>
+const check = (rule: Rule, os: readonly Manifest[], env = ENV) =>
   formatViolations(runRule(rule, os, committed(env).env).violations);
 
 describe('committed argocd/<env>/', () => {

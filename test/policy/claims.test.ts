@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EXECUTOR_LANGUAGES } from '../../charts/executors/schema';
-import type { K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
 import { check, committed, committedByEnv, container, pick, pod, withReplaced } from './fixtures';
 import {
   argocdApplicationOptionsRule,
@@ -38,13 +38,13 @@ import {
 
 const ENVS = [...committedByEnv().keys()];
 /** An environment's dist/ objects with one object (kind, name) changed by `edit`. */
-const edited = (env: string, kind: string, name: string, edit: (o: any) => void): K8sObject[] => {
+const edited = (env: string, kind: string, name: string, edit: (o: any) => void): Manifest[] => {
   const o: any = pick(env, kind, name);
   edit(o);
   return withReplaced(env, o);
 };
 /** An environment's argocd/ objects, a deep copy, with the object (kind, name) changed by `edit`. */
-const argocdEdited = (env: string, kind: string, name: string, edit: (o: any) => void): K8sObject[] => {
+const argocdEdited = (env: string, kind: string, name: string, edit: (o: any) => void): Manifest[] => {
   const os: any[] = structuredClone(committed(env).argocd) as any[];
   const o = os.find((x) => x.kind === kind && x.metadata.name === name);
   if (!o) throw new Error(`no ${kind} ${name} in argocd/${env}`);
@@ -605,7 +605,7 @@ describe('rule external-secrets-as-declared', () => {
     const os: any[] = structuredClone(committed(env).objects) as any[];
     const o = os.find((x) => x.kind === 'ExternalSecret' && x.spec.target.name === nameOf(env, secret));
     edit(o.spec);
-    return os as K8sObject[];
+    return os as Manifest[];
   };
 
   it.each(external)("fails in %s when a Secret is read from another environment's remote secret", (env) => {

@@ -1,16 +1,17 @@
 /** Committed objects per environment, loaded once per test file, and helpers to break them. */
 import type { EnvironmentConfig } from '../../apps/environment';
 import { formatViolations, ruleInput, runRule, type Rule } from '../../src/policy/rules';
-import { sharedCommitted, type K8sObject } from '../support/committed';
+import { podSpecOf, type Manifest } from '../../src/model/objects';
+import { sharedCommitted } from '../support/committed';
 
 export interface EnvObjects {
   readonly env: EnvironmentConfig;
   /** Objects under dist/<env>/ (the platform, not Argo CD). */
-  readonly objects: readonly K8sObject[];
+  readonly objects: readonly Manifest[];
   /** Objects under argocd/<env>/, bootstrap/ included (what rules with reads: 'argocd' check). */
-  readonly argocd: readonly K8sObject[];
+  readonly argocd: readonly Manifest[];
   /** Files under argocd/<env>/bootstrap/ and the objects in each. */
-  readonly bootstrapFiles: ReadonlyMap<string, readonly K8sObject[]>;
+  readonly bootstrapFiles: ReadonlyMap<string, readonly Manifest[]>;
 }
 
 let cache: Map<string, EnvObjects> | undefined;
@@ -41,19 +42,19 @@ export function committed(envName: string): EnvObjects {
 }
 
 /** The objects a rule reads in an environment: dist/<env>/, argocd/<env>/ (reads: 'argocd'), or both (reads: 'all'). */
-export function inputOf(rule: Rule, e: EnvObjects): readonly K8sObject[] {
+export function inputOf(rule: Rule, e: EnvObjects): readonly Manifest[] {
   return ruleInput(rule, e.objects, e.argocd);
 }
 
 /** A deep copy of the one committed object of this kind and name. */
-export function pick(envName: string, kind: string, name: string): K8sObject {
+export function pick(envName: string, kind: string, name: string): Manifest {
   const o = committed(envName).objects.find((x) => x.kind === kind && x.metadata.name === name);
   if (!o) throw new Error(`no ${kind} ${name} in dist/${envName}`);
   return structuredClone(o);
 }
 
 /** Replace one object (same kind and name) in a copy of the environment's objects. */
-export function withReplaced(envName: string, replacement: K8sObject): K8sObject[] {
+export function withReplaced(envName: string, replacement: Manifest): Manifest[] {
   return committed(envName).objects.map((o) =>
     o.kind === replacement.kind &&
     o.metadata.name === replacement.metadata.name &&
@@ -67,7 +68,7 @@ export function withReplaced(envName: string, replacement: K8sObject): K8sObject
  * The violations of one rule over some objects, as text ('' when none), in an environment
  * (or in `env`, a variant of it).
  */
-export function check(rule: Rule, objects: readonly K8sObject[], envName = 'prod', env?: EnvironmentConfig): string {
+export function check(rule: Rule, objects: readonly Manifest[], envName = 'prod', env?: EnvironmentConfig): string {
   return formatViolations(runRule(rule, objects, env ?? committed(envName).env).violations);
 }
 
@@ -81,8 +82,8 @@ export function withGateway(envName: string): EnvironmentConfig {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests reach into manifests they break on purpose */
-/** The pod spec of a Deployment or StatefulSet under test. */
-export const pod = (o: any): any => o.spec.template.spec;
+/** The pod spec of a workload under test (src/model/objects.ts's podSpecOf, untyped to be broken). */
+export const pod = (o: Manifest): any => podSpecOf(o);
 /** Its i-th container. */
 export const container = (o: any, i = 0): any => pod(o).containers[i];
 /* eslint-enable @typescript-eslint/no-explicit-any */

@@ -1,10 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
-import type { K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
 import { committed, pick, withGateway, withReplaced } from './fixtures';
 import { formatViolations, isDefaultDeny, networkPolicyCoverageRule, runRule } from '../../src/policy/rules';
 
-const check = (objects: readonly K8sObject[], envName = 'prod') =>
+const check = (objects: readonly Manifest[], envName = 'prod') =>
   formatViolations(runRule(networkPolicyCoverageRule, objects, committed(envName).env).violations);
 
 describe('rule network-policy-coverage', () => {

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, type K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
+import { ROOT } from '../support/committed';
 import { check, committed, committedByEnv, container, pick, withReplaced } from './fixtures';
 import {
   argocdSyncSettingsRule,
@@ -25,7 +26,7 @@ import {
 const GUARD = 'coderun-executor-guard';
 const WAVE = 'argocd.argoproj.io/sync-wave';
 /** prod's objects with the executor guard policy changed by `edit`. */
-const withPolicy = (edit: (spec: any) => void): K8sObject[] => {
+const withPolicy = (edit: (spec: any) => void): Manifest[] => {
   const p: any = pick('prod', 'ValidatingAdmissionPolicy', GUARD);
   edit(p.spec);
   return withReplaced('prod', p);
@@ -182,7 +183,7 @@ describe('rule argocd-sync-settings', () => {
 });
 
 describe('rule start-order', () => {
-  const moved = (env: string, kind: string, name: string, wave: number): K8sObject[] => {
+  const moved = (env: string, kind: string, name: string, wave: number): Manifest[] => {
     const o: any = pick(env, kind, name);
     o.metadata.annotations[WAVE] = String(wave);
     return withReplaced(env, o);
@@ -233,7 +234,7 @@ describe('rule start-order', () => {
 });
 
 describe('rule session-cookie-flags', () => {
-  const withArg = (env: string, flag: string, value: string | undefined): K8sObject[] => {
+  const withArg = (env: string, flag: string, value: string | undefined): Manifest[] => {
     const d: any = pick(env, 'Deployment', 'oauth2-proxy');
     const c = container(d);
     c.args = c.args.filter((a: string) => !a.startsWith(`--${flag}=`));

@@ -2,10 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { committed, pick, withReplaced } from './fixtures';
 import { formatViolations, rbacRule, runRule } from '../../src/policy/rules';
-import type { K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
 
 const env = committed('prod').env;
-const check = (objects: readonly K8sObject[]) => formatViolations(runRule(rbacRule, objects, env).violations);
+const check = (objects: readonly Manifest[]) => formatViolations(runRule(rbacRule, objects, env).violations);
 
 describe('rule rbac', () => {
   it('passes on the committed prod RBAC', () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { EXECUTOR_LANGUAGES } from '../../charts/executors/schema';
 import type { EnvironmentConfig } from '../../apps/environment';
-import type { K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
 import { committed, committedByEnv, pick, withReplaced } from './fixtures';
 import { allowedFlows, compareFlows, type Flow } from '../../src/inspect/reachability';
 
@@ -81,7 +81,7 @@ function intended(envName: string): Flow[] {
 }
 
 /** Extra and missing flows of a set of objects against an environment's intended table. */
-function diff(envName: string, objects: readonly K8sObject[] = committed(envName).objects) {
+function diff(envName: string, objects: readonly Manifest[] = committed(envName).objects) {
   return compareFlows(allowedFlows(committed(envName).env, objects), intended(envName));
 }
 

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
-import type { K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
 import { check, committed, pick, pod, withReplaced } from './fixtures';
 import {
   clusterNodes,
@@ -211,7 +211,7 @@ describe('rule service-routing', () => {
   });
 
   it('checks HTTPRoute backendRefs', () => {
-    const route: K8sObject = {
+    const route: Manifest = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
       metadata: { name: 'oauth2-proxy', namespace: 'coderun' },
@@ -301,7 +301,7 @@ describe('rule monitor-targets', () => {
 });
 
 /** A ConfigMap in the app namespace holding one string. */
-const configMap = (text: string): K8sObject => ({
+const configMap = (text: string): Manifest => ({
   apiVersion: 'v1',
   kind: 'ConfigMap',
   metadata: { name: 'x', namespace: 'coderun' },
@@ -379,7 +379,7 @@ describe('rule service-routing', () => {
   });
 
   it('does not look behind an ExternalName Service', () => {
-    const svc: K8sObject = {
+    const svc: Manifest = {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'smtp', namespace: 'coderun' },
@@ -412,7 +412,7 @@ describe('rule job-deadlines', () => {
 
   it('checks Jobs too', () => {
     const t: any = pick('dev', 'PodTemplate', 'executor-go');
-    const job: K8sObject = {
+    const job: Manifest = {
       apiVersion: 'batch/v1',
       kind: 'Job',
       metadata: { name: 'migrate', namespace: 'coderun' },

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
-import { committed, pick } from './fixtures';
+import { committed, container, pick } from './fixtures';
 import {
   formatViolations,
   labelsRule,
@@ -11,7 +11,6 @@ import {
 } from '../../src/policy/rules';
 
 const env = committed('staging').env;
-const container = (o: any) => o.spec.template.spec.containers[0];
 
 describe('rule resources', () => {
   it('passes on the committed frontend', () => {

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
-import type { K8sObject } from '../support/committed';
+import type { Manifest } from '../../src/model/objects';
 import { check, committed, container, pick, pod, withReplaced } from './fixtures';
 import {
   allowedRegistriesRule,
@@ -143,7 +143,7 @@ describe('rule service-account-tokens', () => {
 
 describe('rule no-secrets-in-git', () => {
   it('fails on a rendered Secret with data', () => {
-    const secret: K8sObject = {
+    const secret: Manifest = {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'nats-credentials', namespace: 'coderun' },

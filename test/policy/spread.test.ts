@@ -1,9 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
-import { committed, pick, withReplaced } from './fixtures';
+import { committed, pick, pod, withReplaced } from './fixtures';
 import { formatViolations, runRule, spreadHardInProductionRule, spreadRule } from '../../src/policy/rules';
-
-const spec = (o: any) => o.spec.template.spec;
 
 describe('rule spread', () => {
   it('passes on the committed prod frontend', () => {
@@ -13,14 +11,14 @@ describe('rule spread', () => {
 
   it('fails when a workload has no constraints', () => {
     const d: any = pick('prod', 'Deployment', 'frontend');
-    delete spec(d).topologySpreadConstraints;
+    delete pod(d).topologySpreadConstraints;
     const { violations } = runRule(spreadRule, withReplaced('prod', d), committed('prod').env);
     expect(formatViolations(violations)).toContain('Deployment coderun/frontend: has no topologySpreadConstraints');
   });
 
   it("fails when a constraint selects labels the pod doesn't carry", () => {
     const d: any = pick('staging', 'Deployment', 'middleware');
-    spec(d).topologySpreadConstraints[0].labelSelector.matchLabels['app.kubernetes.io/name'] = 'frontend';
+    pod(d).topologySpreadConstraints[0].labelSelector.matchLabels['app.kubernetes.io/name'] = 'frontend';
     const { violations } = runRule(spreadRule, [d], committed('staging').env);
     expect(formatViolations(violations)).toContain(
       'selects app.kubernetes.io/name=frontend, which its own pods do not carry',
@@ -29,14 +27,14 @@ describe('rule spread', () => {
 
   it('fails when a constraint has an empty selector', () => {
     const d: any = pick('staging', 'StatefulSet', 'nats');
-    spec(d).topologySpreadConstraints[0].labelSelector = {};
+    pod(d).topologySpreadConstraints[0].labelSelector = {};
     const { violations } = runRule(spreadRule, [d], committed('staging').env);
     expect(formatViolations(violations)).toContain('has an empty labelSelector');
   });
 
   it('fails in prod when the zone key is missing', () => {
     const d: any = pick('prod', 'StatefulSet', 'nats');
-    spec(d).topologySpreadConstraints = spec(d).topologySpreadConstraints.filter(
+    pod(d).topologySpreadConstraints = pod(d).topologySpreadConstraints.filter(
       (c: any) => c.topologyKey !== 'topology.kubernetes.io/zone',
     );
     const { violations } = runRule(spreadRule, [d], committed('prod').env);
@@ -45,14 +43,14 @@ describe('rule spread', () => {
 
   it('fails when the hostname key is missing', () => {
     const d: any = pick('dev', 'Deployment', 'oauth2-proxy');
-    spec(d).topologySpreadConstraints[0].topologyKey = 'example.com/rack';
+    pod(d).topologySpreadConstraints[0].topologyKey = 'example.com/rack';
     const { violations } = runRule(spreadRule, [d], committed('dev').env);
     expect(formatViolations(violations)).toContain('does not spread over kubernetes.io/hostname');
   });
 
   it('fails on maxSkew 0', () => {
     const d: any = pick('dev', 'Deployment', 'oauth2-proxy');
-    spec(d).topologySpreadConstraints[0].maxSkew = 0;
+    pod(d).topologySpreadConstraints[0].maxSkew = 0;
     const { violations } = runRule(spreadRule, [d], committed('dev').env);
     expect(formatViolations(violations)).toContain('maxSkew 0');
   });
@@ -61,7 +59,7 @@ describe('rule spread', () => {
 describe('rule spread-hard-in-production', () => {
   it('fails when a prod workload uses ScheduleAnyway', () => {
     const d: any = pick('prod', 'Deployment', 'oauth2-proxy');
-    spec(d).topologySpreadConstraints[1].whenUnsatisfiable = 'ScheduleAnyway';
+    pod(d).topologySpreadConstraints[1].whenUnsatisfiable = 'ScheduleAnyway';
     const { violations } = runRule(spreadHardInProductionRule, [d], committed('prod').env);
     expect(formatViolations(violations)).toContain(
       'topology.kubernetes.io/zone uses ScheduleAnyway, not DoNotSchedule',
@@ -78,7 +76,7 @@ describe('rule spread-hard-in-production', () => {
     const staging = committed('staging').env;
     expect(runRule(spreadHardInProductionRule, [d], { ...staging, tier: 'production' }).violations).not.toEqual([]);
     const p: any = pick('prod', 'Deployment', 'oauth2-proxy');
-    spec(p).topologySpreadConstraints[1].whenUnsatisfiable = 'ScheduleAnyway';
+    pod(p).topologySpreadConstraints[1].whenUnsatisfiable = 'ScheduleAnyway';
     const prod = committed('prod').env;
     expect(runRule(spreadHardInProductionRule, [p], { ...prod, tier: 'non-production' }).violations).toEqual([]);
   });

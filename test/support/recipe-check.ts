@@ -7,14 +7,15 @@
 import { EXECUTOR_LANGUAGES } from '../../charts/executors/schema';
 import { listEnvironments } from '../../src/model/loader';
 import { formatViolations, ruleInput, RULES, runRule } from '../../src/policy/rules';
+import type { Manifest } from '../../src/model/objects';
 import { capacityTableProblems } from './capacity-table';
-import { loadCommitted, type K8sObject } from './committed';
+import { loadCommitted } from './committed';
 
 export function recipeProblems(root: string): string[] {
   const problems: string[] = [];
   const docs = loadCommitted(root);
   const envs = listEnvironments(root);
-  const byEnv = new Map<string, { env: (typeof docs)[number]['env']; objects: K8sObject[]; argocd: K8sObject[] }>();
+  const byEnv = new Map<string, { env: (typeof docs)[number]['env']; objects: Manifest[]; argocd: Manifest[] }>();
   for (const d of docs) {
     const e = byEnv.get(d.env.name) ?? { env: d.env, objects: [], argocd: [] };
     if (d.file.startsWith('dist/')) e.objects.push(d.object);

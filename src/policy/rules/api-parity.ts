@@ -3,7 +3,6 @@
  * get wrong, found before Argo CD tries to sync it.
  */
 import type { EnvironmentConfig } from '../../../apps/environment';
-import type { K8sObject } from '../../model/objects';
 import {
   allContainers,
   apiGroup,
@@ -12,23 +11,20 @@ import {
   asStrRecord,
   autoscalers,
   CONTROLLER_KINDS,
-  environmentNamespaces,
   isEmptySelector,
   jsonEqual,
-  named,
-  num,
+  type Json,
+  type Manifest,
   nsOf,
+  num,
   podTemplateOf,
   replicaRange,
   scales,
   selectorMatches,
-  violation,
-  workloads,
-  type Json,
-  type Rule,
-  type Violation,
   type Workload,
-} from './core';
+  workloads,
+} from '../../model/objects';
+import { environmentNamespaces, named, violation, type Rule, type Violation } from './core';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -61,7 +57,7 @@ export function labelValueProblem(value: string): string | undefined {
 }
 
 /** Every label map in an object: metadata.labels anywhere, matchLabels, nodeSelector, Service selectors. */
-function labelMaps(o: K8sObject): { path: string; labels: Record<string, string> }[] {
+function labelMaps(o: Manifest): { path: string; labels: Record<string, string> }[] {
   const out: { path: string; labels: Record<string, string> }[] = [];
   const walk = (v: unknown, path: string, parentKey: string) => {
     if (Array.isArray(v)) {
@@ -255,7 +251,7 @@ function scaled(v: unknown, total: number): number {
 }
 
 /** The controllers a label selector picks in a namespace. */
-export function selectedControllers(objects: readonly K8sObject[], namespace: string, selector: unknown): K8sObject[] {
+export function selectedControllers(objects: readonly Manifest[], namespace: string, selector: unknown): Manifest[] {
   return workloads(objects)
     .filter((w) => CONTROLLER_KINDS.has(w.object.kind) && w.namespace === namespace)
     .filter((w) => selectorMatches(selector, w.pod.labels))
@@ -544,7 +540,7 @@ const CERT_MANAGER_INGRESS_ANNOTATIONS = ['cert-manager.io/cluster-issuer', 'cer
  * (oauth2Proxy and nats in the app namespace, natsExecutor in the executor namespace). Each comes
  * with the keys it will hold where the render says.
  */
-export function providedByCluster(env: EnvironmentConfig, objects: readonly K8sObject[]): ProvidedSecret[] {
+export function providedByCluster(env: EnvironmentConfig, objects: readonly Manifest[]): ProvidedSecret[] {
   const out: ProvidedSecret[] = [];
   const withKeys = (keys: readonly string[] | undefined) => (keys === undefined ? {} : { keys });
   for (const o of objects) {
@@ -633,7 +629,7 @@ export function podReferences(spec: Json): PodReference[] {
 }
 
 /** The keys of a rendered ConfigMap or Secret. */
-function renderedKeys(o: K8sObject): string[] {
+function renderedKeys(o: Manifest): string[] {
   const keysOf = (field: string) => Object.keys(asObj((o as Json)[field]));
   return o.kind === 'Secret'
     ? [...keysOf('data'), ...keysOf('stringData')]
@@ -683,7 +679,7 @@ export function documentedByEnvironment(env: EnvironmentConfig): Documented[] {
 }
 
 /** The references of an object to cluster-provided objects: kind, namespace ('' if cluster-scoped), name, and where. */
-function clusterReferences(o: K8sObject): { kind: string; namespace: string; name: string; where: string }[] {
+function clusterReferences(o: Manifest): { kind: string; namespace: string; name: string; where: string }[] {
   const spec = asObj(o.spec);
   const out: { kind: string; namespace: string; name: string; where: string }[] = [];
   const add = (kind: string, namespaced: boolean, name: unknown, where: string, namespace = nsOf(o)) => {

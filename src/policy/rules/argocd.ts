@@ -3,13 +3,13 @@
  * them. They take the environment's Argo CD objects (reads: 'argocd'), not dist/.
  */
 import type { EnvironmentConfig } from '../../../apps/environment';
-import type { K8sObject } from '../../model/objects';
-import { asArr, asObj, asStrArr, violation, type Json, type Rule, type Violation } from './core';
+import { asArr, asObj, asStrArr, type Json, type Manifest } from '../../model/objects';
+import { violation, type Rule, type Violation } from './core';
 
 const APP = 'Application';
 const PROJECT = 'AppProject';
-const isApp = (o: K8sObject) => o.apiVersion.startsWith('argoproj.io/') && o.kind === APP;
-const isProject = (o: K8sObject) => o.apiVersion.startsWith('argoproj.io/') && o.kind === PROJECT;
+const isApp = (o: Manifest) => o.apiVersion.startsWith('argoproj.io/') && o.kind === APP;
+const isProject = (o: Manifest) => o.apiVersion.startsWith('argoproj.io/') && o.kind === PROJECT;
 
 /** The path of the Application that keeps argocd/<env>/ applied (the bootstrap's root Application). */
 export const bootstrapPath = (env: EnvironmentConfig) => `argocd/${env.name}`;
@@ -21,10 +21,10 @@ export const platformPath = (env: EnvironmentConfig) => `dist/${env.name}`;
  */
 export const README_BOOTSTRAP_COMMAND = 'kubectl apply -n argocd -f argocd/<env>/bootstrap/';
 
-function sourceOf(app: K8sObject): Json {
+function sourceOf(app: Manifest): Json {
   return asObj(asObj(app.spec).source);
 }
-function destinationOf(app: K8sObject): Json {
+function destinationOf(app: Manifest): Json {
   return asObj(asObj(app.spec).destination);
 }
 /** The server or name an environment's Argo CD objects must target. */

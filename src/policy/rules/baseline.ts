@@ -2,7 +2,8 @@
  * The first rules of the suite: spreading, sizing, probes, pinned images and labels.
  */
 import { parseCpu, parseMemory } from '../../model/quantity';
-import { allContainers, asArr, asObj, asStrRecord, podTemplateOf, violation, type Rule, type Violation } from './core';
+import { allContainers, asArr, asObj, asStrRecord, podTemplateOf } from '../../model/objects';
+import { violation, type Rule, type Violation } from './core';
 
 const HOSTNAME = 'kubernetes.io/hostname';
 const ZONE = 'topology.kubernetes.io/zone';

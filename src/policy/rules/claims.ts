@@ -7,8 +7,6 @@
 import { createHash } from 'node:crypto';
 import type { EnvironmentConfig } from '../../../apps/environment';
 import { parseCpu, parseMemory } from '../../model/quantity';
-import type { K8sObject } from '../../model/objects';
-import { platformPath } from './argocd';
 import {
   allContainers,
   apiGroup,
@@ -16,17 +14,18 @@ import {
   asObj,
   asStrArr,
   asStrRecord,
+  autoscalers,
   CONTROLLER_KINDS,
-  imageRepository,
+  jobSpecOf,
+  type Json,
+  type Manifest,
   nsOf,
   podTemplateOf,
-  violation,
   workloads,
-  type Json,
-  type Rule,
-  type Violation,
-} from './core';
-import { executorPolicies, executorTemplates, failedValidations, optionOf, podFrom } from './promises';
+} from '../../model/objects';
+import { platformPath } from './argocd';
+import { claimRule, executorPolicies, imageRepository, type Rule } from './core';
+import { executorTemplates, failedValidations, optionOf, podFrom } from './promises';
 import { TOKEN_MOUNTING_WORKLOADS } from './security';
 
 /** `repository[:tag][@digest]`, the standard image reference of an environment's image. */
@@ -36,26 +35,6 @@ export function imageReference(image: {
   readonly digest?: string;
 }) {
   return `${image.repository}${image.tag === undefined ? '' : `:${image.tag}`}${image.digest === undefined ? '' : `@${image.digest}`}`;
-}
-
-/** Reports one violation of the rule being checked. */
-type Report = (object: K8sObject, message: string) => void;
-
-/** A rule whose check reports its violations (the rule's id is filled in). */
-function claimRule(r: {
-  readonly id: string;
-  readonly reason: string;
-  readonly reads?: Rule['reads'];
-  readonly check: (objects: readonly K8sObject[], env: EnvironmentConfig, report: Report) => void;
-}): Rule {
-  return {
-    ...r,
-    check(objects, env) {
-      const out: Violation[] = [];
-      r.check(objects, env, (object, message) => out.push(violation(r.id, object, message)));
-      return out;
-    },
-  };
 }
 
 /** A container's environment variable with a literal value, or undefined. */
@@ -111,9 +90,9 @@ export const executorExactImagesRule: Rule = claimRule({
 // ---------------------------------------------------------------------------------------------
 // Argo CD: the AppProject's kinds and the Application's options (reads: 'all')
 
-const isArgo = (o: K8sObject, kind: string) => o.apiVersion.startsWith('argoproj.io/') && o.kind === kind;
+const isArgo = (o: Manifest, kind: string) => o.apiVersion.startsWith('argoproj.io/') && o.kind === kind;
 /** The platform Application: the one that syncs dist/<env>. */
-const platformApps = (objects: readonly K8sObject[], env: EnvironmentConfig) =>
+const platformApps = (objects: readonly Manifest[], env: EnvironmentConfig) =>
   objects.filter((o) => isArgo(o, 'Application') && asObj(asObj(o.spec).source).path === platformPath(env));
 const kindKey = (group: string, kind: string) => `${group || 'core'}/${kind}`;
 
@@ -441,15 +420,15 @@ export const executorReaperRule: Rule = claimRule({
     const cron = objects.find((o) => o.kind === 'CronJob' && o.metadata.name === R.name);
     const role = objects.find((o) => o.kind === 'Role' && o.metadata.name === R.name);
     if (!cron || !role) {
-      const missing: K8sObject = cron
+      const missing: Manifest = cron
         ? { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: R.name } }
         : { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: R.name } };
       report(missing, 'is not rendered');
       return;
     }
     const spec = asObj(cron.spec);
-    const jobSpec = asObj(asObj(spec.jobTemplate).spec);
-    const expect = (where: string, have: unknown, want: unknown, o: K8sObject = cron) => {
+    const jobSpec = asObj(jobSpecOf(cron));
+    const expect = (where: string, have: unknown, want: unknown, o: Manifest = cron) => {
       if (have !== want) report(o, `${where} is ${JSON.stringify(have)}, not ${JSON.stringify(want)}`);
     };
     for (const [k, v] of Object.entries(R.cronJob)) expect(k, spec[k], v);
@@ -484,10 +463,10 @@ export const autoscalingRule: Rule = claimRule({
   reason:
     "Each service's HPA scales between its replicas and autoscaling.maxReplicas on the declared CPU and memory utilization targets (% of requests), and a service without autoscaling has none: capacity and PDBs are computed from those numbers.",
   check(objects, env, report) {
-    const hpas = objects.filter((o) => o.kind === 'HorizontalPodAutoscaler');
+    const hpas = autoscalers(objects).filter((a) => a.object.kind === 'HorizontalPodAutoscaler');
     for (const [name, service] of Object.entries(env.services)) {
       const scaling = 'autoscaling' in service ? service.autoscaling : undefined;
-      const mine = hpas.filter((h) => asObj(asObj(h.spec).scaleTargetRef).name === name);
+      const mine = hpas.filter((a) => a.targetName === name).map((a) => a.object);
       if (!scaling) {
         for (const h of mine) report(h, `scales ${name}, which declares no autoscaling`);
         continue;
@@ -497,7 +476,7 @@ export const autoscalingRule: Rule = claimRule({
         if (anchor) report(anchor, `has ${mine.length} HorizontalPodAutoscalers, not one`);
         continue;
       }
-      const h = mine[0] as K8sObject;
+      const h = mine[0] as Manifest;
       const spec = asObj(h.spec);
       const expect = (what: string, have: unknown, want: unknown) => {
         if (have !== want) report(h, `${what} is ${String(have)}, not ${String(want)} as declared`);
@@ -771,7 +750,7 @@ export const externalSecretsRule: Rule = claimRule({
         );
         continue;
       }
-      const o = mine[0] as K8sObject;
+      const o = mine[0] as Manifest;
       const spec = asObj(o.spec);
       const store = asObj(spec.secretStoreRef);
       if (store.kind !== es.store.kind || store.name !== es.store.name)

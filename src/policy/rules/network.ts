@@ -4,36 +4,26 @@
  * test/policy/reachability.test.ts.
  */
 import type { EnvironmentConfig } from '../../../apps/environment';
-import type { K8sObject } from '../../model/objects';
-import { endpoints } from '../../inspect/reachability';
 import {
   allContainers,
   asArr,
   asObj,
-  asStrArr,
   asStrRecord,
-  environmentNamespaces,
   isEmptySelector,
+  type Json,
+  type Manifest,
   namespaceLabels,
   nsOf,
+  policyTypes,
   selectorMatches,
-  violation,
-  workloads,
-  type Json,
-  type Rule,
-  type Violation,
   type Workload,
-} from './core';
-
-/** The policy types a NetworkPolicy has, with the API server's default. */
-export function policyTypes(p: K8sObject): string[] {
-  const spec = asObj(p.spec);
-  if (spec.policyTypes !== undefined) return asStrArr(spec.policyTypes);
-  return ['Ingress', ...(spec.egress !== undefined ? ['Egress'] : [])];
-}
+  workloads,
+} from '../../model/objects';
+import { endpoints } from '../../inspect/reachability';
+import { environmentNamespaces, violation, type Rule, type Violation } from './core';
 
 /** Empty podSelector, both policy types, no rules: the namespace's default deny. */
-export function isDefaultDeny(p: K8sObject): boolean {
+export function isDefaultDeny(p: Manifest): boolean {
   const spec = asObj(p.spec);
   const types = policyTypes(p);
   return (
@@ -73,7 +63,7 @@ interface CandidateNamespace {
  * The namespaces a peer can select: the environment's, with their rendered labels, and the known
  * dependencies', of which only the kubernetes.io/metadata.name label is known.
  */
-function candidateNamespaces(objects: readonly K8sObject[], env: EnvironmentConfig): CandidateNamespace[] {
+function candidateNamespaces(objects: readonly Manifest[], env: EnvironmentConfig): CandidateNamespace[] {
   const labels = namespaceLabels(objects);
   const inEnv = environmentNamespaces(objects, env);
   return [
@@ -124,7 +114,7 @@ export const networkPolicyCoverageRule: Rule = {
       if (!policies.some((p) => nsOf(p) === n && isDefaultDeny(p))) {
         const anchor =
           objects.find((o) => o.kind === 'Namespace' && o.metadata.name === n) ??
-          ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } } as K8sObject);
+          ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } } as Manifest);
         out.push(
           violation(
             'network-policy-coverage',

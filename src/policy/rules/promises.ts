@@ -11,7 +11,6 @@
 import { evaluate } from '@marcbachmann/cel-js';
 import type { EnvironmentConfig } from '../../../apps/environment';
 import { parseMemory } from '../../model/quantity';
-import type { K8sObject } from '../../model/objects';
 import {
   allContainers,
   asArr,
@@ -19,46 +18,21 @@ import {
   asStrArr,
   asStrRecord,
   CONTROLLER_KINDS,
-  imageRepository,
-  listCovers,
+  type Json,
+  type Manifest,
   namespaceLabels,
   nsOf,
   podTemplateOf,
   selectorMatches,
-  violation,
   WORKLOAD_KINDS,
-  type Json,
-  type Rule,
-  type Violation,
-} from './core';
+} from '../../model/objects';
+import { claimRule, executorPolicies, imageRepository, listCovers, type Rule } from './core';
 
 // ---------------------------------------------------------------------------------------------
 // The executor admission policy
 
-interface BoundPolicy {
-  readonly policy: K8sObject;
-  readonly binding: K8sObject;
-}
-
-/** The ValidatingAdmissionPolicies bound (with a Deny binding or not) to the executor namespace. */
-export function executorPolicies(objects: readonly K8sObject[], env: EnvironmentConfig): BoundPolicy[] {
-  const exe = env.namespaces.executor;
-  const labels = namespaceLabels(objects).get(exe) ?? { 'kubernetes.io/metadata.name': exe };
-  const policies = new Map(
-    objects.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => [o.metadata.name, o] as const),
-  );
-  const out: BoundPolicy[] = [];
-  for (const b of objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding')) {
-    const spec = asObj(b.spec);
-    if (!selectorMatches(asObj(asObj(spec.matchResources).namespaceSelector), labels)) continue;
-    const p = policies.get(String(spec.policyName));
-    if (p) out.push({ policy: p, binding: b });
-  }
-  return out;
-}
-
 /** A pod as the middleware creates it from a PodTemplate: the template's labels and spec. */
-export function podFrom(template: K8sObject): Json {
+export function podFrom(template: Manifest): Json {
   const t = podTemplateOf(template);
   return {
     apiVersion: 'v1',
@@ -69,7 +43,7 @@ export function podFrom(template: K8sObject): Json {
 }
 
 /** The messages of the policy's validations that `pod` fails (an expression that errors fails). */
-export function failedValidations(policy: K8sObject, pod: Json): string[] {
+export function failedValidations(policy: Manifest, pod: Json): string[] {
   const failed: string[] = [];
   for (const [i, v] of asArr(asObj(policy.spec).validations).entries()) {
     let ok: unknown;
@@ -84,7 +58,7 @@ export function failedValidations(policy: K8sObject, pod: Json): string[] {
 }
 
 /** The executor PodTemplates: PodTemplates in the executor namespace. */
-export const executorTemplates = (objects: readonly K8sObject[], env: EnvironmentConfig) =>
+export const executorTemplates = (objects: readonly Manifest[], env: EnvironmentConfig) =>
   objects.filter((o) => o.kind === 'PodTemplate' && nsOf(o) === env.namespaces.executor);
 
 /** What the executor guard must intercept: the pod itself and the subresource `kubectl debug` writes. */
@@ -96,12 +70,11 @@ const GUARDED: readonly { readonly resource: string; readonly operations: readon
 const coversResource = (list: readonly string[], r: string) =>
   listCovers(list, r) || (r.includes('/') && list.includes(`${r.split('/')[0] ?? ''}/*`));
 
-export const executorGuardUpdatesRule: Rule = {
+export const executorGuardUpdatesRule: Rule = claimRule({
   id: 'executor-guard-on-updates',
   reason:
     'The executor guard holds for every executor pod, not only at creation: it intercepts CREATE and UPDATE of pods and of pods/ephemeralcontainers (how `kubectl debug` adds a container), excludes nothing, and refuses an ephemeral container.',
-  check(objects, env) {
-    const out: Violation[] = [];
+  check(objects, env, report) {
     const templates = executorTemplates(objects, env);
     for (const { policy } of executorPolicies(objects, env)) {
       const spec = asObj(policy.spec);
@@ -117,26 +90,12 @@ export const executorGuardUpdatesRule: Rule = {
                 listCovers(asStrArr(r.operations), op),
             )
           )
-            out.push(
-              violation(executorGuardUpdatesRule.id, policy, `matchConstraints do not cover ${op} of ${g.resource}`),
-            );
+            report(policy, `matchConstraints do not cover ${op} of ${g.resource}`);
       for (const r of asArr(constraints.excludeResourceRules))
         if (GUARDED.some((g) => coversResource(asStrArr(r.resources), g.resource)))
-          out.push(
-            violation(
-              executorGuardUpdatesRule.id,
-              policy,
-              `excludeResourceRules exclude ${asStrArr(r.resources).join(', ')}`,
-            ),
-          );
+          report(policy, `excludeResourceRules exclude ${asStrArr(r.resources).join(', ')}`);
       if (asArr(spec.matchConditions).length > 0)
-        out.push(
-          violation(
-            executorGuardUpdatesRule.id,
-            policy,
-            'has matchConditions: some executor pods would skip the guard',
-          ),
-        );
+        report(policy, 'has matchConditions: some executor pods would skip the guard');
       for (const t of templates) {
         const debugged = podFrom(t);
         const first = asArr(asObj(debugged.spec).containers)[0];
@@ -148,25 +107,20 @@ export const executorGuardUpdatesRule: Rule = {
           },
         ];
         if (failedValidations(policy, debugged).length === 0)
-          out.push(
-            violation(
-              executorGuardUpdatesRule.id,
-              policy,
-              `admits a pod from PodTemplate ${t.metadata.name} with an ephemeral container (even of its own image)`,
-            ),
+          report(
+            policy,
+            `admits a pod from PodTemplate ${t.metadata.name} with an ephemeral container (even of its own image)`,
           );
       }
     }
-    return out;
   },
-};
+});
 
-export const executorDeadlineLimitRule: Rule = {
+export const executorDeadlineLimitRule: Rule = claimRule({
   id: 'executor-deadline-limit',
   reason:
     "The executor guard's deadline limit is the environment's executors.deadlineSeconds: a pod from each PodTemplate is admitted at exactly the limit and refused one second above it, with a message that names that limit.",
-  check(objects, env) {
-    const out: Violation[] = [];
+  check(objects, env, report) {
     const limit = env.executors.deadlineSeconds;
     const templates = executorTemplates(objects, env);
     for (const { policy } of executorPolicies(objects, env)) {
@@ -175,40 +129,30 @@ export const executorDeadlineLimitRule: Rule = {
         asObj(at.spec).activeDeadlineSeconds = limit;
         const atFails = failedValidations(policy, at);
         if (atFails.length > 0)
-          out.push(
-            violation(
-              executorDeadlineLimitRule.id,
-              policy,
-              `refuses a pod from PodTemplate ${t.metadata.name} with activeDeadlineSeconds ${limit} (the limit): ${atFails.join('; ')}`,
-            ),
+          report(
+            policy,
+            `refuses a pod from PodTemplate ${t.metadata.name} with activeDeadlineSeconds ${limit} (the limit): ${atFails.join('; ')}`,
           );
         const above = podFrom(t);
         asObj(above.spec).activeDeadlineSeconds = limit + 1;
         const aboveFails = failedValidations(policy, above).filter((m) => !atFails.includes(m));
         if (aboveFails.length === 0)
-          out.push(
-            violation(
-              executorDeadlineLimitRule.id,
-              policy,
-              `admits a pod from PodTemplate ${t.metadata.name} with activeDeadlineSeconds ${limit + 1}, above executors.deadlineSeconds ${limit}`,
-            ),
+          report(
+            policy,
+            `admits a pod from PodTemplate ${t.metadata.name} with activeDeadlineSeconds ${limit + 1}, above executors.deadlineSeconds ${limit}`,
           );
         for (const m of aboveFails) {
           const numbers = (m.match(/\d+/g) ?? []).map(Number);
           if (!numbers.includes(limit) || numbers.some((n) => n !== limit))
-            out.push(
-              violation(
-                executorDeadlineLimitRule.id,
-                policy,
-                `refuses a deadline above ${limit} with the message '${m}', which does not state the limit ${limit}`,
-              ),
+            report(
+              policy,
+              `refuses a deadline above ${limit} with the message '${m}', which does not state the limit ${limit}`,
             );
         }
       }
     }
-    return out;
   },
-};
+});
 
 // ---------------------------------------------------------------------------------------------
 // Argo CD's sync settings (argocd/<env>/)
@@ -240,49 +184,38 @@ export function hidesPodSpec(entry: Json): string | undefined {
   return undefined;
 }
 
-export const argocdSyncSettingsRule: Rule = {
+export const argocdSyncSettingsRule: Rule = claimRule({
   id: 'argocd-sync-settings',
   reason:
     "Each Application syncs automatically with the environment's prune and selfHeal (selfHeal always in production), retries with refresh (so a revert ends a failed sync), and ignores no part of a workload's pod spec (reads argocd/).",
   reads: 'argocd',
-  check(objects, env) {
-    const out: Violation[] = [];
-    const id = argocdSyncSettingsRule.id;
+  check(objects, env, report) {
     for (const app of objects.filter((o) => o.apiVersion.startsWith('argoproj.io/') && o.kind === 'Application')) {
       const spec = asObj(app.spec);
       const policy = asObj(spec.syncPolicy);
       const platform = String(asObj(spec.source).path ?? '').replace(/\/+$/, '') === `dist/${env.name}`;
       if (!('automated' in policy) || asObj(policy.automated).enabled === false)
-        out.push(violation(id, app, 'does not sync automatically (syncPolicy.automated)'));
+        report(app, 'does not sync automatically (syncPolicy.automated)');
       const auto = asObj(policy.automated);
       // The bootstrap's prune and selfHeal are fixed by argocd-bootstrap-as-documented.
       if (platform) {
         for (const k of ['prune', 'selfHeal'] as const)
           if ((auto[k] === true) !== env.argocd[k])
-            out.push(
-              violation(
-                id,
-                app,
-                `automated.${k} is ${String(auto[k] ?? false)}, the environment says ${env.argocd[k]}`,
-              ),
-            );
+            report(app, `automated.${k} is ${String(auto[k] ?? false)}, the environment says ${env.argocd[k]}`);
         if (env.tier === 'production' && auto.selfHeal !== true)
-          out.push(violation(id, app, 'a production Application must selfHeal: a change made in the cluster stays'));
+          report(app, 'a production Application must selfHeal: a change made in the cluster stays');
       }
       const retry = asObj(policy.retry);
       if (retry.refresh !== true)
-        out.push(
-          violation(id, app, 'retry.refresh is not true: a failed sync keeps retrying its own revision after a revert'),
-        );
-      if (!(Number(retry.limit) > 0)) out.push(violation(id, app, `retry.limit is ${String(retry.limit)}: no retry`));
+        report(app, 'retry.refresh is not true: a failed sync keeps retrying its own revision after a revert');
+      if (!(Number(retry.limit) > 0)) report(app, `retry.limit is ${String(retry.limit)}: no retry`);
       for (const e of asArr(spec.ignoreDifferences)) {
         const why = hidesPodSpec(e);
-        if (why) out.push(violation(id, app, why));
+        if (why) report(app, why);
       }
     }
-    return out;
   },
-};
+});
 
 // ---------------------------------------------------------------------------------------------
 // The start order
@@ -308,17 +241,15 @@ const BEFORE_WORKLOADS_IN_A_WAVE = new Set([
   'Service',
 ]);
 const WAVE = 'argocd.argoproj.io/sync-wave';
-const waveOf = (o: K8sObject) => Number(o.metadata.annotations?.[WAVE] ?? 0);
+const waveOf = (o: Manifest) => Number(o.metadata.annotations?.[WAVE] ?? 0);
 const key = (kind: string, ns: string, name: string) => `${kind}/${ns}/${name}`;
 
-export const startOrderRule: Rule = {
+export const startOrderRule: Rule = claimRule({
   id: 'start-order',
   reason:
     "Sync waves keep the original start order (NATS, then frontend and middleware, then oauth2-proxy) and start every workload after what it needs: its namespace, ServiceAccount, ConfigMaps, Secrets (and the objects that make them), PVCs and PriorityClass, and, for a workload that may create pods, that namespace's admission guard, quota and PodTemplates.",
-  check(objects) {
-    const out: Violation[] = [];
-    const id = startOrderRule.id;
-    const byKey = new Map<string, K8sObject>();
+  check(objects, _env, report) {
+    const byKey = new Map<string, Manifest>();
     for (const o of objects) byKey.set(key(o.kind, nsOf(o), o.metadata.name), o);
     // Secrets made by an operator from a committed object (ExternalSecret, SealedSecret).
     for (const o of objects) {
@@ -333,38 +264,32 @@ export const startOrderRule: Rule = {
     }
     const controllers = objects.filter((o) => CONTROLLER_KINDS.has(o.kind));
     // 1. The original order between the services.
-    const rank = (o: K8sObject) =>
+    const rank = (o: Manifest) =>
       START_ORDER.findIndex((g) => g.includes(o.metadata.labels?.['app.kubernetes.io/name'] ?? ''));
     for (const a of controllers)
       for (const b of controllers) {
         const [ra, rb] = [rank(a), rank(b)];
         if (ra >= 0 && rb > ra && waveOf(b) <= waveOf(a))
-          out.push(
-            violation(
-              id,
-              b,
-              `is in sync wave ${waveOf(b)}, not after ${a.kind} ${a.metadata.name} (wave ${waveOf(a)}): the original starts ${START_ORDER[rb]?.join(' and ')} after ${START_ORDER[ra]?.join(' and ')}`,
-            ),
+          report(
+            b,
+            `is in sync wave ${waveOf(b)}, not after ${a.kind} ${a.metadata.name} (wave ${waveOf(a)}): the original starts ${START_ORDER[rb]?.join(' and ')} after ${START_ORDER[ra]?.join(' and ')}`,
           );
       }
     // 2. Namespaces no later than anything in them (Argo CD applies a Namespace first in its wave).
     for (const o of objects) {
       const ns = byKey.get(key('Namespace', '', nsOf(o)));
       if (ns && waveOf(ns) > waveOf(o))
-        out.push(violation(id, o, `is in sync wave ${waveOf(o)}, before its Namespace (wave ${waveOf(ns)})`));
+        report(o, `is in sync wave ${waveOf(o)}, before its Namespace (wave ${waveOf(ns)})`);
     }
     // 3. What each workload's pods need.
-    const need = (w: K8sObject, kind: string, ns: string, name: string, why: string) => {
+    const need = (w: Manifest, kind: string, ns: string, name: string, why: string) => {
       const dep = byKey.get(key(kind, ns, name));
       if (!dep) return;
       const strict = !BEFORE_WORKLOADS_IN_A_WAVE.has(dep.kind);
       if (strict ? waveOf(dep) >= waveOf(w) : waveOf(dep) > waveOf(w))
-        out.push(
-          violation(
-            id,
-            w,
-            `is in sync wave ${waveOf(w)} but needs ${why} from ${dep.kind} ${dep.metadata.name} (wave ${waveOf(dep)})${strict ? `, which Argo CD applies after a ${w.kind} in the same wave` : ''}`,
-          ),
+        report(
+          w,
+          `is in sync wave ${waveOf(w)} but needs ${why} from ${dep.kind} ${dep.metadata.name} (wave ${waveOf(dep)})${strict ? `, which Argo CD applies after a ${w.kind} in the same wave` : ''}`,
         );
     };
     for (const w of objects) {
@@ -430,19 +355,15 @@ export const startOrderRule: Rule = {
           }
           for (const d of found)
             if (waveOf(d) >= waveOf(w))
-              out.push(
-                violation(
-                  id,
-                  w,
-                  `may create pods in ${target} (RoleBinding ${b.metadata.name}) but starts in wave ${waveOf(w)}, not after ${d.kind} ${d.metadata.name} (wave ${waveOf(d)})`,
-                ),
+              report(
+                w,
+                `may create pods in ${target} (RoleBinding ${b.metadata.name}) but starts in wave ${waveOf(w)}, not after ${d.kind} ${d.metadata.name} (wave ${waveOf(d)})`,
               );
         }
       }
     }
-    return out;
   },
-};
+});
 
 // ---------------------------------------------------------------------------------------------
 // oauth2-proxy's session cookie
@@ -468,13 +389,11 @@ export const OAUTH2_PROXY_COOKIE_DEFAULTS: Readonly<Record<string, string>> = {
   'cookie-samesite': '',
 };
 
-export const oauth2ProxyCookieRule: Rule = {
+export const oauth2ProxyCookieRule: Rule = claimRule({
   id: 'session-cookie-flags',
   reason:
     "oauth2-proxy's session cookie is HttpOnly, SameSite lax or strict, and Secure wherever the environment serves HTTPS (always in production), so a script or another site cannot read or send it.",
-  check(objects, env) {
-    const out: Violation[] = [];
-    const id = oauth2ProxyCookieRule.id;
+  check(objects, env, report) {
     for (const w of objects) {
       const t = podTemplateOf(w);
       if (!t) continue;
@@ -483,34 +402,24 @@ export const oauth2ProxyCookieRule: Rule = {
         const get = (f: string) => (optionOf(c, f) ?? OAUTH2_PROXY_COOKIE_DEFAULTS[f] ?? '').toLowerCase();
         const secure = get('cookie-secure');
         if ((env.tls || env.tier === 'production') && secure !== 'true')
-          out.push(
-            violation(
-              id,
-              w,
-              `container ${String(c.name)}: cookie-secure is '${secure}' in a${env.tier === 'production' ? ' production' : 'n HTTPS'} environment; the session cookie would travel over plain http`,
-            ),
+          report(
+            w,
+            `container ${String(c.name)}: cookie-secure is '${secure}' in a${env.tier === 'production' ? ' production' : 'n HTTPS'} environment; the session cookie would travel over plain http`,
           );
         if (get('cookie-httponly') !== 'true')
-          out.push(
-            violation(
-              id,
-              w,
-              `container ${String(c.name)}: cookie-httponly is '${get('cookie-httponly')}', scripts could read the session`,
-            ),
+          report(
+            w,
+            `container ${String(c.name)}: cookie-httponly is '${get('cookie-httponly')}', scripts could read the session`,
           );
         if (!['lax', 'strict'].includes(get('cookie-samesite')))
-          out.push(
-            violation(
-              id,
-              w,
-              `container ${String(c.name)}: cookie-samesite is '${get('cookie-samesite')}', not lax or strict: other sites' requests would carry the session`,
-            ),
+          report(
+            w,
+            `container ${String(c.name)}: cookie-samesite is '${get('cookie-samesite')}', not lax or strict: other sites' requests would carry the session`,
           );
       }
     }
-    return out;
   },
-};
+});
 
 // ---------------------------------------------------------------------------------------------
 // JetStream's stores
@@ -529,13 +438,11 @@ export function natsSize(v: string): number | undefined {
   return Math.floor(Number(m[1]) * 1024 ** Math.max(exp, 0));
 }
 
-export const jetstreamStorageRule: Rule = {
+export const jetstreamStorageRule: Rule = claimRule({
   id: 'jetstream-storage-fits',
   reason:
     "JetStream's max_file_store fits in 90% of the server's PVC and max_memory_store in 25% of its container's memory limit (the headroom the README states), so the server refuses writes before the volume or the memory limit would.",
-  check(objects) {
-    const out: Violation[] = [];
-    const id = jetstreamStorageRule.id;
+  check(objects, _env, report) {
     for (const cm of objects.filter((o) => o.kind === 'ConfigMap')) {
       for (const [file, text] of Object.entries(asStrRecord(cm.data))) {
         const js = /jetstream\s*\{([^}]*)\}/.exec(text)?.[1];
@@ -561,20 +468,14 @@ export const jetstreamStorageRule: Rule = {
             const raw = setting(what);
             const bytes = raw === undefined ? undefined : natsSize(raw);
             if (bytes === undefined)
-              out.push(
-                violation(
-                  id,
-                  cm,
-                  `${file}: jetstream sets no ${what} (the server then takes a share of the whole disk or memory)`,
-                ),
+              report(
+                cm,
+                `${file}: jetstream sets no ${what} (the server then takes a share of the whole disk or memory)`,
               );
             else if (bytes > Math.floor(limit * share))
-              out.push(
-                violation(
-                  id,
-                  cm,
-                  `${file}: ${what} ${bytes} exceeds ${Math.round(share * 100)}% of ${of} (${Math.floor(limit * share)} bytes) of StatefulSet ${s.metadata.name}`,
-                ),
+              report(
+                cm,
+                `${file}: ${what} ${bytes} exceeds ${Math.round(share * 100)}% of ${of} (${Math.floor(limit * share)} bytes) of StatefulSet ${s.metadata.name}`,
               );
           };
           const memory = asObj(asObj(server.resources).limits).memory;
@@ -585,10 +486,7 @@ export const jetstreamStorageRule: Rule = {
               JETSTREAM_HEADROOM.memoryStoreOfLimit,
               `the ${memory} memory limit`,
             );
-          else
-            out.push(
-              violation(id, s, `container ${String(server.name)} has no memory limit for max_memory_store to fit in`),
-            );
+          else report(s, `container ${String(server.name)} has no memory limit for max_memory_store to fit in`);
           const claim = asArr(asObj(s.spec).volumeClaimTemplates).find((pvc) =>
             asArr(server.volumeMounts).some(
               (m) =>
@@ -601,19 +499,15 @@ export const jetstreamStorageRule: Rule = {
           if (typeof size === 'string')
             at('max_file_store', parseMemory(size), JETSTREAM_HEADROOM.fileStoreOfVolume, `the ${size} volume`);
           else
-            out.push(
-              violation(
-                id,
-                s,
-                `no volumeClaimTemplate is mounted at JetStream's store_dir ${String(storeDir)}: the file store has no volume`,
-              ),
+            report(
+              s,
+              `no volumeClaimTemplate is mounted at JetStream's store_dir ${String(storeDir)}: the file store has no volume`,
             );
         }
       }
     }
-    return out;
   },
-};
+});
 
 export const PROMISE_RULES: readonly Rule[] = [
   executorGuardUpdatesRule,

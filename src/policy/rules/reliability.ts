@@ -3,27 +3,24 @@
  * Services and entry points that reach real pods, and jobs that end.
  */
 import type { EnvironmentConfig } from '../../../apps/environment';
-import type { K8sObject } from '../../model/objects';
 import {
   allContainers,
   asArr,
   asObj,
   asStrArr,
-  environmentNamespaces,
   isEmptySelector,
+  jobSpecOf,
+  type Json,
+  type Manifest,
   mapSelector,
-  named,
-  num,
   nsOf,
+  num,
   replicaRange,
   selectorMatches,
-  violation,
-  workloads,
-  type Json,
-  type Rule,
-  type Violation,
   type Workload,
-} from './core';
+  workloads,
+} from '../../model/objects';
+import { environmentNamespaces, named, violation, type Rule, type Violation } from './core';
 
 /**
  * Environments that must survive the loss of one pod of every stateless service: every production
@@ -183,7 +180,7 @@ export function placeablePods(nodes: readonly SimNode[], constraints: readonly H
 }
 
 /** The most pods a workload's spread constraints must place. */
-function maxPods(objects: readonly K8sObject[], w: Workload, env: EnvironmentConfig): number {
+function maxPods(objects: readonly Manifest[], w: Workload, env: EnvironmentConfig): number {
   const range = replicaRange(objects, w.object);
   if (range) return range.max;
   if (w.object.kind === 'PodTemplate' && w.namespace === env.namespaces.executor)
@@ -307,7 +304,7 @@ const SVC_NAME =
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443 };
 
 /** Every in-cluster DNS name in the strings of an object (http and https URLs without a port get 80 and 443). */
-export function inClusterAddresses(o: K8sObject): InClusterAddress[] {
+export function inClusterAddresses(o: Manifest): InClusterAddress[] {
   const out: InClusterAddress[] = [];
   const walk = (v: unknown, path: string) => {
     if (typeof v === 'string') {
@@ -347,7 +344,7 @@ function clusterServices(env: EnvironmentConfig): { namespace: string; name: str
 
 /** Why an in-cluster address does not resolve to a rendered Service (and pod, and port), or undefined. */
 function addressProblem(
-  objects: readonly K8sObject[],
+  objects: readonly Manifest[],
   pods: readonly Workload[],
   env: EnvironmentConfig,
   a: InClusterAddress,
@@ -507,7 +504,7 @@ export const serviceRoutingRule: Rule = {
 const MONITORING_KINDS = new Set(['PodMonitor', 'ServiceMonitor', 'PrometheusRule']);
 
 /** The namespaces a PodMonitor or ServiceMonitor looks in: its namespaceSelector, or its own namespace. */
-function monitoredNamespaces(o: K8sObject, all: readonly string[]): string[] {
+function monitoredNamespaces(o: Manifest, all: readonly string[]): string[] {
   const sel = asObj(asObj(o.spec).namespaceSelector);
   if (sel.any === true) return [...all];
   const names = asStrArr(sel.matchNames);
@@ -612,8 +609,7 @@ export const jobDeadlinesRule: Rule = {
     for (const w of workloads(objects)) {
       const o = w.object;
       if (o.kind !== 'PodTemplate' && o.kind !== 'Job' && o.kind !== 'CronJob') continue;
-      const jobSpec =
-        o.kind === 'Job' ? asObj(o.spec) : o.kind === 'CronJob' ? asObj(asObj(asObj(o.spec).jobTemplate).spec) : {};
+      const jobSpec = jobSpecOf(o) ?? {};
       const deadline = w.pod.spec.activeDeadlineSeconds ?? jobSpec.activeDeadlineSeconds;
       if (typeof deadline !== 'number' || deadline < 1) {
         out.push(violation('job-deadlines', o, 'has no positive activeDeadlineSeconds'));

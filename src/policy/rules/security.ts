@@ -3,24 +3,19 @@
  * read-only roots, tokens), what git may hold (no secrets), and who may do what (RBAC, the
  * executor namespace's quota and admission policy).
  */
-import type { K8sObject } from '../../model/objects';
 import {
   allContainers,
   asArr,
   asObj,
   asStrArr,
   asStrRecord,
-  named,
-  namespaceLabels,
-  listCovers,
-  nsOf,
-  selectorMatches,
-  violation,
-  workloads,
+  podSpecOf,
   type Json,
-  type Rule,
-  type Violation,
-} from './core';
+  type Manifest,
+  nsOf,
+  workloads,
+} from '../../model/objects';
+import { executorBindings, listCovers, named, violation, type Rule, type Violation } from './core';
 
 /** Images come from the environment's allowed registries (prefix match on the image string). */
 export const allowedRegistriesRule: Rule = {
@@ -284,7 +279,7 @@ export const noSecretsInGitRule: Rule = {
     'git history is forever and readable by everyone with the repo; secrets come from the cluster (ExternalSecret, SealedSecret, cert-manager, or pre-created).',
   check(objects) {
     const out: Violation[] = [];
-    const add = (o: K8sObject, m: string) => out.push(violation('no-secrets-in-git', o, m));
+    const add = (o: Manifest, m: string) => out.push(violation('no-secrets-in-git', o, m));
     for (const o of objects) {
       if (o.kind === 'Secret') {
         for (const f of ['data', 'stringData'] as const) {
@@ -442,7 +437,7 @@ export const rbacRule: Rule = {
   check(objects, env) {
     const out: Violation[] = [];
     const exe = env.namespaces.executor;
-    const add = (o: K8sObject, m: string) => out.push(violation('rbac', o, m));
+    const add = (o: Manifest, m: string) => out.push(violation('rbac', o, m));
     const roles = new Set(
       objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
     );
@@ -452,7 +447,7 @@ export const rbacRule: Rule = {
     );
     const middleware = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'middleware');
     const middlewareAccount = `${env.namespaces.app}/${
-      named(asObj(asObj(asObj(middleware?.spec).template).spec).serviceAccountName) ?? 'middleware'
+      named((middleware && podSpecOf(middleware))?.serviceAccountName) ?? 'middleware'
     }`;
     /** Roles ("Kind ns/name") that can create pods directly or through a controller. */
     const podCreators = new Set<string>();
@@ -593,10 +588,10 @@ export const executorGuardrailsRule: Rule = {
   check(objects, env) {
     const out: Violation[] = [];
     const exe = env.namespaces.executor;
-    const anchor: K8sObject =
+    const anchor: Manifest =
       objects.find((o) => o.kind === 'Namespace' && o.metadata.name === exe) ??
-      ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: exe } } as K8sObject);
-    const add = (o: K8sObject, m: string) => out.push(violation('executor-guardrails', o, m));
+      ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: exe } } as Manifest);
+    const add = (o: Manifest, m: string) => out.push(violation('executor-guardrails', o, m));
     const inExe = (kind: string) => objects.filter((o) => o.kind === kind && nsOf(o) === exe);
 
     const quotas = inExe('ResourceQuota');
@@ -622,21 +617,12 @@ export const executorGuardrailsRule: Rule = {
       add(ranges[0] ?? anchor, 'LimitRange sets no Container max for cpu and memory');
     }
 
-    const nsLabels = namespaceLabels(objects).get(exe) ?? { 'kubernetes.io/metadata.name': exe };
-    const policies = new Map(
-      objects.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => [o.metadata.name, o] as const),
-    );
-    const bindings = objects.filter(
-      (o) =>
-        o.kind === 'ValidatingAdmissionPolicyBinding' &&
-        selectorMatches(asObj(asObj(asObj(o.spec).matchResources).namespaceSelector), nsLabels),
-    );
+    const bindings = executorBindings(objects, env);
     if (bindings.length === 0) add(anchor, 'no ValidatingAdmissionPolicyBinding selects the executor namespace');
     const fields = new Set<string>();
-    for (const b of bindings) {
+    for (const { binding: b, policy: p } of bindings) {
       const spec = asObj(b.spec);
       if (!asStrArr(spec.validationActions).includes('Deny')) add(b, 'validationActions does not include Deny');
-      const p = policies.get(String(spec.policyName));
       if (!p) {
         add(b, `binds policy ${String(spec.policyName)}, which is not rendered`);
         continue;

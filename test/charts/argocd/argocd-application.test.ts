@@ -5,7 +5,6 @@ import { loadEnvironment } from '../../../apps/environment';
 import { ArgoCdApplication, type ArgoCdApplicationProps } from '../../../charts/argocd/argocd-application';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const staging = loadEnvironment(root, 'staging');
@@ -23,11 +22,11 @@ const base: ArgoCdApplicationProps = {
   labels: { 'app.kubernetes.io/name': 'coderun-staging' },
 };
 
-function render(props: Partial<ArgoCdApplicationProps> = {}): Obj {
+function render(props: Partial<ArgoCdApplicationProps> = {}): any {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new ArgoCdApplication(chart, 'application', { ...base, ...props });
-  const objs = chart.toJson() as Obj[];
+  const objs = chart.toJson() as any[];
   expect(objs).toHaveLength(1);
   return objs[0];
 }

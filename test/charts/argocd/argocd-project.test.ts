@@ -3,7 +3,6 @@ import { App, Chart } from 'cdk8s';
 import { ArgoCdProject, type ArgoCdProjectProps } from '../../../charts/argocd/argocd-project';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const base: ArgoCdProjectProps = {
   name: 'coderun-staging',
@@ -24,11 +23,11 @@ const base: ArgoCdProjectProps = {
   labels: { 'app.kubernetes.io/name': 'coderun-staging' },
 };
 
-function render(props: Partial<ArgoCdProjectProps> = {}): { obj: Obj; project: ArgoCdProject } {
+function render(props: Partial<ArgoCdProjectProps> = {}): { obj: any; project: ArgoCdProject } {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const project = new ArgoCdProject(chart, 'project', { ...base, ...props });
-  const objs = chart.toJson() as Obj[];
+  const objs = chart.toJson() as any[];
   expect(objs).toHaveLength(1);
   return { obj: objs[0], project };
 }

@@ -10,7 +10,6 @@ import {
 import { SchemaValidator } from '../../support/schema-validator';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const prod = loadEnvironment(root, 'prod');
@@ -25,11 +24,11 @@ const base: AppNetworkPolicyProps = {
   labels: { 'app.kubernetes.io/part-of': 'coderun' },
 };
 
-function render(patch: Partial<AppNetworkPolicyProps> = {}): Obj {
+function render(patch: Partial<AppNetworkPolicyProps> = {}): any {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new AppNetworkPolicy(chart, 'policy', { ...base, ...patch });
-  const objs = chart.toJson() as Obj[];
+  const objs = chart.toJson() as any[];
   expect(objs).toHaveLength(1);
   return objs[0];
 }
@@ -131,8 +130,8 @@ describe('AppNetworkPolicy', () => {
     const a: NetworkRule = { peers: [{ podLabels: { app: 'a' } }], ports: [{ port: 1 }] };
     const b: NetworkRule = { peers: [{ podLabels: { app: 'b' } }], ports: [{ port: 2 }] };
     const p = render({ ingress: [a, b], egress: [b] });
-    expect(p.spec.ingress.map((r: Obj) => r.from[0].podSelector.matchLabels.app)).toEqual(['a', 'b']);
-    expect(p.spec.ingress.map((r: Obj) => r.ports[0].port)).toEqual([1, 2]);
+    expect(p.spec.ingress.map((r: any) => r.from[0].podSelector.matchLabels.app)).toEqual(['a', 'b']);
+    expect(p.spec.ingress.map((r: any) => r.ports[0].port)).toEqual([1, 2]);
     expect(p.spec.egress).toHaveLength(1);
     expect(p.spec.egress[0]).not.toHaveProperty('from');
     expect(p.spec.egress[0].to[0].podSelector.matchLabels.app).toBe('b');

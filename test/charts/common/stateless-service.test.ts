@@ -6,12 +6,12 @@ import type { ServiceConfig } from '../../../src/model/schema';
 import { StatelessService } from '../../../charts/common/stateless-service';
 import type { ServiceDefinition, ServicePlan } from '../../../charts/common/service-definition';
 import { planPlatform } from '../../../apps/plans';
+import { podSpecOf } from '../../../src/model/objects';
 import { frontend } from '../../../charts/frontend/definition';
 import { middleware } from '../../../charts/middleware/definition';
 import { oauth2Proxy } from '../../../charts/oauth2-proxy/definition';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const staging = loadEnvironment(root, 'staging');
@@ -41,7 +41,7 @@ function render(
   env: EnvironmentConfig,
   config?: ServiceConfig,
   extra: Extra = {},
-): Obj[] {
+): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const planned = planFor(definition, env, config);
@@ -61,21 +61,21 @@ function render(
     ...(extra.namespace ? { namespace: extra.namespace } : {}),
     ...(extra.priorityClassName ? { priorityClassName: extra.priorityClassName } : {}),
   });
-  return chart.toJson() as Obj[];
+  return chart.toJson() as any[];
 }
 
-function one(objs: Obj[], kind: string): Obj {
+function one(objs: any[], kind: string): any {
   const found = objs.filter((o) => o.kind === kind);
   expect(found, `exactly one ${kind}`).toHaveLength(1);
   return found[0];
 }
 
-function podSpec(objs: Obj[]): Obj {
-  return one(objs, 'Deployment').spec.template.spec;
+function podSpec(objs: any[]): any {
+  return podSpecOf(one(objs, 'Deployment'));
 }
 
-function container(objs: Obj[]): Obj {
-  const containers = podSpec(objs).containers as Obj[];
+function container(objs: any[]): any {
+  const containers = podSpec(objs).containers as any[];
   expect(containers).toHaveLength(1);
   return containers[0];
 }
@@ -168,7 +168,7 @@ describe('StatelessService', () => {
       expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'frontend' });
       expect(hpa.spec.minReplicas).toBe(staging.services.frontend.replicas);
       expect(hpa.spec.maxReplicas).toBe(4);
-      const targets = (hpa.spec.metrics as Obj[]).map((m) => [m.resource.name, m.resource.target.averageUtilization]);
+      const targets = (hpa.spec.metrics as any[]).map((m) => [m.resource.name, m.resource.target.averageUtilization]);
       expect(targets).toEqual([
         ['cpu', 70],
         ['memory', 80],
@@ -177,7 +177,7 @@ describe('StatelessService', () => {
 
     it('scales on CPU only when no memory target is set (oauth2-proxy)', () => {
       const hpa = one(render(oauth2Proxy, staging), 'HorizontalPodAutoscaler');
-      expect((hpa.spec.metrics as Obj[]).map((m) => m.resource.name)).toEqual(['cpu']);
+      expect((hpa.spec.metrics as any[]).map((m) => m.resource.name)).toEqual(['cpu']);
       expect(hpa.spec.maxReplicas).toBe(3);
     });
 
@@ -247,7 +247,7 @@ describe('StatelessService', () => {
 
   describe('topology spread', () => {
     it('spreads over hostnames only, softly, where the cluster has no zones (staging)', () => {
-      const tsc = podSpec(render(frontend, staging)).topologySpreadConstraints as Obj[];
+      const tsc = podSpec(render(frontend, staging)).topologySpreadConstraints as any[];
       expect(tsc.map((c) => c.topologyKey)).toEqual(['kubernetes.io/hostname']);
       expect(tsc[0].whenUnsatisfiable).toBe('ScheduleAnyway');
     });
@@ -255,7 +255,7 @@ describe('StatelessService', () => {
     it('spreads over hostnames and zones with DoNotSchedule in prod, per ReplicaSet', () => {
       const objs = render(frontend, prod);
       const selector = one(objs, 'Deployment').spec.selector.matchLabels;
-      const tsc = podSpec(objs).topologySpreadConstraints as Obj[];
+      const tsc = podSpec(objs).topologySpreadConstraints as any[];
       expect(tsc.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
       for (const c of tsc) {
         expect(c.whenUnsatisfiable).toBe('DoNotSchedule');
@@ -267,7 +267,7 @@ describe('StatelessService', () => {
 
     it('uses spread.maxSkew from the environment', () => {
       const env = { ...prod, spread: { ...prod.spread, maxSkew: 3 } };
-      const tsc = podSpec(render(frontend, env)).topologySpreadConstraints as Obj[];
+      const tsc = podSpec(render(frontend, env)).topologySpreadConstraints as any[];
       expect(tsc.map((c) => c.maxSkew)).toEqual([3, 3]);
     });
   });
@@ -325,7 +325,7 @@ describe('StatelessService', () => {
 
     it('gives every writable path a size-limited emptyDir mounted at that path (frontend)', () => {
       const objs = render(frontend, staging);
-      const volumes = podSpec(objs).volumes as Obj[];
+      const volumes = podSpec(objs).volumes as any[];
       expect(volumes).toEqual([
         { name: 'next-cache', emptyDir: { sizeLimit: '256Mi' } },
         { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
@@ -362,12 +362,12 @@ describe('StatelessService', () => {
       });
       // custom Secret name
       const custom = render(middleware, prod, undefined, { natsCaSecretName: 'my-ca' });
-      expect((podSpec(custom).volumes as Obj[]).find((v) => v.name === 'nats-ca').secret.secretName).toBe('my-ca');
+      expect((podSpec(custom).volumes as any[]).find((v) => v.name === 'nats-ca').secret.secretName).toBe('my-ca');
       // staging: NATS TLS off
       expect(staging.services.nats.tls).toBeUndefined();
       const plain = render(frontend, staging);
-      expect((podSpec(plain).volumes as Obj[]).map((v) => v.name)).not.toContain('nats-ca');
-      expect((container(plain).env as Obj[]).map((v) => v.name)).not.toContain('NATS_CA_FILE');
+      expect((podSpec(plain).volumes as any[]).map((v) => v.name)).not.toContain('nats-ca');
+      expect((container(plain).env as any[]).map((v) => v.name)).not.toContain('NATS_CA_FILE');
       expect(container(plain).env).toContainEqual({
         name: 'NATS_URL',
         value: `nats://nats.${staging.namespaces.app}.svc.cluster.local:4222`,
@@ -380,7 +380,7 @@ describe('StatelessService', () => {
     ] as const)(
       '%s: authenticates to NATS as its own user, with the password from the NATS Secret',
       (name, def, key) => {
-        const vars = container(render(def, staging)).env as Obj[];
+        const vars = container(render(def, staging)).env as any[];
         expect(vars).toContainEqual({ name: 'NATS_USER', value: name });
         const password = vars.find((v) => v.name === 'NATS_PASSWORD');
         expect(password).not.toHaveProperty('value');
@@ -390,7 +390,7 @@ describe('StatelessService', () => {
 
     it.each([frontend, middleware, oauth2Proxy])('$name: every secret-looking variable is a secretKeyRef', (def) => {
       for (const env of [dev, staging, prod]) {
-        for (const v of (container(render(def, env)).env ?? []) as Obj[]) {
+        for (const v of (container(render(def, env)).env ?? []) as any[]) {
           if (/PASSWORD|SECRET|TOKEN|CLIENT_ID|KEY/.test(v.name)) {
             expect(v, v.name).not.toHaveProperty('value');
             expect(v.valueFrom?.secretKeyRef?.name, v.name).toBeTruthy();
@@ -401,7 +401,7 @@ describe('StatelessService', () => {
 
     it('references oauth2-proxy credentials through secretKeyRef, never as literal values', () => {
       const env = { ...staging, secrets: { ...staging.secrets, oauth2Proxy: 'my-oauth-secret' } };
-      const vars = container(render(oauth2Proxy, env)).env as Obj[];
+      const vars = container(render(oauth2Proxy, env)).env as any[];
       const secretVars = vars.filter((v) => /CLIENT_ID|CLIENT_SECRET|COOKIE_SECRET/.test(v.name));
       expect(secretVars.map((v) => v.name).sort()).toEqual([
         'OAUTH2_PROXY_CLIENT_ID',
@@ -425,7 +425,7 @@ describe('StatelessService', () => {
   describe('probes and arguments', () => {
     it('probes named, declared ports; startup probe only where defined', () => {
       const fe = container(render(frontend, staging));
-      const declared = (fe.ports as Obj[]).map((p) => p.name);
+      const declared = (fe.ports as any[]).map((p) => p.name);
       for (const probe of [fe.readinessProbe, fe.livenessProbe, fe.startupProbe]) {
         expect(declared).toContain(probe.httpGet.port);
       }

@@ -14,19 +14,18 @@ import {
 import { REAPER_IMAGE, REAPER_SCRIPT, REAPER_USER } from '../../../charts/executor-reaper/script';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const staging = loadEnvironment(root, 'staging');
 
-function render(env: EnvironmentConfig, props: Partial<ExecutorReaperProps> = {}): Obj[] {
+function render(env: EnvironmentConfig, props: Partial<ExecutorReaperProps> = {}): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new ExecutorReaper(chart, 'reaper', { platform: env, ...props });
-  return chart.toJson() as Obj[];
+  return chart.toJson() as any[];
 }
 
-function one(objs: Obj[], kind: string): Obj {
+function one(objs: any[], kind: string): any {
   const found = objs.filter((o) => o.kind === kind);
   expect(found, `exactly one ${kind}`).toHaveLength(1);
   return found[0];
@@ -108,7 +107,7 @@ describe('ExecutorReaper', () => {
     });
     expect(c.resources.requests).toEqual({ cpu: '50m', memory: '64Mi', 'ephemeral-storage': '64Mi' });
     expect(c.resources.limits).toEqual(c.resources.requests);
-    const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
     expect(env).toMatchObject({
       REAPER_NAMESPACE: 'jobs-ns',
       REAPER_MIN_AGE_SECONDS: '600',

@@ -14,7 +14,6 @@ import { ExecutorTemplate } from '../../../charts/executors/executor-template';
 import { SchemaValidator } from '../../support/schema-validator';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const dev = loadEnvironment(root, 'dev');
@@ -32,22 +31,22 @@ function render(
   env: EnvironmentConfig,
   serviceAccountName = sandboxServiceAccount(env),
   name?: string,
-): { objs: Obj[]; rules: readonly AdmissionRule[] } {
+): { objs: any[]; rules: readonly AdmissionRule[] } {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const plan = { ...planPlatform(env).executors, serviceAccountName };
   const guard = new ExecutorAdmissionPolicy(chart, 'guard', { plan, platform: env, ...(name ? { name } : {}) });
-  return { objs: chart.toJson() as Obj[], rules: guard.rules };
+  return { objs: chart.toJson() as any[], rules: guard.rules };
 }
 
-function one(objs: Obj[], kind: string): Obj {
+function one(objs: any[], kind: string): any {
   const found = objs.filter((o) => o.kind === kind);
   expect(found, `exactly one ${kind}`).toHaveLength(1);
   return found[0];
 }
 
 /** A pod as the middleware creates it from a PodTemplate: the template's labels and spec. */
-function podFromTemplate(template: Obj, jobId = 'job-1'): Obj {
+function podFromTemplate(template: any, jobId = 'job-1'): any {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -60,14 +59,14 @@ function podFromTemplate(template: Obj, jobId = 'job-1'): Obj {
   };
 }
 
-const committedTemplate: Obj = parse(
+const committedTemplate: any = parse(
   readFileSync(path.join(root, 'dist/prod/executors/podtemplate-executor-go.yaml'), 'utf8'),
 );
 const prodPod = podFromTemplate(committedTemplate);
 const prodRules = render(prod).rules;
 
 /** Evaluates every rule for a pod; the result must be a boolean. */
-function results(rules: readonly AdmissionRule[], pod: Obj): boolean[] {
+function results(rules: readonly AdmissionRule[], pod: any): boolean[] {
   return rules.map((r) => {
     const v: unknown = evaluate(r.expression, { object: pod });
     expect(typeof v, r.expression).toBe('boolean');
@@ -76,7 +75,7 @@ function results(rules: readonly AdmissionRule[], pod: Obj): boolean[] {
 }
 
 /** Messages of the rules a pod violates. */
-function violations(pod: Obj, rules: readonly AdmissionRule[] = prodRules): string[] {
+function violations(pod: any, rules: readonly AdmissionRule[] = prodRules): string[] {
   const r = results(rules, pod);
   return rules.filter((_, i) => r[i] === false).map((x) => x.message);
 }
@@ -88,7 +87,7 @@ function rule(text: string, rules: readonly AdmissionRule[] = prodRules): string
   return (found[0] as AdmissionRule).message;
 }
 
-function mutate(f: (pod: Obj) => void, base: Obj = prodPod): Obj {
+function mutate(f: (pod: any) => void, base: any = prodPod): any {
   const pod = structuredClone(base);
   f(pod);
   return pod;
@@ -128,7 +127,7 @@ describe('ExecutorAdmissionPolicy', () => {
       const policy = one(render(prod).objs, 'ValidatingAdmissionPolicy');
       expect(policy.metadata.name).toBe('coderun-executor-guard');
       expect(policy.spec.failurePolicy).toBe('Fail');
-      const rules = policy.spec.matchConstraints.resourceRules as Obj[];
+      const rules = policy.spec.matchConstraints.resourceRules as any[];
       const podRules = rules.filter((r) => r.resources.includes('pods'));
       expect(podRules).toHaveLength(1);
       expect(podRules[0]).toMatchObject({ apiGroups: [''], apiVersions: ['v1'] });
@@ -187,7 +186,7 @@ describe('ExecutorAdmissionPolicy', () => {
     // (kubectl debug); a resource rule for 'pods' alone does not match subresources.
     it('intercepts the pods/ephemeralcontainers subresource its ephemeral-container rule is about', () => {
       const policy = one(render(prod).objs, 'ValidatingAdmissionPolicy');
-      const resources = policy.spec.matchConstraints.resourceRules.flatMap((r: Obj) => r.resources as string[]);
+      const resources = policy.spec.matchConstraints.resourceRules.flatMap((r: any) => r.resources as string[]);
       expect(resources).toEqual(expect.arrayContaining(['pods', 'pods/ephemeralcontainers']));
     });
   });
@@ -220,7 +219,7 @@ describe('ExecutorAdmissionPolicy', () => {
       const chart = new Chart(new App(), 'templates', { disableResourceNameHashes: true });
       const plan = { ...planPlatform(env).executors, serviceAccountName };
       for (const job of plan.jobs) new ExecutorTemplate(chart, job.language, { plan, job, platform: env });
-      const templates = chart.toJson() as Obj[];
+      const templates = chart.toJson() as any[];
       expect(templates).toHaveLength(3);
       for (const t of templates) expect(violations(podFromTemplate(t), rules), t.metadata.name).toEqual([]);
     });
@@ -408,9 +407,9 @@ describe('ExecutorAdmissionPolicy', () => {
       const label = 'app.kubernetes.io/component=executor';
 
       it.each([
-        ['a missing component label', (p: Obj) => delete p.metadata.labels['app.kubernetes.io/component']],
-        ['another component', (p: Obj) => (p.metadata.labels['app.kubernetes.io/component'] = 'web')],
-        ['no labels at all', (p: Obj) => delete p.metadata.labels],
+        ['a missing component label', (p: any) => delete p.metadata.labels['app.kubernetes.io/component']],
+        ['another component', (p: any) => (p.metadata.labels['app.kubernetes.io/component'] = 'web')],
+        ['no labels at all', (p: any) => delete p.metadata.labels],
       ])('rejects %s', (_what, f) => {
         expect(violations(mutate(f))).toEqual([rule(label)]);
       });

@@ -7,7 +7,6 @@ import { ExecutorSandbox } from '../../../charts/executors/executor-sandbox';
 import { planPlatform } from '../../../apps/plans';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const envs = {
@@ -16,7 +15,7 @@ const envs = {
   prod: loadEnvironment(root, 'prod'),
 };
 
-function render(env: EnvironmentConfig, serviceAccountName?: string): { objs: Obj[]; sandbox: ExecutorSandbox } {
+function render(env: EnvironmentConfig, serviceAccountName?: string): { objs: any[]; sandbox: ExecutorSandbox } {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const plan = planPlatform(env).executors;
@@ -24,10 +23,10 @@ function render(env: EnvironmentConfig, serviceAccountName?: string): { objs: Ob
     plan: serviceAccountName ? { ...plan, serviceAccountName } : plan,
     platform: env,
   });
-  return { objs: chart.toJson() as Obj[], sandbox };
+  return { objs: chart.toJson() as any[], sandbox };
 }
 
-function one(objs: Obj[], kind: string): Obj {
+function one(objs: any[], kind: string): any {
   const found = objs.filter((o) => o.kind === kind);
   expect(found, `exactly one ${kind}`).toHaveLength(1);
   return found[0];

@@ -15,7 +15,6 @@ import { planPlatform } from '../../../apps/plans';
 import { ephemeralStorage } from '../../../charts/common/pod-spec';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const staging = loadEnvironment(root, 'staging');
@@ -28,7 +27,7 @@ function render(
   executor: ExecutorDefinition = goExecutor,
   image?: ImageRef,
   extra: { readonly caSecretName?: string; readonly priorityClassName?: string } = {},
-): Obj {
+): any {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const planned = planPlatform(env).executors;
@@ -43,7 +42,7 @@ function render(
     platform: env,
     ...(extra.priorityClassName ? { priorityClassName: extra.priorityClassName } : {}),
   });
-  const objs = chart.toJson() as Obj[];
+  const objs = chart.toJson() as any[];
   expect(objs).toHaveLength(1);
   return objs[0];
 }
@@ -86,7 +85,7 @@ describe('ExecutorTemplate', () => {
     ['staging', staging, '500m', '512Mi'],
     ['prod', prod, '1', '1Gi'],
   ] as const)('%s: requests equal limits at the per-job size (Guaranteed QoS)', (_n, env, cpu, memory) => {
-    const containers = render(env).template.spec.containers as Obj[];
+    const containers = render(env).template.spec.containers as any[];
     expect(containers).toHaveLength(1);
     const { requests, limits } = containers[0].resources;
     expect(requests).toEqual(limits);
@@ -129,13 +128,13 @@ describe('ExecutorTemplate', () => {
     expect(c.volumeMounts).toContainEqual({ name: 'nats-ca', mountPath: '/etc/nats-ca', readOnly: true });
     expect(c.env).toContainEqual({ name: 'NATS_CA_FILE', value: '/etc/nats-ca/ca.crt' });
     expect(c.env).toContainEqual({ name: 'NATS_URL', value: 'tls://nats.coderun.svc.cluster.local:4222' });
-    const custom = render(prod, goExecutor, undefined, { caSecretName: 'ca-copy' }).template.spec.volumes as Obj[];
+    const custom = render(prod, goExecutor, undefined, { caSecretName: 'ca-copy' }).template.spec.volumes as any[];
     expect(custom.find((v) => v.name === 'nats-ca').secret.secretName).toBe('ca-copy');
   });
 
   it('authenticates to NATS as the executor user, password from the executor Secret (never a literal)', () => {
     for (const env of [staging, prod]) {
-      const vars = render(env).template.spec.containers[0].env as Obj[];
+      const vars = render(env).template.spec.containers[0].env as any[];
       expect(vars).toContainEqual({ name: 'NATS_USER', value: 'executor' });
       const password = vars.find((v) => v.name === 'NATS_PASSWORD');
       expect(password).not.toHaveProperty('value');
@@ -151,7 +150,7 @@ describe('ExecutorTemplate', () => {
   });
 
   it('sizes /workspace from executors.workspaceSize', () => {
-    const volumes = render(withExecutors(staging, { workspaceSize: '384Mi' })).template.spec.volumes as Obj[];
+    const volumes = render(withExecutors(staging, { workspaceSize: '384Mi' })).template.spec.volumes as any[];
     expect(volumes.find((v) => v.name === 'workspace').emptyDir.sizeLimit).toBe('384Mi');
   });
 
@@ -168,7 +167,7 @@ describe('ExecutorTemplate', () => {
   it('spreads executors softly (ScheduleAnyway) even where the environment spreads hard, selecting all executors', () => {
     expect(prod.spread.whenUnsatisfiable).toBe('DoNotSchedule');
     const t = render(prod);
-    const tsc = t.template.spec.topologySpreadConstraints as Obj[];
+    const tsc = t.template.spec.topologySpreadConstraints as any[];
     expect(tsc.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
     for (const c of tsc) {
       expect(c.whenUnsatisfiable).toBe('ScheduleAnyway');

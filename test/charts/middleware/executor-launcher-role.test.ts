@@ -6,12 +6,11 @@ import { ExecutorLauncherRole } from '../../../charts/middleware/executor-launch
 import { middleware } from '../../../charts/middleware/definition';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const staging = loadEnvironment(root, 'staging');
 
-function render(env: EnvironmentConfig, name?: string): { objs: Obj[]; role: ExecutorLauncherRole } {
+function render(env: EnvironmentConfig, name?: string): { objs: any[]; role: ExecutorLauncherRole } {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   const role = new ExecutorLauncherRole(chart, 'launcher', {
@@ -19,10 +18,10 @@ function render(env: EnvironmentConfig, name?: string): { objs: Obj[]; role: Exe
     serviceAccountName: middleware.name,
     ...(name ? { name } : {}),
   });
-  return { objs: chart.toJson() as Obj[], role };
+  return { objs: chart.toJson() as any[], role };
 }
 
-function one(objs: Obj[], kind: string): Obj {
+function one(objs: any[], kind: string): any {
   const found = objs.filter((o) => o.kind === kind);
   expect(found, `exactly one ${kind}`).toHaveLength(1);
   return found[0];
@@ -38,14 +37,14 @@ describe('ExecutorLauncherRole', () => {
   });
 
   it('grants only pods and podtemplates in the core group', () => {
-    const rules = one(render(staging).objs, 'Role').rules as Obj[];
+    const rules = one(render(staging).objs, 'Role').rules as any[];
     const resources = rules.flatMap((r) => r.resources as string[]);
     expect(new Set(resources)).toEqual(new Set(['pods', 'podtemplates']));
     for (const r of rules) expect(r.apiGroups).toEqual(['']);
   });
 
   it('lets the middleware create, read, watch and delete pods, and only read podtemplates', () => {
-    const rules = one(render(staging).objs, 'Role').rules as Obj[];
+    const rules = one(render(staging).objs, 'Role').rules as any[];
     const verbsOf = (resource: string) =>
       rules
         .filter((r) => (r.resources as string[]).includes(resource))
@@ -56,7 +55,7 @@ describe('ExecutorLauncherRole', () => {
   });
 
   it('has no wildcard, no subresource (exec, log…), no secrets and no escalation verbs', () => {
-    const rules = one(render(staging).objs, 'Role').rules as Obj[];
+    const rules = one(render(staging).objs, 'Role').rules as any[];
     for (const r of rules) {
       for (const field of ['apiGroups', 'resources', 'verbs'] as const) {
         expect(r[field] as string[], field).not.toContain('*');

@@ -7,7 +7,6 @@ import { buildPlatform } from '../../../apps/platform';
 import { SchemaValidator } from '../../support/schema-validator';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const dev = loadEnvironment(root, 'dev');
@@ -30,7 +29,7 @@ function withKeda(env: EnvironmentConfig, patch: Partial<Keda> = {}, replicas?: 
   };
 }
 
-function render(env: EnvironmentConfig, deploymentName = 'middleware', endpoint = ENDPOINT): Obj[] {
+function render(env: EnvironmentConfig, deploymentName = 'middleware', endpoint = ENDPOINT): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new MiddlewareScaler(chart, 'scaler', {
@@ -39,21 +38,21 @@ function render(env: EnvironmentConfig, deploymentName = 'middleware', endpoint 
     deploymentName,
     natsMonitoringEndpoint: endpoint,
   });
-  return chart.toJson() as Obj[];
+  return chart.toJson() as any[];
 }
 
-function scaledObject(env: EnvironmentConfig): Obj {
+function scaledObject(env: EnvironmentConfig): any {
   const objs = render(env);
   expect(objs.map((o) => o.kind)).toEqual(['ScaledObject']);
   return objs[0];
 }
 
 /** All objects buildPlatform renders for an environment. */
-function platform(env: EnvironmentConfig): Obj[] {
-  return buildPlatform(env).charts.flatMap((c) => c.toJson() as Obj[]);
+function platform(env: EnvironmentConfig): any[] {
+  return buildPlatform(env).charts.flatMap((c) => c.toJson() as any[]);
 }
 
-function middlewareDeployment(env: EnvironmentConfig): Obj {
+function middlewareDeployment(env: EnvironmentConfig): any {
   const found = platform(env).filter((o) => o.kind === 'Deployment' && o.metadata.name === 'middleware');
   expect(found).toHaveLength(1);
   return found[0];

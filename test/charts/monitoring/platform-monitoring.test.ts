@@ -9,7 +9,6 @@ import { SchemaValidator } from '../../support/schema-validator';
 import { loadCommitted } from '../../support/committed';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const dev = loadEnvironment(root, 'dev');
@@ -17,7 +16,7 @@ const staging = loadEnvironment(root, 'staging');
 const prod = loadEnvironment(root, 'prod');
 const validator = new SchemaValidator({ kubernetesVersions: ['1.30', '1.33'] });
 
-function render(env: EnvironmentConfig): Obj[] {
+function render(env: EnvironmentConfig): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new PlatformMonitoring(chart, 'monitoring', {
@@ -29,22 +28,22 @@ function render(env: EnvironmentConfig): Obj[] {
     ],
     alerts: platformAlerts(env),
   });
-  return chart.toJson() as Obj[];
+  return chart.toJson() as any[];
 }
 
-function find(objs: Obj[], kind: string, name: string): Obj {
+function find(objs: any[], kind: string, name: string): any {
   const found = objs.filter((o) => o.kind === kind && o.metadata.name === name);
   expect(found, `${kind} ${name}`).toHaveLength(1);
   return found[0];
 }
 
-function alerts(env: EnvironmentConfig): Obj[] {
+function alerts(env: EnvironmentConfig): any[] {
   const rule = find(render(env), 'PrometheusRule', 'coderun-alerts');
   expect(rule.spec.groups).toHaveLength(1);
-  return rule.spec.groups[0].rules as Obj[];
+  return rule.spec.groups[0].rules as any[];
 }
 
-function alert(env: EnvironmentConfig, name: string): Obj {
+function alert(env: EnvironmentConfig, name: string): any {
   const found = alerts(env).filter((a) => a.alert === name);
   expect(found, name).toHaveLength(1);
   return found[0];
@@ -280,7 +279,7 @@ describe('PlatformMonitoring', () => {
           (d) => d.env.name === name && d.object.kind === 'StatefulSet' && d.object.metadata.name === 'nats',
         );
         expect(sts, name).toHaveLength(1);
-        const containers: Obj[] = (sts[0]!.object as Obj).spec.template.spec.containers;
+        const containers: any[] = (sts[0]!.object as any).spec.template.spec.containers;
         const exporter = containers.find((c) => c.name === 'metrics');
         expect(exporter?.args, name).toContain('-healthz');
       }

@@ -5,16 +5,15 @@ import { loadEnvironment } from '../../../apps/environment';
 import { PlatformNamespace, POD_SECURITY_VERSION } from '../../../charts/namespaces/platform-namespace';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const prod = loadEnvironment(root, 'prod');
 
-function render(name: string, component = 'platform'): Obj[] {
+function render(name: string, component = 'platform'): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new PlatformNamespace(chart, 'ns', { name, platform: prod, component });
-  return chart.toJson() as Obj[];
+  return chart.toJson() as any[];
 }
 
 describe('PlatformNamespace', () => {

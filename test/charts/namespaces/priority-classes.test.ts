@@ -6,21 +6,20 @@ import { PriorityClasses, PRIORITY } from '../../../charts/namespaces/priority-c
 import { SchemaValidator } from '../../support/schema-validator';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const dev = loadEnvironment(root, 'dev');
 const prod = loadEnvironment(root, 'prod');
 const validator = new SchemaValidator({ kubernetesVersions: ['1.28', '1.30', '1.33'] });
 
-function render(env: EnvironmentConfig): Obj[] {
+function render(env: EnvironmentConfig): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new PriorityClasses(chart, 'priorities', { platform: env });
-  return chart.toJson() as Obj[];
+  return chart.toJson() as any[];
 }
 
-function byName(objs: Obj[], name: string): Obj {
+function byName(objs: any[], name: string): any {
   const found = objs.filter((o) => o.metadata.name === name);
   expect(found, name).toHaveLength(1);
   return found[0];

@@ -4,20 +4,20 @@ import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
 import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import type { NatsConfig } from '../../../charts/nats/schema';
+import { podSpecOf } from '../../../src/model/objects';
 import { parseMemory } from '../../../src/model/quantity';
 import { NatsCluster } from '../../../charts/nats/nats-cluster';
 import { planNats } from '../../../charts/nats/plan';
 import { NATS_USERS } from '../../../charts/nats/definition';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const staging = loadEnvironment(root, 'staging');
 const prod = loadEnvironment(root, 'prod');
 
 interface Rendered {
-  readonly objs: Obj[];
+  readonly objs: any[];
   readonly construct: NatsCluster;
 }
 
@@ -42,24 +42,24 @@ function render(env: EnvironmentConfig, config: NatsConfig = env.services.nats, 
     platform: env,
     ...(extra.priorityClassName === undefined ? {} : { priorityClassName: extra.priorityClassName }),
   });
-  return { objs: chart.toJson() as Obj[], construct };
+  return { objs: chart.toJson() as any[], construct };
 }
 
 function nats(env: EnvironmentConfig, patch: Partial<NatsConfig>): NatsConfig {
   return { ...env.services.nats, ...patch };
 }
 
-function find(objs: Obj[], kind: string, name?: string): Obj[] {
+function find(objs: any[], kind: string, name?: string): any[] {
   return objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 }
 
-function one(objs: Obj[], kind: string, name?: string): Obj {
+function one(objs: any[], kind: string, name?: string): any {
   const found = find(objs, kind, name);
   expect(found, `exactly one ${kind} ${name ?? ''}`).toHaveLength(1);
   return found[0];
 }
 
-function serverConf(objs: Obj[]): string {
+function serverConf(objs: any[]): string {
   return one(objs, 'ConfigMap').data['nats.conf'] as string;
 }
 
@@ -70,18 +70,18 @@ function confNumber(conf: string, key: string): number {
   return Number(m?.[1]);
 }
 
-function natsContainer(objs: Obj[]): Obj {
-  return one(objs, 'StatefulSet').spec.template.spec.containers[0];
+function natsContainer(objs: any[]): any {
+  return (podSpecOf(one(objs, 'StatefulSet')) as any).containers[0];
 }
 
-function goMemLimitBytes(objs: Obj[]): number {
-  const v = (natsContainer(objs).env as Obj[]).find((e) => e.name === 'GOMEMLIMIT')?.value as string;
+function goMemLimitBytes(objs: any[]): number {
+  const v = (natsContainer(objs).env as any[]).find((e) => e.name === 'GOMEMLIMIT')?.value as string;
   const m = /^(\d+)MiB$/.exec(v);
   expect(m, `GOMEMLIMIT ${v}`).not.toBeNull();
   return Number(m?.[1]) * 1024 ** 2;
 }
 
-function checksum(objs: Obj[]): string {
+function checksum(objs: any[]): string {
   return one(objs, 'StatefulSet').spec.template.metadata.annotations['checksum/config'] as string;
 }
 
@@ -114,7 +114,7 @@ describe('NatsCluster', () => {
       expect(sts.spec.replicas).toBe(3);
       expect(headless.spec.clusterIP).toBe('None');
       expect(headless.spec.publishNotReadyAddresses).toBe(true);
-      expect((headless.spec.ports as Obj[]).map((p) => p.port).sort()).toEqual([4222, 6222, 8222]);
+      expect((headless.spec.ports as any[]).map((p) => p.port).sort()).toEqual([4222, 6222, 8222]);
       // The client Service exposes only the client port.
       const client = one(objs, 'Service', construct.serviceName);
       expect(client.spec.ports).toEqual([{ name: 'client', port: 4222, targetPort: 'client', protocol: 'TCP' }]);
@@ -200,13 +200,13 @@ describe('NatsCluster', () => {
     });
 
     it('renders exactly 819MiB GOMEMLIMIT for a 1Gi limit', () => {
-      expect((natsContainer(render(staging).objs).env as Obj[]).find((e) => e.name === 'GOMEMLIMIT')?.value).toBe(
+      expect((natsContainer(render(staging).objs).env as any[]).find((e) => e.name === 'GOMEMLIMIT')?.value).toBe(
         '819MiB',
       );
     });
 
     it('takes the server name from the pod name', () => {
-      const env = natsContainer(render(prod).objs).env as Obj[];
+      const env = natsContainer(render(prod).objs).env as any[];
       expect(env.find((e) => e.name === 'SERVER_NAME')?.valueFrom).toEqual({
         fieldRef: { fieldPath: 'metadata.name' },
       });
@@ -255,7 +255,7 @@ describe('NatsCluster', () => {
       const pidFile = /^pid_file: (\S+)$/m.exec(serverConf(objs))?.[1];
       expect(pidFile).toBe('/var/run/nats/nats.pid');
       expect(natsContainer(objs).lifecycle.preStop.exec.command).toEqual(['nats-server', `-sl=ldm=${pidFile}`]);
-      const pidMount = (natsContainer(objs).volumeMounts as Obj[]).find((m) => m.name === 'pid');
+      const pidMount = (natsContainer(objs).volumeMounts as any[]).find((m) => m.name === 'pid');
       expect(pidFile?.startsWith(`${pidMount.mountPath}/`)).toBe(true);
     });
   });
@@ -272,7 +272,7 @@ describe('NatsCluster', () => {
 
     it('mounts the config read-only and the PVC at the store directory', () => {
       const { objs } = render(prod);
-      const mounts = natsContainer(objs).volumeMounts as Obj[];
+      const mounts = natsContainer(objs).volumeMounts as any[];
       expect(mounts.find((m) => m.name === 'config')).toEqual({
         name: 'config',
         mountPath: '/etc/nats',
@@ -301,7 +301,7 @@ describe('NatsCluster', () => {
     });
 
     it('spreads over hostnames and zones with DoNotSchedule in prod', () => {
-      const tsc = one(render(prod).objs, 'StatefulSet').spec.template.spec.topologySpreadConstraints as Obj[];
+      const tsc = one(render(prod).objs, 'StatefulSet').spec.template.spec.topologySpreadConstraints as any[];
       expect(tsc.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
       for (const c of tsc) expect(c.whenUnsatisfiable).toBe('DoNotSchedule');
     });
@@ -342,7 +342,7 @@ describe('NatsCluster', () => {
       ['the credentialsSecretName prop', 'other-creds', 'other-creds'],
     ])('feeds each password from %s via secretKeyRef', (_n, credentialsSecretName, secret) => {
       const { objs } = render(prod, undefined, credentialsSecretName ? { credentialsSecretName } : {});
-      const vars = natsContainer(objs).env as Obj[];
+      const vars = natsContainer(objs).env as any[];
       for (const u of NATS_USERS) {
         const raw = vars.find((e) => e.name === `NATS_${u.user.toUpperCase()}_PASSWORD_SECRET`);
         expect(raw, u.user).toBeDefined();
@@ -393,10 +393,10 @@ describe('NatsCluster', () => {
       const { objs } = render(prod);
       const conf = serverConf(objs);
       expect(conf).toMatch(/^tls \{$/m);
-      const mount = (natsContainer(objs).volumeMounts as Obj[]).find((m) => m.name === 'tls');
+      const mount = (natsContainer(objs).volumeMounts as any[]).find((m) => m.name === 'tls');
       expect(mount).toEqual({ name: 'tls', mountPath: '/etc/nats-tls', readOnly: true });
       for (const f of ['tls.crt', 'tls.key', 'ca.crt']) expect(conf).toContain(`${mount.mountPath}/${f}`);
-      const volume = (one(objs, 'StatefulSet').spec.template.spec.volumes as Obj[]).find((v) => v.name === 'tls');
+      const volume = (one(objs, 'StatefulSet').spec.template.spec.volumes as any[]).find((v) => v.name === 'tls');
       expect(volume.secret.secretName).toBe(one(objs, 'Certificate').spec.secretName);
     });
 
@@ -404,14 +404,14 @@ describe('NatsCluster', () => {
       const { objs } = render(staging);
       expect(find(objs, 'Certificate')).toHaveLength(0);
       expect(serverConf(objs)).not.toMatch(/^tls \{/m);
-      expect((one(objs, 'StatefulSet').spec.template.spec.volumes as Obj[]).map((v) => v.name)).not.toContain('tls');
+      expect((one(objs, 'StatefulSet').spec.template.spec.volumes as any[]).map((v) => v.name)).not.toContain('tls');
     });
   });
 
   describe('metrics exporter', () => {
     it('runs a restricted, sized, probed exporter sidecar against the local monitor port', () => {
       const { objs } = render(prod);
-      const containers = one(objs, 'StatefulSet').spec.template.spec.containers as Obj[];
+      const containers = one(objs, 'StatefulSet').spec.template.spec.containers as any[];
       expect(containers.map((c) => c.name)).toEqual(['nats', 'metrics']);
       const exporter = containers[1];
       expect(exporter.image).toBe('docker.io/natsio/prometheus-nats-exporter:0.15.0');

@@ -6,7 +6,6 @@ import { EntryPoint } from '../../../charts/oauth2-proxy/entry-point';
 import { SchemaValidator } from '../../support/schema-validator';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 const root = path.resolve(__dirname, '../../..');
 const dev = loadEnvironment(root, 'dev');
@@ -14,14 +13,14 @@ const staging = loadEnvironment(root, 'staging');
 const prod = loadEnvironment(root, 'prod');
 const validator = new SchemaValidator({ kubernetesVersions: ['1.30', '1.33'] });
 
-function render(env: EnvironmentConfig, serviceName = 'oauth2-proxy', servicePort = 80): Obj[] {
+function render(env: EnvironmentConfig, serviceName = 'oauth2-proxy', servicePort = 80): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
   new EntryPoint(chart, 'entry', { platform: env, entrypoint: env.entrypoint, serviceName, servicePort });
-  return chart.toJson() as Obj[];
+  return chart.toJson() as any[];
 }
 
-function only(objs: Obj[], kind: string): Obj {
+function only(objs: any[], kind: string): any {
   expect(objs.map((o) => o.kind)).toEqual([kind]);
   return objs[0];
 }
