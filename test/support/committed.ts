@@ -31,10 +31,10 @@ export function parseYamlDocuments(text: string, file: string): K8sObject[] {
   });
 }
 
-/** Every committed document of every environment, from dist/<env>/ and argocd/<env>/. */
-export function loadCommitted(root = ROOT): CommittedDoc[] {
+/** Every committed document of every environment (or of `envs`), from dist/<env>/ and argocd/<env>/. */
+export function loadCommitted(root = ROOT, envs: readonly string[] = listEnvironments(root)): CommittedDoc[] {
   const out: CommittedDoc[] = [];
-  for (const name of listEnvironments(root)) {
+  for (const name of envs) {
     const env = loadEnvironment(root, name);
     for (const dir of [`dist/${name}`, `argocd/${name}`]) {
       for (const file of listFiles(root, dir).filter((f) => f.endsWith('.yaml'))) {

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kube, Obj } from '../../../tools/twin/api';
+import type { Kube, Obj } from '../../../tools/harness/twin/api';
 import { parseCpu, parseMemory } from '../../../src/model/quantity';
 
 export interface Pod {

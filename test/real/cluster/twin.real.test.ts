@@ -1,5 +1,5 @@
 /**
- * The control-plane twin of every environment (tools/twin): the real kube-apiserver, controller
+ * The control-plane twin of every environment (tools/harness/twin): the real kube-apiserver, controller
  * manager and scheduler of the declared Kubernetes version, kwok nodes as declared, dist/<env> and
  * argocd/<env> applied. One environment at a time. Facts go to .build/twin-<env>.md.
  *
@@ -14,8 +14,9 @@ import { capacityReport } from '../../../src/inspect/capacity';
 import { listEnvironments } from '../../../src/model/config';
 import type { Manifest } from '../../../src/model/objects';
 import { formatCpu } from '../../../src/model/quantity';
-import type { Kube, Obj } from '../../../tools/twin/api';
-import { committedObjects, FINISHED_ANNOTATION, HOLD_ANNOTATION, sleep, Twin, until } from '../../../tools/twin/twin';
+import type { Kube, Obj } from '../../../tools/harness/twin/api';
+import { sleep, waitFor } from '../../../tools/harness/process';
+import { committedObjects, FINISHED_ANNOTATION, HOLD_ANNOTATION, Twin } from '../../../tools/harness/twin/twin';
 import {
   Facts,
   fmtCounts,
@@ -183,7 +184,9 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
   });
 
   it('places every platform pod (Running, Ready), binds the NATS volumes and honours the spread constraints', async () => {
-    await until('every platform workload Ready at its desired replicas', () => workloadsReady(), 90_000);
+    await waitFor('every platform workload Ready at its desired replicas', () => workloadsReady(), {
+      timeoutMs: 90_000,
+    });
     const all = await pods(kube, ns().app);
     const allNodes = await nodes(kube);
     const pvcs = await kube.list<Obj>('v1', 'PersistentVolumeClaim', ns().app);
@@ -295,7 +298,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
         'application/merge-patch+json',
       );
     }
-    await until('Deployments Ready at their maximum', () => workloadsReady(target), 90_000);
+    await waitFor('Deployments Ready at their maximum', () => workloadsReady(target), { timeoutMs: 90_000 });
     for (const w of workloads().filter((x) => x.kind === 'Deployment')) {
       await kube.must(
         'PATCH',
@@ -305,7 +308,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       );
     }
     const surgeTotal = (w: Workload) => target(w) + w.surge;
-    await until(
+    await waitFor(
       'every rollout holding its surge, every pod bound to a node',
       async () => {
         const all = await pods(kube, ns().app);
@@ -314,7 +317,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
           return mine.length === surgeTotal(w) && mine.every((p) => p.spec.nodeName);
         });
       },
-      90_000,
+      { timeoutMs: 90_000 },
     ).catch(async (e) => {
       const pending = (await pods(kube, ns().app)).filter((p) => !p.spec.nodeName).map((p) => p.metadata.name);
       throw new Error(`${String(e)}; unscheduled: ${pending.join(', ')}`);
@@ -348,13 +351,13 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       (await pods(kube, ns().app)).filter((p) =>
         p.metadata.labels?.['batch.kubernetes.io/job-name']?.endsWith('-manual'),
       );
-    await until(
+    await waitFor(
       'every CronJob run Running',
       async () => {
         const jp = await jobPods();
         return jp.length === cronJobs.length && jp.every((p) => isReady(p));
       },
-      60_000,
+      { timeoutMs: 60_000 },
     );
 
     // The executor quota, filled by the middleware's ServiceAccount from the committed templates.
@@ -373,13 +376,13 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     }
     expect(created).toBe(quotaPods);
     expect(refusal).toMatch(/^HTTP 403: .*exceeded quota: executor-quota/);
-    await until(
+    await waitFor(
       'every executor pod Running',
       async () => {
         const ex = await pods(kube, ns().executor);
         return ex.length === quotaPods && ex.every(isReady);
       },
-      60_000,
+      { timeoutMs: 60_000 },
     );
 
     // The twin against src/inspect/capacity.ts.
@@ -468,11 +471,11 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
         'application/merge-patch+json',
       );
     }
-    await until(
+    await waitFor(
       'back to the committed state',
       async () =>
         (await workloadsReady()) && (await pods(kube, ns().executor)).length === 0 && (await jobPods()).length === 0,
-      90_000,
+      { timeoutMs: 90_000 },
     );
     const afterDown = await pods(kube, ns().app);
     const nodesNow = await nodes(kube);
@@ -688,10 +691,10 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       );
     } finally {
       await kube.req('DELETE', `/api/v1/namespaces/${exe}/pods/${name}?gracePeriodSeconds=0`);
-      await until(
+      await waitFor(
         `executor pod ${name} gone`,
         async () => (await kube.req('GET', `/api/v1/namespaces/${exe}/pods/${name}`)).status === 404,
-        60_000,
+        { timeoutMs: 60_000 },
       );
     }
     facts.section('Security: the executor guard at its limit and on updates', lines);
@@ -810,7 +813,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     /** Creates an executor pod as the middleware, waiting while the quota controller has not yet freed room. */
     const launch = async (lang: string): Promise<string> => {
       const body = await executorPod(mw, lang);
-      const created = await until(
+      const created = await waitFor(
         'the quota admits the next executor pod',
         async () => {
           const r = await mw.req('POST', `/api/v1/namespaces/${exe}/pods`, body);
@@ -818,7 +821,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
           if (r.status === 403 && /exceeded quota/.test(r.message)) return undefined;
           throw new Error(`HTTP ${r.status}: ${r.message}`);
         },
-        30_000,
+        { timeoutMs: 30_000 },
       );
       return String(created.metadata?.name);
     };
@@ -828,7 +831,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     const finish = async (names: string[]) => {
       // The jobs end: kwok (standing in for the kubelet) reports exit code 0.
       for (const n of names) {
-        await until(`${n} Running`, () => running(n), 30_000);
+        await waitFor(`${n} Running`, () => running(n), { timeoutMs: 30_000 });
         await kube.must(
           'PATCH',
           `/api/v1/namespaces/${exe}/pods/${n}`,
@@ -836,10 +839,10 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
           'application/merge-patch+json',
         );
       }
-      await until(
+      await waitFor(
         'the executor pods Succeeded',
         async () => (await Promise.all(names.map(pod))).every((p) => p.status.phase === 'Succeeded'),
-        60_000,
+        { timeoutMs: 60_000 },
       );
     };
 
@@ -847,7 +850,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     const first: string[] = [];
     for (let i = 0; i < quotaPods; i++) first.push(await launch(languages()[i % languages().length] ?? ''));
     await finish(first);
-    await until(
+    await waitFor(
       'the quota freed',
       async () => {
         const q = await kube.must<{ status: { used?: { pods?: string } } }>(
@@ -856,7 +859,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
         );
         return q.status.used?.pods === '0';
       },
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const next = await mw.req(
       'POST',
@@ -894,7 +897,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     // the script falls back to startTime + activeDeadlineSeconds), and one still running.
     const failed = await launch(languages()[0] ?? '');
     const stillRunning = await launch(languages()[1 % languages().length] ?? '');
-    await until(`${failed} Running`, () => running(failed), 30_000);
+    await waitFor(`${failed} Running`, () => running(failed), { timeoutMs: 30_000 });
     {
       const p = await pod(failed);
       const deadline = Number((p.spec as { activeDeadlineSeconds?: number }).activeDeadlineSeconds ?? 0);
@@ -909,7 +912,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       };
       await kube.must('PUT', `/api/v1/namespaces/${exe}/pods/${failed}/status`, p);
     }
-    await until(`${stillRunning} Running`, () => running(stillRunning), 30_000);
+    await waitFor(`${stillRunning} Running`, () => running(stillRunning), { timeoutMs: 30_000 });
 
     // The reaper, as its CronJob runs it: the script from the committed ConfigMap, the environment of the
     // committed container, the reaper ServiceAccount's own token; the API server and CA of the twin.
@@ -927,7 +930,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
           ...reaperEnv,
           REAPER_API_URL: twin.server,
           REAPER_TOKEN: reaperToken,
-          REAPER_CA_FILE: twin.pki.caCert,
+          REAPER_CA_FILE: twin.credentials.caCert,
         },
         encoding: 'utf8',
         timeout: 60_000,
@@ -937,13 +940,13 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
     const run1 = reap();
     expect(run1.status, run1.out).toBe(0);
     const gone = [...oldSucceeded, failed];
-    await until(
+    await waitFor(
       'the old finished pods gone',
       async () => {
         const left = (await pods(kube, exe)).map((p) => p.metadata.name);
         return gone.every((n) => !left.includes(n));
       },
-      30_000,
+      { timeoutMs: 30_000 },
     );
     const left = (await pods(kube, exe)).map((p) => p.metadata.name).sort();
     expect(left).toEqual([...recentSucceeded, stillRunning].sort());
@@ -1024,7 +1027,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
       ...lines1.map((l) => `    ${l}`),
     ]);
     for (const n of [...recentSucceeded, stillRunning]) await mw.req('DELETE', `/api/v1/namespaces/${exe}/pods/${n}`);
-    await until('executor namespace empty', async () => (await pods(kube, exe)).length === 0, 30_000);
+    await waitFor('executor namespace empty', async () => (await pods(kube, exe)).length === 0, { timeoutMs: 30_000 });
   });
   /** Drills run where losing a node or zone can be survived: zones declared and replicated services. */
   const drills = () => twin.env.cluster.zones.length > 1 && workloads().some((w) => desired(w) > 1);
@@ -1061,12 +1064,12 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
         'application/strategic-merge-patch+json',
       );
     }
-    await until(
+    await waitFor(
       'fresh rollout Ready',
       async () =>
         (await workloadsReady()) &&
         (await pods(kube, ns().app)).length === workloads().reduce((a, w) => a + desired(w), 0),
-      90_000,
+      { timeoutMs: 90_000 },
     );
     const before = await pods(kube, ns().app);
     const perNode = placement(before, await nodes(kube)).perNode;
@@ -1113,10 +1116,10 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
         }
       }),
     );
-    await until(
+    await waitFor(
       'every workload Ready again off the drained node',
       async () => (await workloadsReady()) && (await pods(kube, ns().app)).every((p) => p.spec.nodeName !== node),
-      90_000,
+      { timeoutMs: 90_000 },
     );
     watching = false;
     await monitor;
@@ -1143,14 +1146,14 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
 
   it('drill: after losing a whole zone every service keeps its PDB minimum Ready and NATS keeps quorum', async (ctx) => {
     if (!drills()) ctx.skip();
-    await until('committed state', () => workloadsReady(), 60_000);
+    await waitFor('committed state', () => workloadsReady(), { timeoutMs: 60_000 });
     const allNodes = await nodes(kube);
     const zone = twin.env.cluster.zones[0] ?? '';
     const lost = allNodes.filter((n) => n.zone === zone).map((n) => n.name);
     const t0 = Date.now();
     await twin.loseGroup(twin.groupOf(zone));
     // The node lifecycle controller notices the lapsed leases and marks the zone's pods not Ready.
-    await until(
+    await waitFor(
       `the nodes of ${zone} NotReady and their pods not Ready`,
       async () => {
         const ns2 = await nodes(kube);
@@ -1158,7 +1161,7 @@ describe.each(ENVS)('control-plane twin: %s', (envName) => {
         const on = (await pods(kube, ns().app)).filter((p) => lost.includes(p.spec.nodeName ?? ''));
         return on.every((p) => !isReady(p));
       },
-      60_000,
+      { timeoutMs: 60_000 },
     );
     const noticed = ((Date.now() - t0) / 1000).toFixed(1);
     const health = await pdbHealth();

@@ -9,9 +9,9 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCommitted, type K8sObject } from '../../support/committed';
-import { prepareCluster } from '../support/nats-server';
-import { stopAll, waitFor } from '../support/process';
-import { tool } from '../support/tools';
+import { prepareCluster } from '../../../tools/harness/nats-server';
+import { stopAll, waitFor } from '../../../tools/harness/process';
+import { tool } from '../../../tools/harness/tools';
 
 const committed = loadCommitted();
 const envNames = [...new Set(committed.map((d) => d.env.name))];

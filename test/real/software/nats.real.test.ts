@@ -12,10 +12,10 @@ import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCommitted, type K8sObject } from '../../support/committed';
-import { containerEnv, type SecretValues } from '../support/kubelet-env';
-import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../support/nats-server';
-import { httpGet, start, stopAll, waitFor } from '../support/process';
-import { output, tool } from '../support/tools';
+import { containerEnv, type SecretValues } from '../../../tools/harness/kubelet-env';
+import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../../../tools/harness/nats-server';
+import { httpGet, start, stopAll, waitFor } from '../../../tools/harness/process';
+import { output, tool } from '../../../tools/harness/tools';
 import { parseMemory } from '../../../src/model/quantity';
 import { JETSTREAM_HEADROOM } from '../../../src/policy/rules/promises';
 

@@ -8,10 +8,11 @@ import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { K8sObject } from '../../support/committed';
+import type { K8sObject } from '../../test/support/committed';
 import { containerEnv, type EnvVarSpec, type SecretValues } from './kubelet-env';
-import { freePorts, httpGet, start, waitFor, type Running } from './process';
-import { makePki, type Pki } from './throwaway-ca';
+import { makeServerTls, type TlsFiles } from './pki';
+import { freePorts } from './ports';
+import { httpGet, start, waitFor, type Running } from './process';
 
 export interface ContainerSpec {
   readonly name: string;
@@ -70,7 +71,7 @@ export interface NatsNode {
 
 export interface NatsCluster {
   readonly nodes: NatsNode[];
-  readonly pki?: Pki;
+  readonly pki?: TlsFiles;
   /** Client URL of node i, with the scheme the environment's clients use (tls:// when TLS is on). */
   url(i?: number): string;
   /**
@@ -97,10 +98,10 @@ export async function prepareCluster(
   const c = container(statefulSet, 'nats');
   const root = mkdtempSync(join(tmpdir(), 'coderun-nats-'));
   const tls = /^tls \{/m.test(conf);
-  let pki: Pki | undefined;
+  let pki: TlsFiles | undefined;
   if (tls) {
     mkdirSync(join(root, 'pki'));
-    pki = makePki(join(root, 'pki'));
+    pki = makeServerTls(join(root, 'pki'));
   }
   const free = await freePorts(3 * replicas);
   const ports = Array.from({ length: replicas }, (_, i) => ({

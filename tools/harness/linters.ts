@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { EnvironmentConfig } from '../../../src/model/config';
-import type { Linter, LinterException } from '../../../src/policy/exceptions';
-import type { CommittedDoc, K8sObject } from '../../support/committed';
+import type { EnvironmentConfig } from '../../src/model/config';
+import type { Linter, LinterException } from '../../src/policy/exceptions';
+import type { CommittedDoc, K8sObject } from '../../test/support/committed';
 import { writeKubeconformSchemas } from './kubeconform-schemas';
 import { ROOT } from './tools';
 
