@@ -1,6 +1,7 @@
 /**
  * Read-side helpers for the cluster suite: pods, readiness, placement per node and zone, spread
- * skew, requests; and the per-environment fact sheet written to .build/twin-<env>.md.
+ * skew, requests; and the fact sheet of one scenario and environment, written to
+ * .build/twin-<env>-<scenario>.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -105,13 +106,14 @@ export function podRequests(p: Pod): { cpu: number; memory: number } {
 
 export const fmtCounts = (m: ReadonlyMap<string, number>) => [...m].map(([k, v]) => `${k}=${v}`).join(' ');
 
-/** The fact sheet of one environment's run. */
+/** The fact sheet of one scenario's run in one environment. */
 export class Facts {
   private readonly sections: { title: string; lines: string[] }[] = [];
 
   constructor(
     readonly root: string,
     readonly env: string,
+    readonly scenario: string,
   ) {}
 
   section(title: string, lines: string[]): void {
@@ -122,17 +124,17 @@ export class Facts {
 
   text(): string {
     return [
-      `# Control-plane twin: ${this.env}`,
+      `# Control-plane twin: ${this.env}, ${this.scenario}`,
       '',
       ...this.sections.flatMap((s) => [`## ${s.title}`, '', ...s.lines, '']),
     ].join('\n');
   }
 
-  /** Writes .build/twin-<env>.md and prints it. */
+  /** Writes .build/twin-<env>-<scenario>.md and prints it. */
   write(): string {
     const dir = join(this.root, '.build');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `twin-${this.env}.md`);
+    const file = join(dir, `twin-${this.env}-${this.scenario}.md`);
     writeFileSync(file, this.text());
     process.stdout.write(`\n${this.text()}\n(written to ${file})\n`);
     return file;
