@@ -163,6 +163,22 @@ export class TwinScenario {
     );
   }
 
+  /** What keeps workloadsReady() false: workloads off their count, pods not Ready (for failure messages). */
+  async notReady(want: (w: Workload) => number = (w) => this.desired(w)): Promise<string> {
+    const all = await pods(this.kube, this.ns().app);
+    const off = this.workloads()
+      .map((w) => [w.name, all.filter((p) => matches(p.metadata.labels, w.selector) && isReady(p)).length, want(w)])
+      .filter(([, ready, wanted]) => ready !== wanted)
+      .map(([name, ready, wanted]) => `${name} ${ready}/${wanted} Ready`);
+    const pending = all
+      .filter((p) => !isReady(p))
+      .map(
+        (p) =>
+          `${p.metadata.name} on ${p.spec.nodeName ?? '(none)'}: ${p.status.phase}${p.metadata.deletionTimestamp ? ', deleting' : ''}`,
+      );
+    return `workloads: ${off.join(', ') || 'all at their count'}; pods not Ready: ${pending.join(', ') || 'none'}`;
+  }
+
   /** Waits for the committed state: every workload Ready at its desired replicas (a new twin's pods take a while). */
   async committedState(): Promise<void> {
     await waitFor('the committed state: every workload Ready at its desired replicas', () => this.workloadsReady(), {
@@ -298,12 +314,18 @@ export function drill(s: TwinScenario, title: string, fn: () => Promise<void>): 
   it.skip(`${title} (skipped: ${why})`, fn);
 }
 
-/** Runs one named step of a long test: a failure says which step it was in. */
-export async function step<T>(name: string, f: () => Promise<T>): Promise<T> {
+/**
+ * Runs a long test as named steps: `at(name)` says which step the test is in, and a failure names
+ * the step it happened in.
+ */
+export async function inSteps(body: (at: (step: string) => void) => Promise<void>): Promise<void> {
+  let current = '(before the first step)';
   try {
-    return await f();
+    await body((step) => {
+      current = step;
+    });
   } catch (e) {
-    if (e instanceof Error) e.message = `step '${name}': ${e.message}`;
+    if (e instanceof Error) e.message = `step '${current}': ${e.message}`;
     throw e;
   }
 }

@@ -5,13 +5,12 @@
 import { expect } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
 import { isReady, matches, nodes, pods } from './cluster';
-import { describeTwin, drill, step } from './scenario';
+import { describeTwin, drill, inSteps } from './scenario';
 
 describeTwin('zone-loss', (s) => {
-  drill(
-    s,
-    'drill: after losing a whole zone every service keeps its PDB minimum Ready and NATS keeps quorum',
-    async () => {
+  drill(s, 'drill: after losing a whole zone every service keeps its PDB minimum Ready and NATS keeps quorum', () =>
+    inSteps(async (at) => {
+      at('the committed state');
       await s.committedState();
       const allNodes = await nodes(s.kube);
       const zone = s.twin.env.cluster.zones[0] ?? '';
@@ -19,17 +18,20 @@ describeTwin('zone-loss', (s) => {
       const lost = allNodes.filter((n) => n.zone === zone).map((n) => n.name);
       let failed = false;
       try {
+        at(`losing zone ${zone}`);
         await lose(zone, group, lost);
       } catch (e) {
         failed = true;
         throw e;
       } finally {
         // Undo: the zone comes back, so that nothing after this drill starts from a lost zone.
-        await step('the zone comes back', () => restore(group, lost)).catch((e: unknown) => {
+        if (!failed) at(`zone ${zone} comes back`);
+        await restore(group, lost).catch((e: unknown) => {
+          // A failure to restore after a failed drill is not the failure to report.
           if (!failed) throw e;
         });
       }
-    },
+    }),
   );
 
   /** Stops the zone's kwok and checks what is left. */
@@ -72,17 +74,27 @@ describeTwin('zone-loss', (s) => {
 
   /**
    * kwok for the zone starts again and its nodes turn Ready. kwok (the kubelet) does not mark a
-   * Running pod Ready again, so the pods that were on the lost nodes are replaced by their
-   * controllers; then every workload is Ready at its desired replicas, as committed.
+   * Running pod Ready again, so a Running pod of the zone's nodes that is not Ready is replaced by
+   * its controller (deleted), for as long as the wait lasts: while the restarted kwok takes over the
+   * nodes' leases the node controller may mark them, and their pods, not Ready once more. Done when
+   * the nodes are Ready and every workload is Ready at its desired replicas, as committed.
    */
   async function restore(group: string, lost: readonly string[]): Promise<void> {
     await s.twin.restoreGroup(group);
-    for (const p of await pods(s.kube, s.ns().app)) {
-      if (lost.includes(p.spec.nodeName ?? '') && !isReady(p))
-        await s.kube.req('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`);
-    }
-    await waitFor('every workload Ready again after the zone came back', () => s.workloadsReady(), {
-      timeoutMs: 90_000,
+    await waitFor(
+      'the zone Ready and every workload Ready again after the zone came back',
+      async () => {
+        for (const p of await pods(s.kube, s.ns().app)) {
+          const stale = p.status.phase === 'Running' && !isReady(p) && !p.metadata.deletionTimestamp;
+          if (stale && lost.includes(p.spec.nodeName ?? ''))
+            await s.kube.req('DELETE', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}`);
+        }
+        const zoneReady = (await nodes(s.kube)).filter((n) => lost.includes(n.name)).every((n) => n.ready);
+        return zoneReady && (await s.workloadsReady());
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    ).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\n${await s.notReady()}`);
     });
   }
 });

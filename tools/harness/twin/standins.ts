@@ -32,6 +32,7 @@ import type { EnvironmentConfig } from '../../../src/model/config';
 import type { Kube, Obj } from './api';
 import { issueCert, type Ca } from '../pki';
 import { freePorts } from '../ports';
+import { waitFor } from '../process';
 
 /** Address the ingress-controller stand-in publishes: on loopback, like every address the twin hands out (nothing dials it). */
 export const INGRESS_ADDRESS = '127.0.0.10';
@@ -348,17 +349,21 @@ export class StandIns {
       if (r.status > 299) throw new Error(`${o.kind} ${o.metadata?.name}: HTTP ${r.status}: ${r.message}`);
     }
     // Available once the aggregator has reached this server.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const r = await this.kube.req<Any>(
-        'GET',
-        `/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_VERSION}.${METRICS_GROUP}`,
-      );
-      const c = (r.body?.status?.conditions ?? []).find((x: Any) => x.type === 'Available');
-      if (c?.status === 'True') break;
-      if (Date.now() > deadline) throw new Error(`metrics APIService not Available: ${JSON.stringify(c)}`);
-      await new Promise((res) => setTimeout(res, 250));
-    }
+    let last: unknown;
+    await waitFor(
+      'the metrics APIService Available',
+      async () => {
+        const r = await this.kube.req<Any>(
+          'GET',
+          `/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_VERSION}.${METRICS_GROUP}`,
+        );
+        last = (r.body?.status?.conditions ?? []).find((x: Any) => x.type === 'Available');
+        return (last as Any)?.status === 'True';
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}; its condition: ${JSON.stringify(last)}`);
+    });
     this.act(
       `metrics API ${METRICS_GROUP}/${METRICS_VERSION}: Available (pods report ${(this.opts.utilisation ?? 0.5) * 100}% of their requests)`,
     );
