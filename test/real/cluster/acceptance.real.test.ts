@@ -1,6 +1,7 @@
 /**
- * Cluster suite scenario: the API server of the declared version accepts every object of dist/<env> and argocd/<env>; CRD CEL rules are evaluated.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-acceptance.md.
+ * Cluster suite scenario: the API server of the declared version accepts every object of dist/<env>
+ * and argocd/<env>; CRD CEL rules are evaluated. One twin per environment for this file
+ * (./scenario.ts); facts go to .build/twin-<env>-acceptance.md.
  */
 import { expect, it } from 'vitest';
 import { describeTwin } from './scenario';

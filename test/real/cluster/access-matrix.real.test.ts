@@ -1,6 +1,7 @@
 /**
- * Cluster suite scenario: real SubjectAccessReviews for every ServiceAccount against what the committed Roles grant.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-access-matrix.md.
+ * Cluster suite scenario: real SubjectAccessReviews for every ServiceAccount against what the
+ * committed Roles grant. One twin per environment for this file (./scenario.ts); facts go to
+ * .build/twin-<env>-access-matrix.md.
  */
 import { expect, it } from 'vitest';
 import { describeTwin } from './scenario';

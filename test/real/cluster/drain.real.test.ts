@@ -1,6 +1,7 @@
 /**
- * Cluster suite scenario: draining a node through the eviction API respects every PodDisruptionBudget; the node is uncordoned afterwards.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-drain.md.
+ * Cluster suite scenario: draining a node through the eviction API respects every
+ * PodDisruptionBudget; the node is uncordoned afterwards. One twin per environment for this file
+ * (./scenario.ts); facts go to .build/twin-<env>-drain.md.
  */
 import { expect } from 'vitest';
 import { sleep, waitFor } from '../../../tools/harness/process';

@@ -1,6 +1,7 @@
 /**
- * Cluster suite scenario: executor pods that break the template are refused (Pod Security, the ValidatingAdmissionPolicy, RBAC), and the guard holds at its limit and on updates.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-executor-admission.md.
+ * Cluster suite scenario: executor pods that break the template are refused (Pod Security, the
+ * ValidatingAdmissionPolicy, RBAC), and the guard holds at its limit and on updates. One twin per
+ * environment for this file (./scenario.ts); facts go to .build/twin-<env>-executor-admission.md.
  */
 import { beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';

@@ -1,6 +1,7 @@
 /**
- * Cluster suite scenario: finished executor pods leave the quota; the committed reaper script deletes the old ones with its own token, and can do nothing else.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-executor-reaper.md.
+ * Cluster suite scenario: finished executor pods leave the quota; the committed reaper script
+ * deletes the old ones with its own token, and can do nothing else. One twin per environment for
+ * this file (./scenario.ts); facts go to .build/twin-<env>-executor-reaper.md.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -1,6 +1,8 @@
 /**
- * Cluster suite scenario: Deployments at their HPA maximum with a surge held open, the executor quota filled, all pods placed, compared line by line with src/inspect/capacity.ts; then back to the committed state.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-full-scale.md.
+ * Cluster suite scenario: Deployments at their HPA maximum with a surge held open, the executor
+ * quota filled, all pods placed, compared line by line with src/inspect/capacity.ts; then back to
+ * the committed state. One twin per environment for this file (./scenario.ts); facts go to
+ * .build/twin-<env>-full-scale.md.
  */
 import { capacityReport } from '../../../src/inspect/capacity';
 import { formatCpu } from '../../../src/model/quantity';

@@ -1,6 +1,7 @@
 /**
- * Cluster suite scenario: every platform pod placed, Running and Ready; NATS volumes bound; hard spread constraints hold.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-placement.md.
+ * Cluster suite scenario: every platform pod placed, Running and Ready; NATS volumes bound; hard
+ * spread constraints hold. One twin per environment for this file (./scenario.ts); facts go to
+ * .build/twin-<env>-placement.md.
  */
 import { expect, it } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';

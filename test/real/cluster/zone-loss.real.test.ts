@@ -1,6 +1,7 @@
 /**
- * Cluster suite scenario: losing a whole zone keeps every PDB minimum and NATS quorum; the zone comes back afterwards.
- * One twin per environment for this file (./scenario.ts); facts go to .build/twin-<env>-zone-loss.md.
+ * Cluster suite scenario: losing a whole zone keeps every PDB minimum and NATS quorum; the zone
+ * comes back afterwards. One twin per environment for this file (./scenario.ts); facts go to
+ * .build/twin-<env>-zone-loss.md.
  */
 import { expect } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
