@@ -11,7 +11,7 @@ const entry = process.argv[2];
 const entries = {
   cli: 'src/commands/cli.ts',
   bench: 'src/commands/bench.ts',
-  twin: 'tools/twin/cli.ts',
+  twin: 'tools/harness/twin/cli.ts',
   diff: 'src/commands/diff-cli.ts',
 };
 if (!entries[entry]) {

@@ -10,12 +10,6 @@ import { loadEnvironment, type EnvironmentConfig } from '../../apps/environment'
 import { listFiles } from '../../src/commands/output';
 import type { Manifest } from '../../src/model/objects';
 
-/**
- * @deprecated Shim for test/real/** only, until its owner switches to Manifest
- * (src/model/objects.ts): the one type of a Kubernetes object.
- */
-export type K8sObject = Manifest;
-
 export const ROOT = resolve(__dirname, '..', '..');
 
 /** One committed document and where it came from. */
@@ -36,10 +30,10 @@ export function parseYamlDocuments(text: string, file: string): Manifest[] {
   });
 }
 
-/** Every committed document of every environment, from dist/<env>/ and argocd/<env>/. */
-export function loadCommitted(root = ROOT): CommittedDoc[] {
+/** Every committed document of every environment (or of `envs`), from dist/<env>/ and argocd/<env>/. */
+export function loadCommitted(root = ROOT, envs: readonly string[] = listEnvironments(root)): CommittedDoc[] {
   const out: CommittedDoc[] = [];
-  for (const name of listEnvironments(root)) {
+  for (const name of envs) {
     const env = loadEnvironment(root, name);
     for (const dir of [`dist/${name}`, `argocd/${name}`]) {
       for (const file of listFiles(root, dir).filter((f) => f.endsWith('.yaml'))) {

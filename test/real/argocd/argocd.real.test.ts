@@ -16,11 +16,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it as anyIt } from 'vitest';
 import { listEnvironments } from '../../../src/model/loader';
 import { loadEnvironment } from '../../../apps/environment';
-import type { Obj } from '../../../tools/twin/api';
-import { committedObjects, objectId } from '../../../tools/twin/twin';
+import { objectId } from '../../../src/model/objects';
+import type { Obj } from '../../../tools/harness/twin/api';
+import { committedObjects } from '../../../tools/harness/twin/twin';
 import { APPS, ArgoLoop, ARGOCD_NAMESPACE, RECONCILIATION, RECONCILIATION_MS, statusOf, type AppStatus } from './argocd';
-import { waitFor } from '../support/process';
-import { ROOT } from '../support/tools';
+import { waitFor } from '../../../tools/harness/process';
+import { ROOT } from '../../../tools/harness/tools';
 
 const ENVS = listEnvironments(ROOT);
 /** Every case of an environment runs after the one before it, though the environments run concurrently. */
@@ -42,7 +43,7 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
   const committed = committedObjects(ROOT, envName).filter((c) => c.file.startsWith('dist/'));
   const committedApp = committedObjects(ROOT, envName).find(
     (c) => c.file === `argocd/${envName}/application-${appName}.yaml`,
-)?.object as { spec: { syncPolicy: SyncPolicy } };
+)?.object as unknown as { spec: { syncPolicy: SyncPolicy } };
   type SyncPolicy = { automated?: { selfHeal?: boolean; prune?: boolean } };
   const syncPolicyOf = (a: Obj | undefined) => (a?.spec as { syncPolicy?: SyncPolicy } | undefined)?.syncPolicy;
   /** The committed Application's automated sync settings, which the loop exercises (not the environment file's). */
@@ -99,7 +100,7 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
     const missing: string[] = [];
     for (const c of committed) if (!(await live(c.object))) missing.push(objectId(c.object));
     expect(missing).toEqual([]);
-    // What the stand-ins did (tools/twin/standins.ts), and the HPAs scaling on the metrics API.
+    // What the stand-ins did (tools/harness/twin/standins.ts), and the HPAs scaling on the metrics API.
     for (const a of loop.standIns?.actions ?? []) fact(`Stand-in: ${a}`);
     // Right after a rollout the HPA controller ignores CPU samples of pods that became Ready less
     // than one metrics window ago (FailedGetResourceMetric for a few seconds), as with metrics-server.

@@ -15,13 +15,14 @@ import { promisify } from 'node:util';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main as synth } from '../../../src/commands/cli';
-import type { Kube, Obj } from '../../../tools/twin/api';
-import { StandIns } from '../../../tools/twin/standins';
-import { Twin } from '../../../tools/twin/twin';
-import { serveGitHttps, type GitHttps } from '../support/git-https';
-import { freePorts, start, waitFor, type Running } from '../support/process';
-import { makePki } from '../support/throwaway-ca';
-import { ROOT, tool } from '../support/tools';
+import type { Kube, Obj } from '../../../tools/harness/twin/api';
+import { StandIns } from '../../../tools/harness/twin/standins';
+import { Twin } from '../../../tools/harness/twin/twin';
+import { serveGitHttps, type GitHttps } from '../../../tools/harness/git-https';
+import { makeServerTls } from '../../../tools/harness/pki';
+import { freePorts } from '../../../tools/harness/ports';
+import { start, waitFor, type Running } from '../../../tools/harness/process';
+import { ROOT, tool } from '../../../tools/harness/tools';
 
 const execFileAsync = promisify(execFile);
 
@@ -88,7 +89,7 @@ export class ArgoLoop {
   kubectl = '';
   private procs: Running[] = [];
   private gitServer?: GitHttps;
-  /** The cluster add-ons the environment's cluster provides (tools/twin/standins.ts). */
+  /** The cluster add-ons the environment's cluster provides (tools/harness/twin/standins.ts). */
   standIns?: StandIns;
   caFile = '';
   repoServer!: Running;
@@ -146,7 +147,7 @@ export class ArgoLoop {
     const redis = redisServer();
     await this.timed('twin', () => this.twin.up());
     await this.timed('stand-ins', async () => {
-      this.standIns = new StandIns(this.kube, this.twin.pki, this.twin.env, { log: this.log });
+      this.standIns = new StandIns(this.kube, this.twin.credentials.ca, this.twin.env, { log: this.log });
       await this.standIns.start();
     });
     const [redisPort, repoPort, repoMetrics, ctrlMetrics] = await freePorts(4);
@@ -261,7 +262,7 @@ export class ArgoLoop {
     this.git('push', '-q', 'origin', 'main');
     const pkiDir = join(this.dir, 'git-pki');
     mkdirSync(pkiDir, { recursive: true });
-    const pki = makePki(pkiDir, '127.0.0.1');
+    const pki = makeServerTls(pkiDir, '127.0.0.1');
     this.gitServer = await serveGitHttps(join(this.dir, 'srv'), pki);
     this.repoURL = `${this.gitServer.url}/coderun-gitops.git`;
     // Argo CD trusts a repository server's certificate from ARGOCD_TLS_DATA_PATH/<host> (argocd-tls-certs-cm).
@@ -337,8 +338,8 @@ export class ArgoLoop {
     const name = this.twin.env.argocd.destination.name;
     if (name !== undefined) {
       const config = {
-        bearerToken: this.twin.pki.tokens.admin,
-        tlsClientConfig: { caData: readFileSync(this.twin.pki.caCert).toString('base64') },
+        bearerToken: this.twin.credentials.tokens.admin,
+        tlsClientConfig: { caData: readFileSync(this.twin.credentials.caCert).toString('base64') },
       };
       const r = await this.kube.apply(
         {

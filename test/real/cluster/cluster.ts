@@ -1,11 +1,13 @@
 /**
  * Read-side helpers for the cluster suite: pods, readiness, placement per node and zone, spread
- * skew, requests; and the per-environment fact sheet written to .build/twin-<env>.md.
+ * skew, requests; and the fact sheet of one scenario and environment, written to
+ * .build/twin-<env>-<scenario>.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kube, Obj } from '../../../tools/twin/api';
+import type { Kube, Obj } from '../../../tools/harness/twin/api';
 import { parseCpu, parseMemory } from '../../../src/model/quantity';
+import { podRequests as requestsOf, type Amount, type Json } from '../../../src/model/objects';
 
 export interface Pod {
   metadata: {
@@ -89,29 +91,21 @@ export function skew(counts: ReadonlyMap<string, number>): number {
   return v.length ? Math.max(...v) - Math.min(...v) : 0;
 }
 
-/** Requests of one pod (sum of containers; init containers' max if larger), millicores and bytes. */
-export function podRequests(p: Pod): { cpu: number; memory: number } {
-  const r = { cpu: 0, memory: 0 };
-  for (const c of p.spec.containers) {
-    r.cpu += c.resources?.requests?.cpu ? parseCpu(c.resources.requests.cpu) : 0;
-    r.memory += c.resources?.requests?.memory ? parseMemory(c.resources.requests.memory) : 0;
-  }
-  for (const c of p.spec.initContainers ?? []) {
-    r.cpu = Math.max(r.cpu, c.resources?.requests?.cpu ? parseCpu(c.resources.requests.cpu) : 0);
-    r.memory = Math.max(r.memory, c.resources?.requests?.memory ? parseMemory(c.resources.requests.memory) : 0);
-  }
-  return r;
+/** Requests of one pod, millicores and bytes: the object library's podRequests on its spec. */
+export function podRequests(p: Pod): Amount {
+  return requestsOf(p.spec as unknown as Json, { cpu: parseCpu, memory: parseMemory });
 }
 
 export const fmtCounts = (m: ReadonlyMap<string, number>) => [...m].map(([k, v]) => `${k}=${v}`).join(' ');
 
-/** The fact sheet of one environment's run. */
+/** The fact sheet of one scenario's run in one environment. */
 export class Facts {
   private readonly sections: { title: string; lines: string[] }[] = [];
 
   constructor(
     readonly root: string,
     readonly env: string,
+    readonly scenario: string,
   ) {}
 
   section(title: string, lines: string[]): void {
@@ -122,17 +116,17 @@ export class Facts {
 
   text(): string {
     return [
-      `# Control-plane twin: ${this.env}`,
+      `# Control-plane twin: ${this.env}, ${this.scenario}`,
       '',
       ...this.sections.flatMap((s) => [`## ${s.title}`, '', ...s.lines, '']),
     ].join('\n');
   }
 
-  /** Writes .build/twin-<env>.md and prints it. */
+  /** Writes .build/twin-<env>-<scenario>.md and prints it. */
   write(): string {
     const dir = join(this.root, '.build');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `twin-${this.env}.md`);
+    const file = join(dir, `twin-${this.env}-${this.scenario}.md`);
     writeFileSync(file, this.text());
     process.stdout.write(`\n${this.text()}\n(written to ${file})\n`);
     return file;

@@ -26,8 +26,8 @@ import {
   runKubeScore,
   type Finding,
   type LinterRun,
-} from '../support/linters';
-import { checkovDir, output, ROOT, tool } from '../support/tools';
+} from '../../../tools/harness/linters';
+import { checkovDir, output, ROOT, tool } from '../../../tools/harness/tools';
 
 const ENVS = listEnvironments(ROOT).map((name) => loadEnvironment(ROOT, name));
 const DOCS = new Map<string, CommittedDoc[]>();

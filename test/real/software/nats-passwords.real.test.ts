@@ -8,10 +8,11 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCommitted, type K8sObject } from '../../support/committed';
-import { prepareCluster } from '../support/nats-server';
-import { stopAll, waitFor } from '../support/process';
-import { tool } from '../support/tools';
+import type { Manifest } from '../../../src/model/objects';
+import { loadCommitted } from '../../support/committed';
+import { prepareCluster } from '../../../tools/harness/nats-server';
+import { stopAll, waitFor } from '../../../tools/harness/process';
+import { tool } from '../../../tools/harness/tools';
 
 const committed = loadCommitted();
 const envNames = [...new Set(committed.map((d) => d.env.name))];
@@ -54,7 +55,7 @@ function randomPassword(): string {
 const RANDOM = Array.from({ length: 64 }, randomPassword);
 const ALL = [...EDGE_CASES, ...RANDOM, randomBytes(24).toString('hex')];
 
-function find(env: string, kind: string, name: string): K8sObject {
+function find(env: string, kind: string, name: string): Manifest {
   const d = committed.find((x) => x.env.name === env && x.object.kind === kind && x.object.metadata.name === name);
   if (!d) throw new Error(`${env}: no committed ${kind} ${name}`);
   return d.object;

@@ -11,30 +11,31 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCommitted, type K8sObject } from '../../support/committed';
-import { containerEnv, type SecretValues } from '../support/kubelet-env';
-import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../support/nats-server';
-import { httpGet, start, stopAll, waitFor } from '../support/process';
-import { output, tool } from '../support/tools';
+import type { Manifest } from '../../../src/model/objects';
+import { loadCommitted } from '../../support/committed';
+import { containerEnv, type SecretValues } from '../../../tools/harness/kubelet-env';
+import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../../../tools/harness/nats-server';
+import { httpGet, start, stopAll, waitFor } from '../../../tools/harness/process';
+import { output, tool } from '../../../tools/harness/tools';
 import { parseMemory } from '../../../src/model/quantity';
 import { JETSTREAM_HEADROOM } from '../../../src/policy/rules/promises';
 
 const committed = loadCommitted();
 const envNames = [...new Set(committed.map((d) => d.env.name))];
 
-function find(env: string, kind: string, name: string): K8sObject {
+function find(env: string, kind: string, name: string): Manifest {
   const d = committed.find((x) => x.env.name === env && x.object.kind === kind && x.object.metadata.name === name);
   if (!d) throw new Error(`${env}: no committed ${kind} ${name}`);
   return d.object;
 }
 
 /** The storage request of a StatefulSet's (first) volumeClaimTemplate. */
-function claimOf(sts: K8sObject): { storage?: string } {
+function claimOf(sts: Manifest): { storage?: string } {
   const spec = sts.spec as { volumeClaimTemplates?: { spec?: { resources?: { requests?: { storage?: string } } } }[] };
   return spec.volumeClaimTemplates?.[0]?.spec?.resources?.requests ?? {};
 }
 
-function findAll(env: string, kind: string): K8sObject[] {
+function findAll(env: string, kind: string): Manifest[] {
   return committed.filter((x) => x.env.name === env && x.object.kind === kind).map((x) => x.object);
 }
 
@@ -54,7 +55,7 @@ function testSecrets(env: string, passwords: Readonly<Record<string, string>>): 
 
 /** A client container's environment, pointed at the loopback cluster. */
 function clientEnv(
-  obj: K8sObject,
+  obj: Manifest,
   name: string,
   cluster: NatsCluster,
   secrets: SecretValues,
@@ -252,7 +253,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
       for (const job of jobs) {
         const template = templates.find((t) => t.metadata.name === `executor-${job.language}`);
         expect(template, `PodTemplate executor-${job.language}`).toBeDefined();
-        const exVars = clientEnv(template as K8sObject, 'executor', cluster, secrets);
+        const exVars = clientEnv(template as Manifest, 'executor', cluster, secrets);
         const out = execFileSync(client, ['executor', '-size', '300000'], {
           env: { PATH: process.env.PATH, ...exVars, USER_ID: job.userId, JOB_ID: job.jobId },
           encoding: 'utf8',
@@ -300,7 +301,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
       frontend: clientEnv(frontendDeploy, 'frontend', cluster, secrets),
       middleware: clientEnv(middlewareDeploy, 'middleware', cluster, secrets),
       executor: {
-        ...clientEnv(templates[0] as K8sObject, 'executor', cluster, secrets),
+        ...clientEnv(templates[0] as Manifest, 'executor', cluster, secrets),
         USER_ID: a.userId,
         JOB_ID: a.jobId,
       },
@@ -432,7 +433,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
             .find((l) => l.includes('"jobId"')) ?? '{}',
         ) as { jobId: string };
         // The executor stores its output and result through the survivors; the frontend reads them.
-        const template = templates.find((t) => t.metadata.name === `executor-${job.language}`) as K8sObject;
+        const template = templates.find((t) => t.metadata.name === `executor-${job.language}`) as Manifest;
         execFileSync(client, ['executor', '-size', '100000'], {
           env: {
             PATH: process.env.PATH,

@@ -8,12 +8,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { committedContainers, type CommittedContainer } from '../support/committed-container';
-import { startGoogleStandIn, type GoogleStandIn } from '../support/google-standin';
-import { freePorts, httpGet, start, stopAll, waitFor, type Running } from '../support/process';
-import { output, ROOT, tool } from '../support/tools';
+import { committedContainers, type CommittedContainer } from '../../../tools/harness/committed-container';
+import { startGoogleStandIn, type GoogleStandIn } from '../../../tools/harness/google-standin';
+import { freePorts } from '../../../tools/harness/ports';
+import { httpGet, start, stopAll, waitFor, type Running } from '../../../tools/harness/process';
+import { output, ROOT, tool } from '../../../tools/harness/tools';
 import { loadEnvironment } from '../../../apps/environment';
-import { startUpstreamStandIn, UPSTREAM_BODY, type UpstreamStandIn } from '../support/upstream-standin';
+import { startUpstreamStandIn, UPSTREAM_BODY, type UpstreamStandIn } from '../../../tools/harness/upstream-standin';
 
 const GO_MOD = 'tools/go/oauth2-proxy/go.mod';
 const IMAGE_REPOSITORY = 'quay.io/oauth2-proxy/oauth2-proxy';

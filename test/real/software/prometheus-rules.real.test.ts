@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadCommitted, type CommittedDoc } from '../../support/committed';
 import { scheduleIntervalSeconds } from '../../../charts/executor-reaper/executor-reaper';
-import { ROOT, output, tool } from '../support/tools';
+import { ROOT, output, tool } from '../../../tools/harness/tools';
 import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec, type ScrapeTarget } from './alert-cases';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */

@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { EnvironmentConfig } from '../../../apps/environment';
-import type { Linter, LinterException } from '../../../src/policy/exceptions';
-import type { CommittedDoc, K8sObject } from '../../support/committed';
+import type { EnvironmentConfig } from '../../apps/environment';
+import type { Linter, LinterException } from '../../src/policy/exceptions';
+import type { Manifest } from '../../src/model/objects';
+import type { CommittedDoc } from '../../test/support/committed';
 import { writeKubeconformSchemas } from './kubeconform-schemas';
 import { ROOT } from './tools';
 
@@ -115,7 +116,7 @@ function runJson(program: string, args: readonly string[], cwd: string): { json:
 const key = (kind: string, namespace: string | undefined, name: string) => `${kind} ${namespace ?? ''}/${name}`;
 const docKey = (d: CommittedDoc) => key(d.object.kind, d.object.metadata.namespace, d.object.metadata.name);
 
-function gvkString(o: K8sObject): string {
+function gvkString(o: Manifest): string {
   const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
   return `${group ?? ''}/${version ?? ''}, Kind=${o.kind}`;
 }

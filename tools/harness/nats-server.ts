@@ -8,10 +8,11 @@ import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { K8sObject } from '../../support/committed';
+import type { Manifest } from '../../src/model/objects';
 import { containerEnv, type EnvVarSpec, type SecretValues } from './kubelet-env';
-import { freePorts, httpGet, start, waitFor, type Running } from './process';
-import { makePki, type Pki } from './throwaway-ca';
+import { makeServerTls, type TlsFiles } from './pki';
+import { freePorts } from './ports';
+import { httpGet, start, waitFor, type Running } from './process';
 
 export interface ContainerSpec {
   readonly name: string;
@@ -34,7 +35,7 @@ export interface PodTemplateSpec {
 }
 
 /** The pod template of a Deployment, StatefulSet or PodTemplate object. */
-export function podSpec(o: K8sObject): PodTemplateSpec {
+export function podSpec(o: Manifest): PodTemplateSpec {
   const spec = (o as unknown as { spec?: { template?: { spec?: PodTemplateSpec } } }).spec;
   const t = (o as unknown as { template?: { spec?: PodTemplateSpec } }).template;
   const s = spec?.template?.spec ?? t?.spec;
@@ -42,7 +43,7 @@ export function podSpec(o: K8sObject): PodTemplateSpec {
   return s;
 }
 
-export function container(o: K8sObject, name: string): ContainerSpec {
+export function container(o: Manifest, name: string): ContainerSpec {
   const c = podSpec(o).containers.find((x) => x.name === name);
   if (!c) throw new Error(`${o.kind} ${o.metadata.name} has no container '${name}'`);
   return c;
@@ -70,7 +71,7 @@ export interface NatsNode {
 
 export interface NatsCluster {
   readonly nodes: NatsNode[];
-  readonly pki?: Pki;
+  readonly pki?: TlsFiles;
   /** Client URL of node i, with the scheme the environment's clients use (tls:// when TLS is on). */
   url(i?: number): string;
   /**
@@ -86,8 +87,8 @@ export interface NatsCluster {
  * `secrets` gives the test passwords; `tls` is whether the committed config has a tls block.
  */
 export async function prepareCluster(
-  statefulSet: K8sObject,
-  configMap: K8sObject,
+  statefulSet: Manifest,
+  configMap: Manifest,
   secrets: SecretValues,
 ): Promise<NatsCluster> {
   const sts = statefulSet as unknown as { metadata: { name: string }; spec: { replicas: number; serviceName: string } };
@@ -97,10 +98,10 @@ export async function prepareCluster(
   const c = container(statefulSet, 'nats');
   const root = mkdtempSync(join(tmpdir(), 'coderun-nats-'));
   const tls = /^tls \{/m.test(conf);
-  let pki: Pki | undefined;
+  let pki: TlsFiles | undefined;
   if (tls) {
     mkdirSync(join(root, 'pki'));
-    pki = makePki(join(root, 'pki'));
+    pki = makeServerTls(join(root, 'pki'));
   }
   const free = await freePorts(3 * replicas);
   const ports = Array.from({ length: replicas }, (_, i) => ({

@@ -10,9 +10,10 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { listEnvironments } from '../../src/model/loader';
+import { listEnvironments } from '../../../src/model/loader';
+import { alive, stopPids } from '../process';
 import { Kube, type Obj } from './api';
-import { alive, stopProcs, Twin, type TwinState } from './twin';
+import { Twin, type TwinState } from './twin';
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -49,7 +50,7 @@ export async function main(args: string[], root: string): Promise<number> {
   const running = state?.procs.filter((p) => alive(p.pid)) ?? [];
 
   if (cmd === 'down') {
-    await stopProcs(running);
+    await stopPids(running.map((p) => p.pid));
     rmSync(dir, { recursive: true, force: true });
     out(`twin ${env}: stopped ${running.length} process(es), removed ${dir}`);
     return 0;

@@ -24,7 +24,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { SCHEMAS_DIR } from '../../support/schema-validator';
+import { SCHEMAS_DIR } from '../../test/support/schema-validator';
 
 type Json = { [key: string]: unknown };
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

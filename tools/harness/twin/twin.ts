@@ -8,24 +8,17 @@
  * Used by `npm run twin` (processes detached, state in .build/twin-<env>/) and by the cluster suite
  * (processes tied to the test run, state in a temp dir, stopped in afterAll).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { loadEnvironment, type EnvironmentConfig } from '../../apps/environment';
-import { listFiles } from '../../src/commands/output';
+import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
+import { objectId, type Manifest } from '../../../src/model/objects';
+import { loadCommitted } from '../../../test/support/committed';
+import { freePorts } from '../ports';
+import { sleep, start, waitFor, type Running } from '../process';
+import { tool } from '../tools';
 import { Kube, type Obj } from './api';
-import { kubeconfig, makePki, type Pki } from './pki';
-import { freePorts } from './ports';
+import { kubeconfig, makeCredentials, type Credentials } from './credentials';
 
 /** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
 export const NODE_MAX_PODS = '110';
@@ -75,7 +68,7 @@ const KIND_ORDER = [
 /** One object as committed. */
 export interface Committed {
   readonly file: string;
-  readonly object: Obj;
+  readonly object: Manifest;
   readonly wave: number;
 }
 
@@ -106,63 +99,25 @@ export interface TwinState {
   readonly timings: Record<string, number>;
 }
 
-export function objectId(o: Obj): string {
-  const ns = o.metadata?.namespace;
-  return `${String(o.kind)} ${ns ? `${ns}/` : ''}${String(o.metadata?.name)}`;
-}
-
-/** The bin dir of tools/go/<module>, built by tools/build.sh if needed (fails loudly). */
-export function toolDir(root: string, module: string): string {
-  if (!existsSync(join(root, 'tools', 'go', module, 'go.mod'))) {
-    throw new Error(`tools/go/${module} does not exist: add a Go module for it (see tools/build.sh)`);
-  }
-  let out: string;
-  try {
-    out = execFileSync('bash', [join(root, 'tools', 'build.sh'), module], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-  } catch (e) {
-    throw new Error(`tools/build.sh ${module} failed; the real program is required: ${String(e)}`);
-  }
-  const dir = out.trim().split('\n').pop() ?? '';
-  if (!existsSync(dir)) throw new Error(`tools/build.sh ${module} printed '${dir}', which does not exist`);
-  return dir;
-}
-
 /** The programs for one Kubernetes minor version. */
 export function binaries(root: string, kubernetesVersion: string) {
-  const kube = toolDir(root, `kube-${kubernetesVersion}`);
-  const etcd = toolDir(root, 'etcd');
-  const kwok = toolDir(root, 'kwok');
-  const path = (dir: string, name: string) => {
-    const p = join(dir, name);
-    if (!existsSync(p)) throw new Error(`${p} is missing`);
-    return p;
-  };
+  const kube = `kube-${kubernetesVersion}`;
   return {
-    etcd: path(etcd, 'etcd'),
-    apiserver: path(kube, 'kube-apiserver'),
-    controllerManager: path(kube, 'kube-controller-manager'),
-    scheduler: path(kube, 'kube-scheduler'),
-    kwok: path(kwok, 'kwok'),
+    etcd: tool('etcd', 'etcd', root),
+    apiserver: tool(kube, 'kube-apiserver', root),
+    controllerManager: tool(kube, 'kube-controller-manager', root),
+    scheduler: tool(kube, 'kube-scheduler', root),
+    kwok: tool('kwok', 'kwok', root),
   };
 }
 
 /** Every document of dist/<env>/ and argocd/<env>/, in sync-wave order, then Argo CD's kind order. */
 export function committedObjects(root: string, env: string): Committed[] {
-  const out: Committed[] = [];
-  for (const dir of [`dist/${env}`, `argocd/${env}`]) {
-    for (const file of listFiles(root, dir).filter((f) => f.endsWith('.yaml'))) {
-      for (const doc of parseAllDocuments(readFileSync(join(root, file), 'utf8'))) {
-        const object = doc.toJS() as Obj | null;
-        if (!object || typeof object !== 'object') continue;
-        const ann = (object.metadata?.annotations ?? {}) as Record<string, string>;
-        out.push({ file, object, wave: Number(ann['argocd.argoproj.io/sync-wave'] ?? 0) });
-      }
-    }
-  }
+  const out: Committed[] = loadCommitted(root, [env]).map(({ file, object }) => ({
+    file,
+    object,
+    wave: Number(object.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0),
+  }));
   const rank = (k: unknown) => {
     const i = KIND_ORDER.indexOf(String(k));
     return i < 0 ? KIND_ORDER.length : i;
@@ -170,51 +125,6 @@ export function committedObjects(root: string, env: string): Committed[] {
   return out.sort(
     (a, b) => a.wave - b.wave || rank(a.object.kind) - rank(b.object.kind) || a.file.localeCompare(b.file),
   );
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns a truthy value; throws `what` on timeout. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 60_000,
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-      );
-    }
-    await sleep(intervalMs);
-  }
-}
-
-/** Whether process `pid` still runs. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Stops processes we started, by pid: SIGTERM, then SIGKILL after 10 s. */
-export async function stopProcs(procs: readonly ProcRecord[]): Promise<void> {
-  for (const p of [...procs].reverse()) if (alive(p.pid)) process.kill(p.pid, 'SIGTERM');
-  const deadline = Date.now() + 10_000;
-  while (procs.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(100);
-  for (const p of procs) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
 }
 
 export interface TwinOptions {
@@ -241,12 +151,12 @@ export class Twin {
   readonly providedNamespaces: string[] = [];
   kube!: Kube;
   server = '';
-  pki!: Pki;
+  credentials!: Credentials;
   /** CronJobs applied and then suspended, so that none runs on its own during a test. */
   readonly suspendedCronJobs: string[] = [];
   private bins!: ReturnType<typeof binaries>;
-  /** When each process we launched was spawned (Date.now()), by name. */
-  private spawnedAt = new Map<string, number>();
+  /** The processes this twin runs now, by name. */
+  private readonly running = new Map<string, Running>();
   private kwokArgs = new Map<string, string[]>();
 
   constructor(readonly opts: TwinOptions) {
@@ -283,13 +193,10 @@ export class Twin {
     const logDir = join(this.opts.dir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const log = join(logDir, `${name}.log`);
-    const fd = openSync(log, 'a');
-    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], detached: this.opts.detached ?? false });
-    closeSync(fd);
-    if (this.opts.detached) child.unref();
-    if (!child.pid) throw new Error(`could not start ${cmd}`);
-    this.spawnedAt.set(name, Date.now());
-    const rec: ProcRecord = { name, pid: child.pid, log, ...(group === undefined ? {} : { group }) };
+    const proc = start(name, cmd, args, { logFile: log, detached: this.opts.detached ?? false });
+    if (!proc.child.pid) throw new Error(`could not start ${cmd}`);
+    this.running.set(name, proc);
+    const rec: ProcRecord = { name, pid: proc.child.pid, log, ...(group === undefined ? {} : { group }) };
     this.procs.push(rec);
     this.saveState();
     return rec;
@@ -297,37 +204,18 @@ export class Twin {
 
   /** The last lines of a process's log, for error messages. */
   tail(name: string, lines = 30): string {
-    const p = this.procs.find((x) => x.name === name);
-    if (!p || !existsSync(p.log)) return '';
-    return readFileSync(p.log, 'utf8').split('\n').slice(-lines).join('\n');
+    return (this.running.get(name)?.log() ?? '').split('\n').slice(-lines).join('\n');
   }
 
   /**
-   * Waits until `check` passes for process `name`, for `timeoutMs` from when the program started:
-   * when its log first has a line (a loaded machine can take long to start a program), or when it
-   * was spawned if it prints nothing.
+   * Waits until `check` passes for process `name`, for `timeoutMs` from when the program started
+   * (its log's first line: a loaded machine can take long to start a program); fails at once, with
+   * its log, if it exits.
    */
   private async waitUp(name: string, what: string, check: () => Promise<boolean>, timeoutMs = 120_000) {
-    const p = this.procs.find((x) => x.name === name);
-    const spawned = this.spawnedAt.get(name) ?? Date.now();
-    let started: number | undefined;
-    let last: unknown;
-    for (;;) {
-      if (p && !alive(p.pid)) throw new Error(`${what}: ${name} exited\n--- ${name} log ---\n${this.tail(name)}`);
-      try {
-        if (await check()) return;
-      } catch (e) {
-        last = e;
-      }
-      if (started === undefined && p && existsSync(p.log) && statSync(p.log).size > 0) started = Date.now();
-      const now = Date.now();
-      if (now > (started ?? spawned) + timeoutMs) {
-        throw new Error(
-          `timed out waiting for ${what}: ${((now - spawned) / 1000).toFixed(1)} s after ${name} was spawned (limit ${timeoutMs / 1000} s from its first output)${last ? ` (last error: ${String(last)})` : ''}\n--- ${name} log ---\n${this.tail(name)}`,
-        );
-      }
-      await sleep(200);
-    }
+    const proc = this.running.get(name);
+    if (!proc) throw new Error(`${what}: ${name} was not started`);
+    await waitFor(what, check, { proc, from: proc, timeoutMs, intervalMs: 200 });
   }
 
   get kubeconfigPath(): string {
@@ -366,7 +254,7 @@ export class Twin {
   private async startControlPlane(): Promise<void> {
     const d = this.opts.dir;
     const [etcdPort, peerPort, apiPort] = await freePorts(3);
-    this.pki = makePki(d, SERVICE_IP);
+    this.credentials = makeCredentials(d, SERVICE_IP);
     this.launch('etcd', this.bins.etcd, [
       '--name=twin',
       `--data-dir=${join(d, 'etcd')}`,
@@ -388,47 +276,55 @@ export class Twin {
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
       `--secure-port=${apiPort}`,
-      `--tls-cert-file=${this.pki.serverCert}`,
-      `--tls-private-key-file=${this.pki.serverKey}`,
-      `--client-ca-file=${this.pki.caCert}`,
-      `--token-auth-file=${this.pki.tokenFile}`,
+      `--tls-cert-file=${this.credentials.serverCert}`,
+      `--tls-private-key-file=${this.credentials.serverKey}`,
+      `--client-ca-file=${this.credentials.caCert}`,
+      `--token-auth-file=${this.credentials.tokenFile}`,
       '--authorization-mode=Node,RBAC',
       '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,PodSecurity,Priority,ResourceQuota,NodeRestriction,StorageObjectInUseProtection,TaintNodesByCondition,ValidatingAdmissionPolicy',
       '--allow-privileged=true',
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${this.pki.saPub}`,
-      `--service-account-signing-key-file=${this.pki.saKey}`,
+      `--service-account-key-file=${this.credentials.saPub}`,
+      `--service-account-signing-key-file=${this.credentials.saKey}`,
       '--endpoint-reconciler-type=none',
       '--profiling=false',
       '--v=0',
     ]);
-    this.kube = new Kube(this.server, this.pki.caCert, this.pki.tokens.admin);
+    this.kube = new Kube(this.server, this.credentials.caCert, this.credentials.tokens.admin);
     await this.waitUp('kube-apiserver', 'kube-apiserver /readyz', async () => {
       const r = await this.kube.req('GET', '/readyz');
       return r.status === 200;
     });
     writeFileSync(
       this.kubeconfigPath,
-      kubeconfig(`twin-${this.env.name}`, this.server, this.pki.caCert, this.pki.tokens.admin),
+      kubeconfig(`twin-${this.env.name}`, this.server, this.credentials.caCert, this.credentials.tokens.admin),
       { mode: 0o600 },
     );
     const kcmConfig = join(d, 'kube-controller-manager.kubeconfig');
-    writeFileSync(kcmConfig, kubeconfig('twin', this.server, this.pki.caCert, this.pki.tokens.controllerManager), {
-      mode: 0o600,
-    });
+    writeFileSync(
+      kcmConfig,
+      kubeconfig('twin', this.server, this.credentials.caCert, this.credentials.tokens.controllerManager),
+      {
+        mode: 0o600,
+      },
+    );
     const schedConfig = join(d, 'kube-scheduler.kubeconfig');
-    writeFileSync(schedConfig, kubeconfig('twin', this.server, this.pki.caCert, this.pki.tokens.scheduler), {
-      mode: 0o600,
-    });
+    writeFileSync(
+      schedConfig,
+      kubeconfig('twin', this.server, this.credentials.caCert, this.credentials.tokens.scheduler),
+      {
+        mode: 0o600,
+      },
+    );
     this.launch('kube-controller-manager', this.bins.controllerManager, [
       `--kubeconfig=${kcmConfig}`,
       '--bind-address=127.0.0.1',
       '--secure-port=0',
       '--leader-elect=false',
       '--use-service-account-credentials=true',
-      `--service-account-private-key-file=${this.pki.saKey}`,
-      `--root-ca-file=${this.pki.caCert}`,
+      `--service-account-private-key-file=${this.credentials.saKey}`,
+      `--root-ca-file=${this.credentials.caCert}`,
       '--cluster-name=coderun-twin',
       // Faster than a real cluster so a lost zone shows within seconds (kwok renews leases every 2.5 s).
       '--node-monitor-period=1s',
@@ -463,11 +359,13 @@ export class Twin {
     if (!args) {
       const config = join(this.opts.dir, 'kwok.kubeconfig');
       if (!existsSync(config)) {
-        writeFileSync(config, kubeconfig('twin', this.server, this.pki.caCert, this.pki.tokens.kwok), { mode: 0o600 });
+        writeFileSync(config, kubeconfig('twin', this.server, this.credentials.caCert, this.credentials.tokens.kwok), {
+          mode: 0o600,
+        });
       }
       args = [
         `--kubeconfig=${config}`,
-        `--config=${join(this.opts.root, 'tools', 'twin', 'kwok-stages.yaml')}`,
+        `--config=${join(this.opts.root, 'tools', 'harness', 'twin', 'kwok-stages.yaml')}`,
         `--manage-nodes-with-label-selector=${KWOK_GROUP_LABEL}=${group}`,
         '--node-lease-duration-seconds=10',
         // Pod and node IPs on loopback (127.0.0.0/8): nothing here may hand out or dial another address.
@@ -506,32 +404,52 @@ export class Twin {
         status: { allocatable: alloc, capacity: alloc },
       });
     }
-    await until(
-      'every node Ready',
+    await this.nodesReady(groups);
+  }
+
+  /** Waits until the nodes of `groups` (kwok groups) are Ready and untainted. */
+  private async nodesReady(groups: readonly string[]): Promise<void> {
+    const mine = (n: Obj) =>
+      groups.includes(String((n.metadata?.labels as Record<string, string> | undefined)?.[KWOK_GROUP_LABEL]));
+    const expected = this.nodePlan().filter((n) => groups.includes(this.groupOf(n.zone))).length;
+    await waitFor(
+      `every node of ${groups.join(', ')} Ready`,
       async () => {
-        const nodes = await this.kube.list<Obj>('v1', 'Node');
+        const nodes = (await this.kube.list<Obj>('v1', 'Node')).filter(mine);
         const ready = nodes.filter((n) =>
           ((n.status as { conditions?: { type: string; status: string }[] })?.conditions ?? []).some(
             (c) => c.type === 'Ready' && c.status === 'True',
           ),
         );
-        return ready.length === this.env.cluster.nodes;
+        return ready.length === expected;
       },
-      120_000,
+      { timeoutMs: 120_000, intervalMs: 200 },
     ).catch((e) => {
       throw new Error(`${String(e)}\n${groups.map((g) => this.tail(`kwok-${g}`)).join('\n')}`);
     });
     // The node controller removes the not-ready taints a moment after Ready.
-    await until('nodes without not-ready taints', async () => {
-      const nodes = await this.kube.list<Obj>('v1', 'Node');
-      return nodes.every((n) => !((n.spec as { taints?: unknown[] })?.taints ?? []).length);
-    });
+    await waitFor(
+      `nodes of ${groups.join(', ')} without not-ready taints`,
+      async () => {
+        const nodes = (await this.kube.list<Obj>('v1', 'Node')).filter(mine);
+        return nodes.every((n) => !((n.spec as { taints?: unknown[] })?.taints ?? []).length);
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
   }
 
   /** kwok for a zone (or all nodes) stops: its nodes' leases lapse, as when a zone is lost. */
   async loseGroup(group: string): Promise<void> {
-    const procs = this.procs.filter((p) => p.group === group && alive(p.pid));
-    await stopProcs(procs);
+    const proc = this.running.get(`kwok-${group}`);
+    this.running.delete(`kwok-${group}`);
+    await proc?.stop();
+  }
+
+  /** kwok for a lost zone starts again: its nodes renew their leases and become Ready, untainted. */
+  async restoreGroup(group: string): Promise<void> {
+    if (this.running.has(`kwok-${group}`)) return;
+    this.startKwok(group, [...this.kwokArgs.keys()].indexOf(group));
+    await this.nodesReady([group]);
   }
 
   /** StorageClass (and pre-made PVs, one per StatefulSet claim) for every class the objects use. */
@@ -613,14 +531,18 @@ export class Twin {
         }
       }
     }
-    await until('CRDs Established', async () => {
-      for (const n of names) {
-        const c = await this.kube.must<Obj>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`);
-        const conds = (c.status as { conditions?: { type: string; status: string }[] })?.conditions ?? [];
-        if (!conds.some((x) => x.type === 'Established' && x.status === 'True')) return false;
-      }
-      return true;
-    });
+    await waitFor(
+      'CRDs Established',
+      async () => {
+        for (const n of names) {
+          const c = await this.kube.must<Obj>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`);
+          const conds = (c.status as { conditions?: { type: string; status: string }[] })?.conditions ?? [];
+          if (!conds.some((x) => x.type === 'Established' && x.status === 'True')) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
     this.kube.rediscover();
   }
 
@@ -668,7 +590,9 @@ export class Twin {
 
   async down(): Promise<void> {
     this.kube?.close();
-    await stopProcs(this.procs);
+    const procs = [...this.running.values()];
+    this.running.clear();
+    await Promise.all(procs.map((p) => p.stop()));
   }
 
   /** A relative path for messages. */

@@ -9,14 +9,14 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { Pki } from './throwaway-ca';
+import type { TlsFiles } from './pki';
 
 export interface GitHttps {
   readonly url: string;
   close(): Promise<void>;
 }
 
-export async function serveGitHttps(projectRoot: string, pki: Pki): Promise<GitHttps> {
+export async function serveGitHttps(projectRoot: string, pki: TlsFiles): Promise<GitHttps> {
   const server: Server = createServer(
     { cert: readFileSync(pki.certFile), key: readFileSync(pki.keyFile) },
     (req, res) => {

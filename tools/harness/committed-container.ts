@@ -2,8 +2,8 @@
  * One container as it is committed in dist/<env>/: image, args and env of a workload's container,
  * read from the YAML that ships (not from the generator), for every environment file there is.
  */
-import { listEnvironments } from '../../../src/model/loader';
-import { loadCommitted, ROOT } from '../../support/committed';
+import { listEnvironments } from '../../src/model/loader';
+import { loadCommitted, ROOT } from '../../test/support/committed';
 
 export interface EnvVar {
   readonly name: string;

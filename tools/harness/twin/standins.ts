@@ -27,11 +27,12 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import { parseCpu, parseMemory } from '../../src/model/quantity';
-import type { EnvironmentConfig } from '../../apps/environment';
+import { parseCpu, parseMemory } from '../../../src/model/quantity';
+import type { EnvironmentConfig } from '../../../apps/environment';
 import type { Kube, Obj } from './api';
-import { issueCert, type Pki } from './pki';
-import { freePorts } from './ports';
+import { issueCert, type Ca } from '../pki';
+import { freePorts } from '../ports';
+import { waitFor } from '../process';
 
 /** Address the ingress-controller stand-in publishes: on loopback, like every address the twin hands out (nothing dials it). */
 export const INGRESS_ADDRESS = '127.0.0.10';
@@ -67,23 +68,23 @@ export class StandIns {
 
   constructor(
     private readonly kube: Kube,
-    private readonly pki: Pki,
+    private readonly ca: Ca,
     private readonly env: EnvironmentConfig,
     private readonly opts: StandInOptions = {},
   ) {
     if (env.secrets.provider === 'sealed-secrets') {
       throw new Error(
-        `${env.name}: secrets.provider sealed-secrets has no stand-in in the twin (tools/twin/standins.ts); Argo CD would wait for the SealedSecrets forever.`,
+        `${env.name}: secrets.provider sealed-secrets has no stand-in in the twin (tools/harness/twin/standins.ts); Argo CD would wait for the SealedSecrets forever.`,
       );
     }
     if (env.services.middleware.keda) {
       throw new Error(
-        `${env.name}: services.middleware.keda has no stand-in in the twin (tools/twin/standins.ts); Argo CD would wait for the ScaledObject forever.`,
+        `${env.name}: services.middleware.keda has no stand-in in the twin (tools/harness/twin/standins.ts); Argo CD would wait for the ScaledObject forever.`,
       );
     }
     if (env.entrypoint.mode === 'gateway') {
       throw new Error(
-        `${env.name}: entrypoint.mode gateway has no stand-in in the twin (tools/twin/standins.ts); Argo CD would wait for the HTTPRoute forever.`,
+        `${env.name}: entrypoint.mode gateway has no stand-in in the twin (tools/harness/twin/standins.ts); Argo CD would wait for the HTTPRoute forever.`,
       );
     }
   }
@@ -264,7 +265,7 @@ export class StandIns {
       const usages = (o.spec.usages ?? []).flatMap((u: string) =>
         u === 'server auth' ? ['serverAuth'] : u === 'client auth' ? ['clientAuth'] : [],
       );
-      const issued = issueCert(this.pki, o.spec.commonName ?? names[0] ?? o.metadata.name, {
+      const issued = issueCert(this.ca, o.spec.commonName ?? names[0] ?? o.metadata.name, {
         names,
         usages,
         isCA: o.spec.isCA === true,
@@ -315,7 +316,7 @@ export class StandIns {
   private async startMetrics(): Promise<void> {
     const [port] = await freePorts(1);
     const host = `${METRICS_SERVICE.name}.${METRICS_SERVICE.namespace}.svc`;
-    const issued = issueCert(this.pki, host, { names: [host, 'localhost', '127.0.0.1'], usages: ['serverAuth'] });
+    const issued = issueCert(this.ca, host, { names: [host, 'localhost', '127.0.0.1'], usages: ['serverAuth'] });
     this.server = createServer({ cert: issued.cert, key: issued.key }, (req, res) => {
       this.serveMetrics(req, res).catch((e: unknown) => {
         res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e));
@@ -348,17 +349,21 @@ export class StandIns {
       if (r.status > 299) throw new Error(`${o.kind} ${o.metadata?.name}: HTTP ${r.status}: ${r.message}`);
     }
     // Available once the aggregator has reached this server.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const r = await this.kube.req<Any>(
-        'GET',
-        `/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_VERSION}.${METRICS_GROUP}`,
-      );
-      const c = (r.body?.status?.conditions ?? []).find((x: Any) => x.type === 'Available');
-      if (c?.status === 'True') break;
-      if (Date.now() > deadline) throw new Error(`metrics APIService not Available: ${JSON.stringify(c)}`);
-      await new Promise((res) => setTimeout(res, 250));
-    }
+    let last: unknown;
+    await waitFor(
+      'the metrics APIService Available',
+      async () => {
+        const r = await this.kube.req<Any>(
+          'GET',
+          `/apis/apiregistration.k8s.io/v1/apiservices/${METRICS_VERSION}.${METRICS_GROUP}`,
+        );
+        last = (r.body?.status?.conditions ?? []).find((x: Any) => x.type === 'Available');
+        return (last as Any)?.status === 'True';
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}; its condition: ${JSON.stringify(last)}`);
+    });
     this.act(
       `metrics API ${METRICS_GROUP}/${METRICS_VERSION}: Available (pods report ${(this.opts.utilisation ?? 0.5) * 100}% of their requests)`,
     );
