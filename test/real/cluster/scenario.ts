@@ -1,8 +1,10 @@
 /**
- * What every scenario of the cluster suite shares: one control-plane twin per environment and test
- * file (tools/harness/twin), brought up in beforeAll and stopped in afterAll, so that no scenario
- * sees what another left behind and the files pass in any order; the committed objects it reads
- * its expectations from; and the fact sheet it writes to .build/twin-<env>-<scenario>.md.
+ * What every scenario of the cluster suite shares: one control-plane twin per environment
+ * (tools/harness/twin), brought up once in twin.real.test.ts and stopped after the last scenario;
+ * the committed objects a scenario reads its expectations from; and the fact sheet each scenario
+ * writes to .build/twin-<env>-<scenario>.md. Scenarios share the twin, never state: each waits for
+ * the committed state it needs, and a destructive drill undoes what it did before it ends, so the
+ * scenarios pass in any order (twin.real.test.ts can shuffle them: CODERUN_TWIN_SHUFFLE=<seed>).
  *
  * Select one environment with: npm run test:cluster -- -t '<env>'
  */
@@ -42,7 +44,8 @@ export interface Pdb {
 /** One environment's twin and what a scenario reads from the committed objects. */
 export class TwinScenario {
   readonly env: EnvironmentConfig;
-  readonly facts: Facts;
+  /** The fact sheet of the scenario running now (twinScenarios sets it for each scenario). */
+  facts: Facts;
   readonly objects: Manifest[];
   twin!: Twin;
   kube!: Kube;
@@ -51,12 +54,9 @@ export class TwinScenario {
   private started = 0;
   private readonly tokens = new Map<string, string>();
 
-  constructor(
-    readonly envName: string,
-    readonly scenario: string,
-  ) {
+  constructor(readonly envName: string) {
     this.env = loadEnvironment(ROOT, envName);
-    this.facts = new Facts(ROOT, envName, scenario);
+    this.facts = new Facts(ROOT, envName, 'bring-up');
     this.objects = committedObjects(ROOT, envName).map((c) => c.object);
   }
 
@@ -71,21 +71,24 @@ export class TwinScenario {
       throw e;
     }
     this.kube = this.twin.kube;
-    this.facts.section('Bring-up', [
+    this.bringUp = [
       `Kubernetes ${this.twin.env.kubernetesVersion}; ` +
         Object.entries(this.twin.timings)
           .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
-          .join(', '),
-    ]);
+          .join(', ') +
+        ' (one twin for every scenario of this environment)',
+    ];
   }
 
+  /** How the shared twin came up, for every scenario's fact sheet. */
+  bringUp: string[] = [];
+
   async down(): Promise<void> {
-    this.facts.section('Suite time', [
-      `${((Date.now() - this.started) / 1000).toFixed(1)} s including bring-up and teardown`,
-    ]);
     await this.twin?.down();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    this.facts.write();
+    process.stdout.write(
+      `[control-plane twin ${this.envName}] every scenario: ${((Date.now() - this.started) / 1000).toFixed(1)} s including bring-up and teardown\n`,
+    );
   }
 
   ns(): EnvironmentConfig['namespaces'] {
@@ -287,16 +290,44 @@ export class TwinScenario {
   }
 }
 
+/** One scenario of the cluster suite: `body` declares its tests against an environment's twin. */
+export interface TwinScenarioModule {
+  readonly name: string;
+  readonly body: (s: TwinScenario) => void;
+}
+
+/** Declares a scenario (a module of test/real/cluster/); twinScenarios runs it for every environment. */
+export function twinScenario(name: string, body: (s: TwinScenario) => void): TwinScenarioModule {
+  return { name, body };
+}
+
 /**
- * One scenario of the cluster suite, for every environment: `body` declares its tests against a
- * twin of that environment of its own (this file's), up before the first test and down after the last.
+ * Runs every scenario for every environment, on one twin per environment: up before the first
+ * scenario, down after the last. Each scenario has its own describe and its own fact sheet.
  */
-export function describeTwin(scenario: string, body: (s: TwinScenario) => void): void {
-  describe.each(ENVS)(`control-plane twin, ${scenario}: %s`, (envName) => {
-    const s = new TwinScenario(envName, scenario);
+export function twinScenarios(scenarios: readonly TwinScenarioModule[]): void {
+  describe.each(ENVS)('control-plane twin: %s', (envName) => {
+    const s = new TwinScenario(envName);
     beforeAll(() => s.up());
     afterAll(() => s.down());
-    body(s);
+    for (const scenario of scenarios) {
+      describe(scenario.name, () => {
+        const facts = new Facts(ROOT, envName, scenario.name);
+        const started = { at: 0 };
+        // Declaring the tests may already note facts (a skipped drill says why).
+        s.facts = facts;
+        beforeAll(() => {
+          s.facts = facts;
+          started.at = Date.now();
+          facts.section('Bring-up', s.bringUp);
+        });
+        afterAll(() => {
+          facts.section('Scenario time', [`${((Date.now() - started.at) / 1000).toFixed(1)} s on the shared twin`]);
+          facts.write();
+        });
+        scenario.body(s);
+      });
+    }
   });
 }
 

@@ -1,12 +1,12 @@
 /**
  * Cluster suite scenario: real SubjectAccessReviews for every ServiceAccount against what the
- * committed Roles grant. One twin per environment for this file (./scenario.ts); facts go to
+ * committed Roles grant. On the environment's shared twin (./scenario.ts); facts go to
  * .build/twin-<env>-access-matrix.md.
  */
 import { expect, it } from 'vitest';
-import { describeTwin } from './scenario';
+import { twinScenario } from './scenario';
 
-describeTwin('access-matrix', (s) => {
+export const accessMatrixScenario = twinScenario('access-matrix', (s) => {
   it('access matrix: the middleware may do exactly what its Role allows, nobody else creates pods or reads Secrets', async () => {
     type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
     const roles = s.byKind('Role');

@@ -1,14 +1,14 @@
 /**
  * Cluster suite scenario: draining a node through the eviction API respects every
- * PodDisruptionBudget; the node is uncordoned afterwards. One twin per environment for this file
+ * PodDisruptionBudget; the node is uncordoned afterwards. On the environment's shared twin
  * (./scenario.ts); facts go to .build/twin-<env>-drain.md.
  */
 import { expect } from 'vitest';
 import { sleep, waitFor } from '../../../tools/harness/process';
 import { fmtCounts, nodes, placement, pods, workloadOf, type Pod } from './cluster';
-import { describeTwin, drill } from './scenario';
+import { twinScenario, drill } from './scenario';
 
-describeTwin('drain', (s) => {
+export const drainScenario = twinScenario('drain', (s) => {
   drill(s, 'drill: draining a node through the eviction API respects every PodDisruptionBudget', async () => {
     // Start from a fresh rollout (as after a sync), spread as the scheduler places a new ReplicaSet.
     for (const w of s.workloads().filter((x) => x.kind === 'Deployment')) {

@@ -1,14 +1,14 @@
 /**
  * Cluster suite scenario: executor pods that break the template are refused (Pod Security, the
- * ValidatingAdmissionPolicy, RBAC), and the guard holds at its limit and on updates. One twin per
- * environment for this file (./scenario.ts); facts go to .build/twin-<env>-executor-admission.md.
+ * ValidatingAdmissionPolicy, RBAC), and the guard holds at its limit and on updates. On the environment's shared
+ * twin (./scenario.ts); facts go to .build/twin-<env>-executor-admission.md.
  */
 import { beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
 import type { Obj } from '../../../tools/harness/twin/api';
-import { describeTwin } from './scenario';
+import { twinScenario } from './scenario';
 
-describeTwin('executor-admission', (s) => {
+export const executorAdmissionScenario = twinScenario('executor-admission', (s) => {
   beforeAll(() => s.executorGuardInForce());
 
   it('refuses executor pods that break the template, and says why', async () => {

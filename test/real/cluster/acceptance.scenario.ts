@@ -1,12 +1,12 @@
 /**
  * Cluster suite scenario: the API server of the declared version accepts every object of dist/<env>
- * and argocd/<env>; CRD CEL rules are evaluated. One twin per environment for this file
+ * and argocd/<env>; CRD CEL rules are evaluated. On the environment's shared twin
  * (./scenario.ts); facts go to .build/twin-<env>-acceptance.md.
  */
 import { expect, it } from 'vitest';
-import { describeTwin } from './scenario';
+import { twinScenario } from './scenario';
 
-describeTwin('acceptance', (s) => {
+export const acceptanceScenario = twinScenario('acceptance', (s) => {
   it(`the API server of the declared version accepts every object of dist/${s.envName} and argocd/${s.envName}`, async () => {
     const version = await s.kube.must<{ gitVersion: string }>('GET', '/version');
     expect(version.gitVersion.startsWith(`v${s.twin.env.kubernetesVersion}.`)).toBe(true);

@@ -1,7 +1,7 @@
 /**
  * Cluster suite scenario: finished executor pods leave the quota; the committed reaper script
- * deletes the old ones with its own token, and can do nothing else. One twin per environment for
- * this file (./scenario.ts); facts go to .build/twin-<env>-executor-reaper.md.
+ * deletes the old ones with its own token, and can do nothing else. On the environment's shared
+ * twin (./scenario.ts); facts go to .build/twin-<env>-executor-reaper.md.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,9 +11,9 @@ import { waitFor } from '../../../tools/harness/process';
 import type { Obj } from '../../../tools/harness/twin/api';
 import { FINISHED_ANNOTATION } from '../../../tools/harness/twin/twin';
 import { pods } from './cluster';
-import { describeTwin, inSteps } from './scenario';
+import { twinScenario, inSteps } from './scenario';
 
-describeTwin('executor-reaper', (s) => {
+export const executorReaperScenario = twinScenario('executor-reaper', (s) => {
   it('finished executor pods leave the quota, and the executor reaper (the committed script) deletes the old ones', () =>
     inSteps(async (at) => {
       at('the committed state');

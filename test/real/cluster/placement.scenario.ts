@@ -1,15 +1,15 @@
 /**
  * Cluster suite scenario: every platform pod placed, Running and Ready; NATS volumes bound; hard
- * spread constraints hold. One twin per environment for this file (./scenario.ts); facts go to
+ * spread constraints hold. On the environment's shared twin (./scenario.ts); facts go to
  * .build/twin-<env>-placement.md.
  */
 import { expect, it } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
 import type { Obj } from '../../../tools/harness/twin/api';
 import { fmtCounts, matches, nodes, placement, pods, skew } from './cluster';
-import { describeTwin } from './scenario';
+import { twinScenario } from './scenario';
 
-describeTwin('placement', (s) => {
+export const placementScenario = twinScenario('placement', (s) => {
   it('places every platform pod (Running, Ready), binds the NATS volumes and honours the spread constraints', async () => {
     await waitFor('every platform workload Ready at its desired replicas', () => s.workloadsReady(), {
       timeoutMs: 90_000,

@@ -1,14 +1,14 @@
 /**
  * Cluster suite scenario: losing a whole zone keeps every PDB minimum and NATS quorum; the zone
- * comes back afterwards. One twin per environment for this file (./scenario.ts); facts go to
+ * comes back afterwards. On the environment's shared twin (./scenario.ts); facts go to
  * .build/twin-<env>-zone-loss.md.
  */
 import { expect } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
 import { isReady, matches, nodes, pods } from './cluster';
-import { describeTwin, drill, inSteps } from './scenario';
+import { twinScenario, drill, inSteps } from './scenario';
 
-describeTwin('zone-loss', (s) => {
+export const zoneLossScenario = twinScenario('zone-loss', (s) => {
   drill(s, 'drill: after losing a whole zone every service keeps its PDB minimum Ready and NATS keeps quorum', () =>
     inSteps(async (at) => {
       at('the committed state');

@@ -1,7 +1,7 @@
 /**
  * Cluster suite scenario: Deployments at their HPA maximum with a surge held open, the executor
  * quota filled, all pods placed, compared line by line with src/inspect/capacity.ts; then back to
- * the committed state. One twin per environment for this file (./scenario.ts); facts go to
+ * the committed state. On the environment's shared twin (./scenario.ts); facts go to
  * .build/twin-<env>-full-scale.md.
  */
 import { capacityReport } from '../../../src/inspect/capacity';
@@ -11,11 +11,11 @@ import { sleep, waitFor } from '../../../tools/harness/process';
 import type { Obj } from '../../../tools/harness/twin/api';
 import { HOLD_ANNOTATION } from '../../../tools/harness/twin/twin';
 import { fmtCounts, isReady, matches, nodes, placement, podRequests, pods } from './cluster';
-import { describeTwin, inSteps, type Workload } from './scenario';
+import { twinScenario, inSteps, type Workload } from './scenario';
 
 const mi = (bytes: number) => `${Math.round(bytes / 2 ** 20)}Mi`;
 
-describeTwin('full-scale', (s) => {
+export const fullScaleScenario = twinScenario('full-scale', (s) => {
   it('at full scale places every pod and the executor quota refuses the next job', () =>
     inSteps(async (at) => {
       at("Deployments at their maximum, a rollout's surge held open");
