@@ -10,12 +10,7 @@ import { textFilesPlugin } from './src/commands/text-files';
  * other checkouts sharing node_modules/.vite overwrite, and without them by file size, which
  * leaves these for the end.
  */
-const LONGEST_FIRST = [
-  'test/cli.test.ts',
-  'test/recipes.test.ts',
-  'test/diff/history.test.ts',
-  'test/charts/executor-reaper/reap-py-bundle.test.ts',
-];
+const LONGEST_FIRST = ['test/cli.test.ts', 'test/recipes.test.ts', 'test/diff/history.test.ts'];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

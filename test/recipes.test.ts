@@ -5,7 +5,16 @@
  * list-deriving checks (every policy rule over every environment, a template per language) there.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +22,8 @@ import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDocument } from 'yaml';
 import { capacityRow, markdownRow } from './support/capacity-table';
-import { ROOT } from './support/committed';
+import { listEnvironments } from '../src/model/loader';
+import { parseYamlDocuments, ROOT } from './support/committed';
 
 const COPY = [
   'apps',
@@ -143,6 +153,29 @@ describe('README recipes', () => {
     expect(readdirSync(join(root, 'dist/qa')).length).toBeGreaterThan(0);
     for (const env of readdirSync(join(root, 'dist'))) {
       expect(readdirSync(join(root, 'dist', env, 'executors'))).toContain('podtemplate-executor-rust.yaml');
+    }
+  });
+
+  // Moved here from its own copy of the repository: this copy's bundle is already built.
+  it('synth after an edit of charts/executor-reaper/reap.py alone rebuilds its bundle and renders the edited script', () => {
+    // src/commands/run.cjs reuses .build/cli.cjs until an input of esbuild's metafile changes, and
+    // the text-loaded .py file is one; the tests above left the copy rendered and its bundle built.
+    const script = join(root, 'charts/executor-reaper/reap.py');
+    appendFileSync(script, '# edited after the last bundle\n');
+    const edited = readFileSync(script, 'utf8');
+    const files = listEnvironments(root).map((env) => `dist/${env}/executor-reaper/configmap-executor-reaper.yaml`);
+
+    const stale = synth('--check');
+    expect(stale.status, `${stale.stdout}${stale.stderr}`).toBe(1);
+    expect([...`${stale.stdout}${stale.stderr}`.matchAll(/^ {2}changed: (\S+)$/gm)].map((m) => m[1]).sort()).toEqual(
+      files.sort(),
+    );
+
+    const written = synth();
+    expect(written.status, `${written.stdout}${written.stderr}`).toBe(0);
+    for (const file of files) {
+      const [cm] = parseYamlDocuments(readFileSync(join(root, file), 'utf8'), file);
+      expect((cm?.data as Record<string, string> | undefined)?.['reap.py'], file).toBe(edited);
     }
   });
 });
