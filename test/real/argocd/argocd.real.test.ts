@@ -16,8 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it as anyIt } from 'vitest';
 import { listEnvironments } from '../../../src/model/loader';
 import { loadEnvironment } from '../../../apps/environment';
-import { objectId } from '../../../src/model/objects';
-import type { Obj } from '../../../tools/harness/twin/api';
+import { objectId, type Manifest } from '../../../src/model/objects';
 import { committedObjects } from '../../../tools/harness/twin/twin';
 import { APPS, ArgoLoop, ARGOCD_NAMESPACE, RECONCILIATION, RECONCILIATION_MS, statusOf, type AppStatus } from './argocd';
 import { waitFor } from '../../../tools/harness/process';
@@ -45,7 +44,7 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
     (c) => c.file === `argocd/${envName}/application-${appName}.yaml`,
 )?.object as unknown as { spec: { syncPolicy: SyncPolicy } };
   type SyncPolicy = { automated?: { selfHeal?: boolean; prune?: boolean } };
-  const syncPolicyOf = (a: Obj | undefined) => (a?.spec as { syncPolicy?: SyncPolicy } | undefined)?.syncPolicy;
+  const syncPolicyOf = (a: Manifest | undefined) => (a?.spec as { syncPolicy?: SyncPolicy } | undefined)?.syncPolicy;
   /** The committed Application's automated sync settings, which the loop exercises (not the environment file's). */
   const committedSync = committedApp.spec.syncPolicy.automated ?? {};
   const facts: string[] = [`# Argo CD loop: ${envName}`, ''];
@@ -75,9 +74,9 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
   });
 
   /** The live object, or undefined when absent. */
-  const live = async (o: Obj): Promise<Obj | undefined> => {
+  const live = async (o: Manifest): Promise<Manifest | undefined> => {
     const r = await loop.kube.req('GET', await loop.kube.pathOf(o));
-    return r.status === 200 ? (r.body as Obj) : undefined;
+    return r.status === 200 ? (r.body as Manifest) : undefined;
   };
   const head = () => loop.git('rev-parse', 'HEAD');
   /** The status that the bootstrap case saw at Synced and Healthy: its operation is the first full sync. */
@@ -297,7 +296,7 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
     expect(await live(victim!.object)).toBeDefined();
   });
 
-  let goodFrontend: Obj | undefined;
+  let goodFrontend: Manifest | undefined;
   it('keeps the last good state running on a commit with a broken object, and shows a clear error', { timeout: 400_000 }, async () => {
     const dep = committed.find((c) => c.object.kind === 'Deployment' && c.file.includes('/frontend/'));
     expect(dep).toBeDefined();
@@ -315,9 +314,13 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
     fact(`Broken commit: sync ${s.phase}, ${secs(Date.now() - t0)} after the push; operation: "${s.message}"; frontend: "${res.message ?? ''}"`);
     expect(res.message ?? '').toMatch(/70000/);
     expect(s.sync).toBe('OutOfSync');
-    const now = (await live(dep!.object)) as { metadata: { generation: number }; status: { readyReplicas?: number }; spec: unknown };
-    expect(now.metadata.generation).toBe((goodFrontend as { metadata: { generation: number } }).metadata.generation);
-    expect(now.spec).toEqual((goodFrontend as { spec: unknown }).spec);
+    const now = (await live(dep!.object)) as unknown as {
+      metadata: { generation: number };
+      status: { readyReplicas?: number };
+      spec: unknown;
+    };
+    expect(now.metadata.generation).toBe((goodFrontend as unknown as { metadata: { generation: number } }).metadata.generation);
+    expect(now.spec).toEqual((goodFrontend as unknown as { spec: unknown }).spec);
     expect(now.status.readyReplicas ?? 0).toBeGreaterThan(0);
   });
 

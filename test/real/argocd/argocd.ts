@@ -15,7 +15,8 @@ import { promisify } from 'node:util';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main as synth } from '../../../src/commands/cli';
-import type { Kube, Obj } from '../../../tools/harness/twin/api';
+import type { Kube } from '../../../tools/harness/twin/api';
+import type { Manifest } from '../../../src/model/objects';
 import { StandIns } from '../../../tools/harness/twin/standins';
 import { Twin } from '../../../tools/harness/twin/twin';
 import { serveGitHttps, type GitHttps } from '../../../tools/harness/git-https';
@@ -60,7 +61,7 @@ export interface AppStatus {
   finishedAt: string;
 }
 
-export function statusOf(app: Obj): AppStatus {
+export function statusOf(app: Manifest): AppStatus {
   /* eslint-disable @typescript-eslint/no-explicit-any -- Application status as Argo CD writes it */
   const s: any = app.status ?? {};
   const op: any = s.operationState ?? {};
@@ -384,9 +385,9 @@ export class ArgoLoop {
     }
   }
 
-  async app(name: string): Promise<Obj | undefined> {
+  async app(name: string): Promise<Manifest | undefined> {
     const r = await this.kube.req('GET', `${APPS}/${name}`);
-    return r.status === 200 ? (r.body as Obj) : undefined;
+    return r.status === 200 ? (r.body as Manifest) : undefined;
   }
 
   /** Waits until the Application's status satisfies `ok`; the error names its last status and the logs' tail. */

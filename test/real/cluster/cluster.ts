@@ -5,9 +5,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kube, Obj } from '../../../tools/harness/twin/api';
+import type { Kube } from '../../../tools/harness/twin/api';
 import { parseCpu, parseMemory } from '../../../src/model/quantity';
-import { podRequests as requestsOf, type Amount, type Json } from '../../../src/model/objects';
+import { podRequests as requestsOf, type Amount, type Json, type Manifest } from '../../../src/model/objects';
 
 export interface Pod {
   metadata: {
@@ -45,7 +45,7 @@ export async function pods(kube: Kube, namespace?: string, query = ''): Promise<
 }
 
 export async function nodes(kube: Kube): Promise<NodeInfo[]> {
-  const list = await kube.list<Obj>('v1', 'Node');
+  const list = await kube.list<Manifest>('v1', 'Node');
   return list
     .map((n) => ({
       name: String(n.metadata?.name),

@@ -5,7 +5,7 @@
  */
 import { beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
-import type { Obj } from '../../../tools/harness/twin/api';
+import type { Manifest } from '../../../src/model/objects';
 import { twinScenario } from './scenario';
 
 export const executorAdmissionScenario = twinScenario('executor-admission', (s) => {
@@ -104,10 +104,10 @@ export const executorAdmissionScenario = twinScenario('executor-admission', (s) 
     const lines = ['| executor pod | HTTP | refused by | message |', '| --- | ---: | --- | --- |'];
     const got: Record<string, string> = {};
     for (const c of cases) {
-      const pod = await s.executorPod(mw, lang);
-      c.change(pod.spec as unknown as PodSpec);
+      const made = await s.executorPod(mw, lang);
+      c.change(made.spec as unknown as PodSpec);
       const target = c.namespace ?? s.ns().executor;
-      pod.metadata = { ...pod.metadata, namespace: target };
+      const pod = { ...made, metadata: { ...made.metadata, namespace: target } };
       const r = await mw.req('POST', `/api/v1/namespaces/${target}/pods?dryRun=All`, pod);
       got[c.name] = `${r.status}: ${r.message}`;
       const by = /PodSecurity/.test(r.message)
@@ -154,7 +154,7 @@ export const executorAdmissionScenario = twinScenario('executor-admission', (s) 
       ),
     );
     // A real executor pod, then updates to it by the cluster admin (admission binds admins too).
-    const created = await mw.must<Obj>('POST', `/api/v1/namespaces/${exe}/pods`, await s.executorPod(mw, lang));
+    const created = await mw.must<Manifest>('POST', `/api/v1/namespaces/${exe}/pods`, await s.executorPod(mw, lang));
     const name = String(created.metadata?.name);
     try {
       const spec = created.spec as { containers: { name: string; image: string }[] };

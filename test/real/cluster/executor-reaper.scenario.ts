@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
-import type { Obj } from '../../../tools/harness/twin/api';
+import type { Manifest } from '../../../src/model/objects';
 import { FINISHED_ANNOTATION } from '../../../tools/harness/twin/twin';
 import { pods } from './cluster';
 import { twinScenario, inSteps } from './scenario';
@@ -39,7 +39,7 @@ export const executorReaperScenario = twinScenario('executor-reaper', (s) => {
         return String(created.metadata?.name);
       };
       const pod = (n: string) =>
-        s.kube.must<Obj & { status: Record<string, unknown> }>('GET', `/api/v1/namespaces/${exe}/pods/${n}`);
+        s.kube.must<Manifest & { status: Record<string, unknown> }>('GET', `/api/v1/namespaces/${exe}/pods/${n}`);
       const running = async (n: string) => (await pod(n)).status.phase === 'Running';
       const finish = async (names: string[]) => {
         // The jobs end: kwok (standing in for the kubelet) reports exit code 0.

@@ -8,7 +8,7 @@ import { capacityReport } from '../../../src/inspect/capacity';
 import { formatCpu } from '../../../src/model/quantity';
 import { expect, it } from 'vitest';
 import { sleep, waitFor } from '../../../tools/harness/process';
-import type { Obj } from '../../../tools/harness/twin/api';
+import type { Manifest } from '../../../src/model/objects';
 import { HOLD_ANNOTATION } from '../../../tools/harness/twin/twin';
 import { fmtCounts, isReady, matches, nodes, placement, podRequests, pods } from './cluster';
 import { twinScenario, inSteps, type Workload } from './scenario';
@@ -74,7 +74,7 @@ export const fullScaleScenario = twinScenario('full-scale', (s) => {
       // the twin suspends CronJobs, and capacity.ts counts one run.
       const cronJobs = s.byKind('CronJob');
       for (const cj of cronJobs) {
-        const jt = (cj.spec as { jobTemplate: { metadata?: Obj['metadata']; spec: Obj } }).jobTemplate;
+        const jt = (cj.spec as { jobTemplate: { metadata?: Manifest['metadata']; spec: Manifest } }).jobTemplate;
         await s.kube.must('POST', `/apis/batch/v1/namespaces/${s.ns().app}/jobs`, {
           apiVersion: 'batch/v1',
           kind: 'Job',

@@ -5,7 +5,7 @@
  */
 import { expect, it } from 'vitest';
 import { waitFor } from '../../../tools/harness/process';
-import type { Obj } from '../../../tools/harness/twin/api';
+import type { Manifest } from '../../../src/model/objects';
 import { fmtCounts, matches, nodes, placement, pods, skew } from './cluster';
 import { twinScenario } from './scenario';
 
@@ -16,7 +16,7 @@ export const placementScenario = twinScenario('placement', (s) => {
     });
     const all = await pods(s.kube, s.ns().app);
     const allNodes = await nodes(s.kube);
-    const pvcs = await s.kube.list<Obj>('v1', 'PersistentVolumeClaim', s.ns().app);
+    const pvcs = await s.kube.list<Manifest>('v1', 'PersistentVolumeClaim', s.ns().app);
     expect(pvcs.length).toBeGreaterThan(0);
     expect(pvcs.map((p) => `${p.metadata?.name}: ${String((p.status as { phase?: string })?.phase)}`)).toEqual(
       pvcs.map((p) => `${p.metadata?.name}: Bound`),

@@ -17,7 +17,7 @@ import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environme
 import type { Manifest } from '../../../src/model/objects';
 import { waitFor } from '../../../tools/harness/process';
 import { ROOT } from '../../../tools/harness/tools';
-import type { Kube, Obj } from '../../../tools/harness/twin/api';
+import type { Kube } from '../../../tools/harness/twin/api';
 import { committedObjects, Twin } from '../../../tools/harness/twin/twin';
 import { Facts, isReady, matches, pods } from './cluster';
 
@@ -27,7 +27,7 @@ export const ENVS = listEnvironments(ROOT);
 export interface Workload {
   kind: 'Deployment' | 'StatefulSet';
   name: string;
-  object: Obj;
+  object: Manifest;
   selector: Record<string, string>;
   replicas: number;
   hpa?: { min: number; max: number };
@@ -231,8 +231,8 @@ export class TwinScenario {
   }
 
   /** A pod from a committed executor PodTemplate, as the middleware builds it. */
-  async executorPod(asMiddleware: Kube, language: string): Promise<Obj> {
-    const t = await asMiddleware.must<{ template: { metadata: Obj['metadata']; spec: Obj } }>(
+  async executorPod(asMiddleware: Kube, language: string): Promise<Manifest> {
+    const t = await asMiddleware.must<{ template: { metadata: Manifest['metadata']; spec: Manifest } }>(
       'GET',
       `/api/v1/namespaces/${this.ns().executor}/podtemplates/executor-${language}`,
     );
@@ -276,13 +276,13 @@ export class TwinScenario {
     expect(cj, 'the committed executor-reaper CronJob').toBeDefined();
     const spec = cj?.spec as {
       jobTemplate: {
-        metadata?: Obj['metadata'];
+        metadata?: Manifest['metadata'];
         spec: {
           template: { spec: { serviceAccountName: string; containers: { env: { name: string; value: string }[] }[] } };
         };
       };
     };
-    return { object: cj as Obj, spec, pod: spec.jobTemplate.spec.template.spec };
+    return { object: cj as Manifest, spec, pod: spec.jobTemplate.spec.template.spec };
   }
 
   languages(): string[] {

@@ -17,7 +17,6 @@ import { ROOT, output, tool } from '../../../tools/harness/tools';
 import { ALERT_CASES, type AlertCase, type AlertContext, type AlertSpec, type ScrapeTarget } from './alert-cases';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = any;
 
 interface RenderedAlert {
   readonly alert: string;
@@ -30,14 +29,14 @@ interface RenderedAlert {
 interface EnvUnderTest {
   readonly name: string;
   readonly file: string;
-  readonly groups: Obj[];
+  readonly groups: any[];
   readonly alerts: RenderedAlert[];
   readonly ctx: AlertContext;
 }
 
 const committed = loadCommitted();
 
-function one(docs: CommittedDoc[], kind: string, name: string, env: string): Obj {
+function one(docs: CommittedDoc[], kind: string, name: string, env: string): any {
   const found = docs.filter((d) => d.env.name === env && d.object.kind === kind && d.object.metadata.name === name);
   if (found.length !== 1) throw new Error(`${env}: expected one committed ${kind} ${name}, found ${found.length}`);
   return found[0]!.object;
@@ -46,14 +45,14 @@ function one(docs: CommittedDoc[], kind: string, name: string, env: string): Obj
 /** How PodMonitor `name` scrapes the pods of `kind` `name`: job, and the container and port of its endpoint. */
 function scrapeTarget(env: string, name: string, kind: string): ScrapeTarget {
   const monitor = one(committed, 'PodMonitor', name, env);
-  const endpoints: Obj[] = monitor.spec.podMetricsEndpoints;
+  const endpoints: any[] = monitor.spec.podMetricsEndpoints;
   if (endpoints.length !== 1) throw new Error(`${env}: PodMonitor ${name} has ${endpoints.length} endpoints, not one`);
   const portName: string = endpoints[0].port;
-  const containers: Obj[] = one(committed, kind, name, env).spec.template.spec.containers;
+  const containers: any[] = one(committed, kind, name, env).spec.template.spec.containers;
   const found = containers.flatMap((c) =>
     (c.ports ?? [])
-      .filter((p: Obj) => p.name === portName)
-      .map((p: Obj) => ({ container: c.name, port: p.containerPort })),
+      .filter((p: any) => p.name === portName)
+      .map((p: any) => ({ container: c.name, port: p.containerPort })),
   );
   if (found.length !== 1)
     throw new Error(`${env}: ${kind} ${name} has ${found.length} container ports named ${portName}`);
@@ -65,7 +64,7 @@ function scrapeTarget(env: string, name: string, kind: string): ScrapeTarget {
  * and no -use_internal_server_id: scheme://host of that URL (0.15.0 main.go, parseServerIDAndURL).
  */
 function natsServerId(env: string, container: string): string {
-  const containers: Obj[] = one(committed, 'StatefulSet', 'nats', env).spec.template.spec.containers;
+  const containers: any[] = one(committed, 'StatefulSet', 'nats', env).spec.template.spec.containers;
   const args: string[] = containers.find((c) => c.name === container)?.args ?? [];
   const urls = args.filter((a) => !a.startsWith('-'));
   if (
@@ -82,7 +81,7 @@ const environments: EnvUnderTest[] = committed
   .filter((d) => d.object.kind === 'PrometheusRule')
   .map((d) => {
     const env = d.env;
-    const rule = d.object as Obj;
+    const rule = d.object as any;
     const nats = one(committed, 'StatefulSet', 'nats', env.name);
     const replicas: number = nats.spec.replicas;
     const deployments = committed
@@ -90,11 +89,11 @@ const environments: EnvUnderTest[] = committed
       .filter((x) => x.object.metadata.namespace === env.namespaces.app)
       .map((x) => x.object.metadata.name)
       .sort();
-    const groups: Obj[] = rule.spec.groups;
+    const groups: any[] = rule.spec.groups;
     const natsTarget = scrapeTarget(env.name, 'nats', 'StatefulSet');
     // How long the reaper leaves a failed executor pod, at most: its minimum age plus one schedule interval.
     const reaper = one(committed, 'CronJob', 'executor-reaper', env.name);
-    const reaperEnv: Obj[] = reaper.spec.jobTemplate.spec.template.spec.containers[0].env;
+    const reaperEnv: any[] = reaper.spec.jobTemplate.spec.template.spec.containers[0].env;
     const minAge = Number(reaperEnv.find((e) => e.name === 'REAPER_MIN_AGE_SECONDS')?.value);
     const interval = scheduleIntervalSeconds(reaper.spec.schedule);
     if (!Number.isFinite(minAge) || interval === undefined)
@@ -103,7 +102,7 @@ const environments: EnvUnderTest[] = committed
       name: env.name,
       file: d.file,
       groups,
-      alerts: groups.flatMap((g) => g.rules).filter((r: Obj) => typeof r.alert === 'string'),
+      alerts: groups.flatMap((g) => g.rules).filter((r: any) => typeof r.alert === 'string'),
       ctx: {
         env: env.name,
         app: env.namespaces.app,

@@ -5,14 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import type { Manifest } from '../../../src/model/objects';
 
-export type Obj = Record<string, unknown> & {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; namespace?: string; [k: string]: unknown };
-};
-
-export interface Reply<T = Obj> {
+export interface Reply<T = Manifest> {
   readonly status: number;
   readonly body: T;
   /** The Status message for errors, the raw text when the body is not JSON. */
@@ -51,7 +46,7 @@ export class Kube {
   }
 
   /** One HTTP request; never throws on HTTP errors. */
-  req<T = Obj>(
+  req<T = Manifest>(
     method: string,
     path: string,
     body?: unknown,
@@ -102,7 +97,7 @@ export class Kube {
   }
 
   /** Like req, but throws unless the status is 2xx. */
-  async must<T = Obj>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+  async must<T = Manifest>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
     const r = await this.req<T>(method, path, body, contentType);
     if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: HTTP ${r.status}: ${r.message}`);
     return r.body;
@@ -135,19 +130,19 @@ export class Kube {
   }
 
   /** The path of one object. */
-  async pathOf(o: Obj): Promise<string> {
+  async pathOf(o: Manifest): Promise<string> {
     return `${await this.collection(String(o.apiVersion), String(o.kind), o.metadata?.namespace)}/${encodeURIComponent(String(o.metadata?.name))}`;
   }
 
   /** Server-side apply with strict field validation; returns the reply (the caller judges it). */
-  async apply(o: Obj, opts: { manager?: string; dryRun?: boolean; force?: boolean } = {}): Promise<Reply> {
+  async apply(o: Manifest, opts: { manager?: string; dryRun?: boolean; force?: boolean } = {}): Promise<Reply> {
     const q = new URLSearchParams({ fieldManager: opts.manager ?? 'coderun-twin', fieldValidation: 'Strict' });
     if (opts.force !== false) q.set('force', 'true');
     if (opts.dryRun) q.set('dryRun', 'All');
     return this.req('PATCH', `${await this.pathOf(o)}?${q}`, o, 'application/apply-patch+yaml');
   }
 
-  async list<T = Obj>(apiVersion: string, kind: string, namespace?: string, query = ''): Promise<T[]> {
+  async list<T = Manifest>(apiVersion: string, kind: string, namespace?: string, query = ''): Promise<T[]> {
     const path =
       namespace === undefined && (await this.resources(apiVersion)).get(kind)?.namespaced
         ? `${apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`}/${(await this.resources(apiVersion)).get(kind)?.name}`

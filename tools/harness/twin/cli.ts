@@ -12,7 +12,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { listEnvironments } from '../../../src/model/loader';
 import { alive, stopPids } from '../process';
-import { Kube, type Obj } from './api';
+import { Kube } from './api';
+import type { Manifest } from '../../../src/model/objects';
 import { Twin, type TwinState } from './twin';
 
 function out(line: string): void {
@@ -67,8 +68,8 @@ export async function main(args: string[], root: string): Promise<number> {
     const tokens = JSON.parse(readFileSync(join(dir, 'tokens.json'), 'utf8')) as { admin: string };
     const kube = new Kube(state.server, join(dir, 'ca.crt'), tokens.admin);
     try {
-      const nodes = await kube.list<Obj>('v1', 'Node');
-      const pods = await kube.list<Obj>('v1', 'Pod');
+      const nodes = await kube.list<Manifest>('v1', 'Node');
+      const pods = await kube.list<Manifest>('v1', 'Pod');
       for (const n of nodes) {
         const name = String(n.metadata?.name);
         const on = pods.filter((p) => (p.spec as { nodeName?: string })?.nodeName === name);

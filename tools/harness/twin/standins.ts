@@ -29,7 +29,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { parseCpu, parseMemory } from '../../../src/model/quantity';
 import type { EnvironmentConfig } from '../../../apps/environment';
-import type { Kube, Obj } from './api';
+import type { Kube } from './api';
+import type { Manifest } from '../../../src/model/objects';
 import { issueCert, type Ca } from '../pki';
 import { freePorts } from '../ports';
 import { waitFor } from '../process';
@@ -155,7 +156,7 @@ export class StandIns {
       throw new Error(`${o.kind} ${o.metadata.namespace}/${o.metadata.name} status: HTTP ${r.status}: ${r.message}`);
   }
 
-  private async putSecret(secret: Obj): Promise<void> {
+  private async putSecret(secret: Manifest): Promise<void> {
     const r = await this.kube.apply(secret, { manager: FIELD_MANAGER });
     if (r.status > 299)
       throw new Error(`Secret ${secret.metadata?.namespace}/${secret.metadata?.name}: HTTP ${r.status}: ${r.message}`);
@@ -323,7 +324,7 @@ export class StandIns {
       });
     });
     await new Promise<void>((res) => this.server?.listen(port, '127.0.0.1', res));
-    const objects: Obj[] = [
+    const objects: Manifest[] = [
       {
         apiVersion: 'v1',
         kind: 'Service',

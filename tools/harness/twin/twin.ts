@@ -17,7 +17,7 @@ import { loadCommitted } from '../../../test/support/committed';
 import { freePorts } from '../ports';
 import { sleep, start, waitFor, type Running } from '../process';
 import { tool } from '../tools';
-import { Kube, type Obj } from './api';
+import { Kube } from './api';
 import { kubeconfig, makeCredentials, type Credentials } from './credentials';
 
 /** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
@@ -409,13 +409,13 @@ export class Twin {
 
   /** Waits until the nodes of `groups` (kwok groups) are Ready and untainted. */
   private async nodesReady(groups: readonly string[]): Promise<void> {
-    const mine = (n: Obj) =>
+    const mine = (n: Manifest) =>
       groups.includes(String((n.metadata?.labels as Record<string, string> | undefined)?.[KWOK_GROUP_LABEL]));
     const expected = this.nodePlan().filter((n) => groups.includes(this.groupOf(n.zone))).length;
     await waitFor(
       `every node of ${groups.join(', ')} Ready`,
       async () => {
-        const nodes = (await this.kube.list<Obj>('v1', 'Node')).filter(mine);
+        const nodes = (await this.kube.list<Manifest>('v1', 'Node')).filter(mine);
         const ready = nodes.filter((n) =>
           ((n.status as { conditions?: { type: string; status: string }[] })?.conditions ?? []).some(
             (c) => c.type === 'Ready' && c.status === 'True',
@@ -431,7 +431,7 @@ export class Twin {
     await waitFor(
       `nodes of ${groups.join(', ')} without not-ready taints`,
       async () => {
-        const nodes = (await this.kube.list<Obj>('v1', 'Node')).filter(mine);
+        const nodes = (await this.kube.list<Manifest>('v1', 'Node')).filter(mine);
         return nodes.every((n) => !((n.spec as { taints?: unknown[] })?.taints ?? []).length);
       },
       { timeoutMs: 60_000, intervalMs: 200 },
@@ -458,7 +458,7 @@ export class Twin {
     const claims: { className: string; size: string; count: number; name: string }[] = [];
     for (const o of objs) {
       if (o.kind !== 'StatefulSet') continue;
-      const spec = o.spec as { replicas?: number; volumeClaimTemplates?: Obj[] };
+      const spec = o.spec as { replicas?: number; volumeClaimTemplates?: Manifest[] };
       for (const t of spec.volumeClaimTemplates ?? []) {
         const s = t.spec as { storageClassName?: string; resources?: { requests?: { storage?: string } } };
         claims.push({
@@ -523,7 +523,7 @@ export class Twin {
     for (const group of readdirSync(base)) {
       for (const f of readdirSync(join(base, group)).filter((x) => x.endsWith('.yaml'))) {
         for (const doc of parseAllDocuments(readFileSync(join(base, group, f), 'utf8'))) {
-          const crd = doc.toJS() as Obj;
+          const crd = doc.toJS() as Manifest;
           if (crd?.kind !== 'CustomResourceDefinition') continue;
           const r = await this.kube.apply(crd);
           if (r.status > 299) throw new Error(`CRD ${crd.metadata?.name}: HTTP ${r.status}: ${r.message}`);
@@ -535,7 +535,10 @@ export class Twin {
       'CRDs Established',
       async () => {
         for (const n of names) {
-          const c = await this.kube.must<Obj>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`);
+          const c = await this.kube.must<Manifest>(
+            'GET',
+            `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${n}`,
+          );
           const conds = (c.status as { conditions?: { type: string; status: string }[] })?.conditions ?? [];
           if (!conds.some((x) => x.type === 'Established' && x.status === 'True')) return false;
         }
