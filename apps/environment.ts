@@ -141,7 +141,7 @@ export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): 
     ...middlewareRules(c, s.middleware),
     ...natsRules(c, s.nats),
     ...executorsRules(c, c.executors),
-    ...secretsRules(c.secrets),
+    ...secretsRules(c, c.secrets),
     ...registryRules(c, [
       ...oauth2ProxyImages(s['oauth2-proxy']),
       ...frontendImages(s.frontend),

@@ -7,7 +7,7 @@
 import { App } from 'cdk8s';
 import type { EnvironmentConfig } from './environment';
 import type { Manifest } from '../src/model/objects';
-import { platformAlerts } from './alerts';
+import { platformAlerts, scrapeTargets } from './alerts';
 import { networkPlan } from './network-plan';
 import { planPlatform } from './plans';
 import { AppNetworkPolicy } from '../charts/common/app-network-policy';
@@ -43,10 +43,7 @@ export function buildPlatform(env: EnvironmentConfig): App {
           new MonitoringChart(app, {
             platform,
             monitoring: env.monitoring,
-            targets: [
-              { name: plans.nats.name, component: 'messaging' },
-              { name: 'oauth2-proxy', component: 'auth-proxy' },
-            ],
+            targets: scrapeTargets(plans),
             alerts: platformAlerts(env, plans),
           }),
         ]

@@ -1,8 +1,10 @@
 /** The secrets' cross-field rules, run by the loader after their defaults. */
+import type { PlatformConfig } from '../../src/model/platform';
 import type { PathProblem } from '../../src/model/schema';
+import { platformSecrets } from './platform-secrets';
 import type { SecretsConfig } from './schema';
 
-export function secretsRules(s: SecretsConfig): PathProblem[] {
+export function secretsRules(c: PlatformConfig, s: SecretsConfig): PathProblem[] {
   const out: PathProblem[] = [];
   if (s.provider === 'external-secrets' && !s.externalSecrets) {
     out.push({
@@ -29,17 +31,13 @@ export function secretsRules(s: SecretsConfig): PathProblem[] {
     });
   }
   if (s.sealedSecrets) {
-    const needed = {
-      oauth2Proxy: ['client-id', 'client-secret', 'cookie-secret'],
-      nats: ['frontend-password', 'middleware-password', 'executor-password'],
-      natsExecutor: ['password'],
-    } as const;
-    for (const [k, keys] of Object.entries(needed) as [keyof typeof needed, readonly string[]][]) {
-      const have = Object.keys(s.sealedSecrets[k]);
-      const missing = keys.filter((x) => !have.includes(x));
+    // The keys each Secret must hold: the same list the Secrets are rendered from.
+    for (const secret of platformSecrets(c, s)) {
+      const have = Object.keys(s.sealedSecrets[secret.ref]);
+      const missing = secret.keys.map((x) => x.key).filter((x) => !have.includes(x));
       if (missing.length > 0) {
         out.push({
-          path: `secrets.sealedSecrets.${k}`,
+          path: `secrets.sealedSecrets.${secret.ref}`,
           message: `is missing encrypted key(s) ${missing.join(', ')}. Seal them with kubeseal.`,
         });
       }

@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { App, Chart } from 'cdk8s';
 import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
 import { PlatformMonitoring } from '../../../charts/monitoring/platform-monitoring';
-import { platformAlerts } from '../../../apps/alerts';
+import { platformAlerts, scrapeTargets } from '../../../apps/alerts';
 import { planPlatform } from '../../../apps/plans';
 import { SchemaValidator } from '../../support/schema-validator';
 import { loadCommitted } from '../../support/committed';
@@ -22,10 +22,7 @@ function render(env: EnvironmentConfig): any[] {
   new PlatformMonitoring(chart, 'monitoring', {
     platform: env,
     monitoring: env.monitoring,
-    targets: [
-      { name: planPlatform(env).nats.name, component: 'messaging' },
-      { name: 'oauth2-proxy', component: 'auth-proxy' },
-    ],
+    targets: scrapeTargets(planPlatform(env)),
     alerts: platformAlerts(env),
   });
   return chart.toJson() as any[];
