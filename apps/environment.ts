@@ -85,7 +85,6 @@ export const environmentSchema = {
 
 /** The long-running services, in the order the schema lists them. */
 export const SERVICE_NAMES = ['oauth2-proxy', 'frontend', 'middleware', 'nats'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** The environment file after validation, with every slice's defaults applied and every rule checked. */
 export type EnvironmentConfig = PlatformConfig & {
@@ -132,7 +131,7 @@ function applyDefaults(input: EnvironmentInput, file: string): EnvironmentConfig
 }
 
 /** Every slice's cross-field rules: combinations that would render but not work. */
-export function crossFieldProblems(c: EnvironmentConfig, expectedName: string): PathProblem[] {
+function crossFieldProblems(c: EnvironmentConfig, expectedName: string): PathProblem[] {
   const s = c.services;
   return [
     ...platformRules(c, expectedName),

@@ -21,7 +21,7 @@ import { natsClientRule, natsClientRuleFrom, natsNetwork } from '../charts/nats/
 import { fromOAuth2Proxy, oauth2ProxyNetwork } from '../charts/oauth2-proxy/network';
 
 /** The context every component's network.ts declares its policies with. */
-export function networkContext(env: EnvironmentConfig): NetworkContext {
+function networkContext(env: EnvironmentConfig): NetworkContext {
   const prometheus = { podLabels: env.monitoring.prometheusPodLabels, namespace: env.monitoring.namespace };
   return {
     platform: env,

@@ -177,8 +177,6 @@ export type PlatformConfig = Omit<PlatformInput, 'tls' | 'spread' | 'network'> &
   readonly network: Defaulted<PlatformInput['network'], 'apiServerPort' | 'dnsNamespace' | 'dnsPodLabels'>;
 };
 
-export type EnvironmentTier = PlatformInput['tier'];
-
 /** The platform-wide fields with their defaults: HTTPS, a skew of 1, the API server on 6443, kube-dns in kube-system. */
 export function platformDefaults(input: PlatformInput): PlatformConfig {
   return {

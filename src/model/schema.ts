@@ -27,7 +27,7 @@ export const serviceProperties = {
 } as const;
 
 /** A reference to an object by kind and name: a cert-manager issuer or an External Secrets store. */
-export function objectRef<const K extends readonly string[]>(description: string, kinds: K) {
+function objectRef<const K extends readonly string[]>(description: string, kinds: K) {
   return {
     description,
     type: 'object',
@@ -204,7 +204,6 @@ export type SliceOf<S> = DeepReadonly<FromSchema<S & { readonly definitions: typ
 export type ImageRef = SliceOf<typeof DEFINITIONS.image>;
 /** Requests and limits of a container. */
 export type Resources = SliceOf<typeof DEFINITIONS.resources>;
-export type CpuMemory = Resources['requests'];
 /** The settings of a plain service (definition `service`): oauth2-proxy and the frontend. */
 export type ServiceConfig = SliceOf<typeof DEFINITIONS.service>;
 /** An HPA's settings (definition `autoscaling`). */
