@@ -36,6 +36,7 @@ import {
 import { oauth2ProxyImages, oauth2ProxyRules } from '../charts/oauth2-proxy/rules';
 import { SECRETS_SCHEMA, secretsDefaults, type SecretsConfig } from '../charts/secrets/schema';
 import { secretsRules } from '../charts/secrets/rules';
+import { natsCredentialKeys } from '../charts/nats/plan';
 
 const P = PLATFORM_PROPERTIES;
 
@@ -140,7 +141,7 @@ function crossFieldProblems(c: EnvironmentConfig, expectedName: string): PathPro
     ...middlewareRules(c, s.middleware),
     ...natsRules(c, s.nats),
     ...executorsRules(c, c.executors),
-    ...secretsRules(c, c.secrets),
+    ...secretsRules(c, c.secrets, natsCredentialKeys(c.services.nats)),
     ...registryRules(c, [
       ...oauth2ProxyImages(s['oauth2-proxy']),
       ...frontendImages(s.frontend),

@@ -10,7 +10,7 @@ export const EXTERNAL_SECRET_API_VERSION = 'external-secrets.io/v1';
 /** One Secret the platform reads, and the keys it must hold. */
 export interface PlatformSecret {
   /** Key of `secrets` naming the Secret (and of sealedSecrets / remoteKeys). */
-  readonly ref: 'oauth2Proxy' | 'nats' | 'natsExecutor';
+  readonly ref: 'oauth2Proxy' | 'nats';
   readonly namespace: string;
   readonly name: string;
   /** Keys in the Secret, and the property of the remote secret each comes from. */
@@ -19,8 +19,15 @@ export interface PlatformSecret {
   readonly remote: 'oauth2Proxy' | 'nats';
 }
 
-/** The Secrets the platform needs in an environment: names, namespaces and keys. */
-export function platformSecrets(platform: PlatformConfig, secrets: SecretsConfig): PlatformSecret[] {
+/**
+ * The Secrets the platform needs in an environment: names, namespaces and keys. `natsKeys` are the
+ * keys of NATS's credentials Secret (the NATS plan's natsCredentialKeys).
+ */
+export function platformSecrets(
+  platform: PlatformConfig,
+  secrets: SecretsConfig,
+  natsKeys: readonly string[],
+): PlatformSecret[] {
   return [
     {
       ref: 'oauth2Proxy',
@@ -34,17 +41,7 @@ export function platformSecrets(platform: PlatformConfig, secrets: SecretsConfig
       namespace: platform.namespaces.app,
       name: secrets.nats,
       remote: 'nats',
-      keys: ['frontend-password', 'middleware-password', 'executor-password'].map((k) => ({
-        key: k,
-        remoteProperty: k,
-      })),
-    },
-    {
-      ref: 'natsExecutor',
-      namespace: platform.namespaces.executor,
-      name: secrets.natsExecutor,
-      remote: 'nats',
-      keys: [{ key: 'password', remoteProperty: 'executor-password' }],
+      keys: natsKeys.map((k) => ({ key: k, remoteProperty: k })),
     },
   ];
 }
@@ -55,6 +52,8 @@ export interface PlatformSecretsProps {
   readonly platform: PlatformConfig;
   /** The environment's `secrets` settings; `provider` decides what is rendered. */
   readonly secrets: SecretsConfig;
+  /** The keys of NATS's credentials Secret (the NATS plan's credentialKeys). */
+  readonly natsKeys: readonly string[];
 }
 
 /**
@@ -67,7 +66,7 @@ export class PlatformSecrets extends Construct {
     super(scope, id);
     const { platform } = props;
     const s = props.secrets;
-    for (const secret of platformSecrets(platform, s)) {
+    for (const secret of platformSecrets(platform, s, props.natsKeys)) {
       const labels = standardLabels(secret.name, 'credentials', platform);
       const metadata = { name: secret.name, namespace: secret.namespace, labels };
       if (s.provider === 'external-secrets') {
