@@ -55,11 +55,89 @@ export function inboxPrefix(user: string): string {
   return `_INBOX_${user}`;
 }
 
-/** A subject a user may use, and which client needs it for which operation (rendered as a comment). */
+/** The supported NATS clients (NATS_CLIENTS). */
+export type NatsClientId = 'nats.go-oldest' | 'nats.go-newest' | 'nats.js-v2' | 'nats.js-v3';
+
+/** A NATS client library and version the platform supports (README, "NATS clients"). */
+export interface NatsClientDefinition {
+  /** Short name used by the tests and the report. */
+  readonly id: NatsClientId;
+  /** How comments and the report name it. */
+  readonly label: string;
+  /** The library as its users install it. */
+  readonly library: string;
+  readonly version: string;
+  /** The roles whose images may use it. */
+  readonly roles: readonly ('frontend' | 'middleware' | 'executor')[];
+  /** Why this version is in the matrix. */
+  readonly why: string;
+}
+
+/**
+ * The client matrix: the real-software suite runs the whole data flow and the denial matrix with
+ * each entry, in every environment. nats.go's range starts at v1.32.0, the first release whose
+ * `jetstream` package has both KeyValue and ObjectStore (v1.31.0 lacks ObjectStore); the Go
+ * programs are built at both ends (tools/go/nats-client, tools/go/nats-client-latest).
+ */
+export const NATS_CLIENTS: readonly NatsClientDefinition[] = [
+  {
+    id: 'nats.go-oldest',
+    label: 'nats.go v1.32',
+    library: 'github.com/nats-io/nats.go (jetstream package)',
+    version: 'v1.32.0',
+    roles: ['middleware', 'executor'],
+    why: 'the oldest release with jetstream.KeyValue and jetstream.ObjectStore',
+  },
+  {
+    id: 'nats.go-newest',
+    label: 'nats.go v1.56',
+    library: 'github.com/nats-io/nats.go (jetstream package)',
+    version: 'v1.56.0',
+    roles: ['middleware', 'executor'],
+    why: 'the newest release',
+  },
+  {
+    id: 'nats.js-v2',
+    label: 'nats.js v2',
+    library: 'nats (npm)',
+    version: '2.29.3',
+    roles: ['frontend', 'executor'],
+    why: "the v2 line's last release, the line a Next.js application of the thesis's era uses",
+  },
+  {
+    id: 'nats.js-v3',
+    label: 'nats.js v3',
+    library: '@nats-io/transport-node, @nats-io/kv, @nats-io/obj (npm)',
+    version: '3.4.0',
+    roles: ['frontend', 'executor'],
+    why: 'the current line',
+  },
+];
+
+/** A subject a user may use, and which clients need it for which operation (rendered as a comment). */
 export interface NatsSubject {
   readonly subject: string;
-  /** Which supported client (README, "NATS clients") needs it, for which operation. */
-  readonly for: string;
+  /**
+   * The supported clients that need it (NATS_CLIENTS): test/real/software/nats-subjects.real.test.ts
+   * proves each of them fails the operation without it.
+   */
+  readonly clients: readonly NatsClientId[];
+  /** The operation of the image contract that needs it. */
+  readonly op: string;
+}
+
+const GO: readonly NatsClientId[] = ['nats.go-oldest', 'nats.go-newest'];
+const JS: readonly NatsClientId[] = ['nats.js-v2', 'nats.js-v3'];
+const JS2: readonly NatsClientId[] = ['nats.js-v2'];
+const JS3: readonly NatsClientId[] = ['nats.js-v3'];
+const ALL: readonly NatsClientId[] = [...GO, ...JS];
+
+/** "<clients>: <operation>", as nats.conf's comments and the audit report say why a subject is allowed. */
+export function subjectNeed(s: NatsSubject): string {
+  const labels = s.clients.map((id) => NATS_CLIENTS.find((c) => c.id === id)?.label ?? id);
+  const go = GO.every((id) => s.clients.includes(id));
+  const named = go ? ['nats.go', ...labels.filter((l) => !l.startsWith('nats.go'))] : labels;
+  return `${named.join(', ')}: ${s.op}`;
 }
 
 /** Subject permissions of one NATS user: only what is listed is allowed. */
@@ -104,33 +182,41 @@ export const NATS_USERS: readonly NatsUserDefinition[] = [
     inboxPrefix: inboxPrefix('frontend'),
     why: 'publishes jobs to the language queues; reads job state (KV latest, history, keys) and lists and downloads outputs',
     publish: [
-      ...EXECUTOR_QUEUES.map((q) => ({ subject: q, for: 'every client: publish a job' })),
-      { subject: '$JS.API.INFO', for: 'nats.js v2: open a bucket (views.kv, views.os) asks account info' },
-      { subject: '$JS.API.STREAM.INFO.*', for: 'every client: open a bucket, object info' },
-      { subject: '$JS.API.STREAM.NAMES', for: 'nats.js v2: list objects, get an object (finds the stream by subject)' },
-      { subject: '$JS.API.STREAM.MSG.GET.*', for: 'nats.js v2: object info and get read the metadata by subject' },
-      { subject: '$JS.API.DIRECT.GET.*', for: 'nats.js v2: KV get at a revision (sequence in the body)' },
-      { subject: '$JS.API.DIRECT.GET.*.>', for: 'nats.go, nats.js v3: KV get, object info (subject in the request)' },
-      { subject: '$JS.API.CONSUMER.CREATE.*', for: 'nats.js v2: KV keys, history and object list (unfiltered form)' },
-      { subject: '$JS.API.CONSUMER.CREATE.*.>', for: 'nats.go, nats.js v3: KV keys and history, object list and get' },
-      { subject: '$JS.API.CONSUMER.INFO.*.*', for: 'nats.go, nats.js: ordered consumer status while reading' },
+      ...EXECUTOR_QUEUES.map((q) => ({ subject: q, clients: JS, op: 'publish a job' })),
+      { subject: '$JS.API.INFO', clients: JS2, op: 'open a bucket (views.kv, views.os) asks account info' },
+      { subject: '$JS.API.STREAM.INFO.*', clients: JS, op: 'open a bucket' },
+      {
+        subject: '$JS.API.STREAM.NAMES',
+        clients: JS2,
+        op: 'list objects, get an object (finds the stream by subject)',
+      },
+      { subject: '$JS.API.STREAM.MSG.GET.*', clients: JS2, op: 'get an object reads its metadata by subject' },
+      { subject: '$JS.API.DIRECT.GET.*', clients: JS2, op: 'KV get at a revision (sequence in the body)' },
+      { subject: '$JS.API.DIRECT.GET.*.>', clients: JS, op: 'KV get, object info (subject in the request)' },
+      {
+        subject: '$JS.API.CONSUMER.CREATE.*',
+        clients: JS2,
+        op: 'KV keys and history, object list and get (unfiltered form)',
+      },
+      { subject: '$JS.API.CONSUMER.CREATE.*.>', clients: JS3, op: 'KV keys and history, object list and get' },
+      { subject: '$JS.API.CONSUMER.INFO.*.*', clients: JS, op: 'ordered consumer status while reading' },
     ],
-    subscribe: [{ subject: `${inboxPrefix('frontend')}.>`, for: 'every client: replies and consumer deliveries' }],
+    subscribe: [{ subject: `${inboxPrefix('frontend')}.>`, clients: JS, op: 'replies and consumer deliveries' }],
   },
   {
     user: 'middleware',
     inboxPrefix: inboxPrefix('middleware'),
     why: "consumes the language queues as one queue group; creates each user's KV bucket and object store and records jobs; answers the auth callout with each executor's per-job credential",
     publish: [
-      { subject: '$JS.API.INFO', for: 'nats.go: create a bucket checks the account' },
-      { subject: '$JS.API.STREAM.INFO.*', for: 'nats.go: open or create a bucket' },
-      { subject: '$JS.API.STREAM.CREATE.*', for: "nats.go: create a user's KV bucket and object store" },
-      { subject: '$KV.*.>', for: 'nats.go: record a job as Pending' },
+      { subject: '$JS.API.INFO', clients: GO, op: 'create a bucket checks the account' },
+      { subject: '$JS.API.STREAM.INFO.*', clients: GO, op: 'open or create a bucket' },
+      { subject: '$JS.API.STREAM.CREATE.*', clients: GO, op: "create a user's KV bucket and object store" },
+      { subject: '$KV.*.>', clients: GO, op: 'record a job as Pending' },
     ],
     subscribe: [
-      ...EXECUTOR_QUEUES.map((q) => ({ subject: q, for: 'nats.go: consume jobs as one queue group' })),
-      { subject: AUTH_CALLOUT_SUBJECT, for: 'nats.go: answer the auth callout (executors)' },
-      { subject: `${inboxPrefix('middleware')}.>`, for: 'nats.go: replies' },
+      ...EXECUTOR_QUEUES.map((q) => ({ subject: q, clients: GO, op: 'consume jobs as one queue group' })),
+      { subject: AUTH_CALLOUT_SUBJECT, clients: GO, op: 'answer the auth callout (executors)' },
+      { subject: `${inboxPrefix('middleware')}.>`, clients: GO, op: 'replies' },
     ],
     allowResponses: true,
   },
@@ -146,70 +232,27 @@ export const EXECUTOR_JOB_SCOPE = {
   why: "stores its job's output (chunks and metadata) and records its result; nothing of another job or user",
   inboxPrefix: '_INBOX_executor.{job}',
   publish: [
-    { subject: '$JS.API.INFO', for: 'nats.js v2: open the object store asks account info' },
-    { subject: '$JS.API.STREAM.INFO.KV_{user}', for: "every client: open the user's KV bucket" },
-    { subject: '$JS.API.STREAM.INFO.OBJ_{user}', for: "every client: open the user's object store" },
+    { subject: '$JS.API.INFO', clients: JS2, op: 'open the object store asks account info' },
+    { subject: '$JS.API.STREAM.INFO.KV_{user}', clients: ALL, op: "open the user's KV bucket" },
+    { subject: '$JS.API.STREAM.INFO.OBJ_{user}', clients: ALL, op: "open the user's object store" },
     {
       subject: '$JS.API.DIRECT.GET.OBJ_{user}.$O.{user}.M.{object}',
-      for: 'nats.go, nats.js v3: an object put first looks up its own metadata',
+      clients: [...GO, ...JS3],
+      op: 'an object put first looks up its own metadata',
     },
     {
       subject: '$JS.API.STREAM.MSG.GET.OBJ_{user}',
-      for: "nats.js v2: an object put looks up its metadata by subject in the body (reads only this user's store)",
+      clients: JS2,
+      op: "an object put looks up its metadata by subject in the body (reads only this user's store)",
     },
-    { subject: '$O.{user}.C.*', for: 'every client: the output chunks, under a random id the client picks' },
-    { subject: '$O.{user}.M.{object}', for: "every client: the output's metadata" },
-    { subject: '$KV.{user}.{job}', for: "every client: record the job's result" },
+    { subject: '$O.{user}.C.*', clients: ALL, op: 'the output chunks, under a random id the client picks' },
+    { subject: '$O.{user}.M.{object}', clients: ALL, op: "the output's metadata" },
+    { subject: '$KV.{user}.{job}', clients: ALL, op: "record the job's result" },
   ],
-  subscribe: [{ subject: '_INBOX_executor.{job}.>', for: 'every client: replies to this job only' }],
-} as const;
-
-/** A NATS client library and version the platform supports (README, "NATS clients"). */
-export interface NatsClientDefinition {
-  /** Short name used by the tests and the report. */
-  readonly id: string;
-  /** The library as its users install it. */
-  readonly library: string;
-  readonly version: string;
-  /** The roles whose images may use it. */
-  readonly roles: readonly ('frontend' | 'middleware' | 'executor')[];
-  /** Why this version is in the matrix. */
+  subscribe: [{ subject: '_INBOX_executor.{job}.>', clients: ALL, op: 'replies to this job only' }],
+} as const satisfies {
   readonly why: string;
-}
-
-/**
- * The client matrix: the real-software suite runs the whole data flow and the denial matrix with
- * each entry, in every environment. nats.go's range starts at v1.32.0, the first release whose
- * `jetstream` package has both KeyValue and ObjectStore (v1.31.0 lacks ObjectStore); the Go
- * programs are built at both ends (tools/go/nats-client, tools/go/nats-client-latest).
- */
-export const NATS_CLIENTS: readonly NatsClientDefinition[] = [
-  {
-    id: 'nats.go-oldest',
-    library: 'github.com/nats-io/nats.go (jetstream package)',
-    version: 'v1.32.0',
-    roles: ['middleware', 'executor'],
-    why: 'the oldest release with jetstream.KeyValue and jetstream.ObjectStore',
-  },
-  {
-    id: 'nats.go-newest',
-    library: 'github.com/nats-io/nats.go (jetstream package)',
-    version: 'v1.56.0',
-    roles: ['middleware', 'executor'],
-    why: 'the newest release',
-  },
-  {
-    id: 'nats.js-v2',
-    library: 'nats (npm)',
-    version: '2.29.3',
-    roles: ['frontend', 'executor'],
-    why: "the v2 line's last release, the line a Next.js application of the thesis's era uses",
-  },
-  {
-    id: 'nats.js-v3',
-    library: '@nats-io/transport-node, @nats-io/kv, @nats-io/obj (npm)',
-    version: '3.4.0',
-    roles: ['frontend', 'executor'],
-    why: 'the current line',
-  },
-];
+  readonly inboxPrefix: string;
+  readonly publish: readonly NatsSubject[];
+  readonly subscribe: readonly NatsSubject[];
+};

@@ -5,7 +5,7 @@ import * as kplus from 'cdk8s-plus-28';
 import type { PlatformConfig } from '../../src/model/platform';
 import { imageString } from '../../src/model/schema';
 import { formatMemory, parseMemory } from '../../src/model/quantity';
-import { nats, NATS_ACCOUNT, type NatsSubject, type NatsUserDefinition } from './definition';
+import { nats, NATS_ACCOUNT, subjectNeed, type NatsSubject, type NatsUserDefinition } from './definition';
 import { CALLOUT_ISSUER_KEY, nkeyKey, type NatsPlan } from './plan';
 import * as k8s from '../../imports/k8s';
 import {
@@ -302,7 +302,7 @@ function renderServerConfig(o: ServerConfigOptions): string {
   // nkeys (charts/nats/definition.ts); anyone else is an executor, whose per-job ticket the server
   // hands to the middleware (auth callout), which answers with a credential scoped to that job.
   const list = (subjects: readonly NatsSubject[], indent: string) =>
-    subjects.map((x) => `${indent}${JSON.stringify(x.subject)}  # ${x.for}`);
+    subjects.map((x) => `${indent}${JSON.stringify(x.subject)}  # ${subjectNeed(x)}`);
   const userKeys = (user: string) => o.keys.filter((k) => k.user === user);
   lines.push('accounts {', `  ${NATS_ACCOUNT} {`, '    jetstream: enabled', '    users: [');
   for (const u of o.users) {

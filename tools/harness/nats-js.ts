@@ -41,6 +41,10 @@ export interface JsClient {
   publish(subject: string, data: string): Promise<void>;
   /** Opens the user's buckets as the frontend does and reads everything in them. */
   readUser(user: string): Promise<UserView>;
+  /** The status of one job record (latest), as the job page reads it; undefined if there is none. */
+  status(user: string, job: string): Promise<string | undefined>;
+  /** The size of one output object, downloaded; undefined if there is none. */
+  outputSize(user: string, name: string): Promise<number | undefined>;
   /** Stores a job's output and records the result, as an executor does. */
   storeOutput(user: string, job: string, size: number): Promise<{ object: string; size: number }>;
   attempt(c: TryCase): Promise<TryResult>;
@@ -182,6 +186,14 @@ async function v2Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
       }
       return { keys, jobs, outputs };
     },
+    async status(user, job) {
+      const e = await (await js.views.kv(user, { bindOnly: true })).get(job);
+      return e ? e.json<{ status: string }>().status : undefined;
+    },
+    async outputSize(user, name) {
+      const b = await (await js.views.os(user)).getBlob(name);
+      return b ? b.length : undefined;
+    },
     async storeOutput(user, job, size) {
       const os = await js.views.os(user);
       const info = await os.putBlob({ name: `${job}-output.zip` }, outputBytes(job, size));
@@ -284,6 +296,14 @@ async function v3Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
         outputs[info.name] = { size: blob?.length ?? -1, head: Buffer.from(blob ?? []).toString('utf8', 0, 15) };
       }
       return { keys, jobs, outputs };
+    },
+    async status(user, job) {
+      const e = await (await kvm.open(user)).get(job);
+      return e ? e.json<{ status: string }>().status : undefined;
+    },
+    async outputSize(user, name) {
+      const b = await (await objm.open(user)).getBlob(name);
+      return b ? b.length : undefined;
     },
     async storeOutput(user, job, size) {
       const os = await objm.open(user);

@@ -8,7 +8,7 @@ import { podSpecOf } from '../../../src/model/objects';
 import { parseMemory } from '../../../src/model/quantity';
 import { NatsCluster } from '../../../charts/nats/nats-cluster';
 import { planNats } from '../../../charts/nats/plan';
-import { NATS_USERS } from '../../../charts/nats/definition';
+import { NATS_USERS, subjectNeed } from '../../../charts/nats/definition';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -313,7 +313,7 @@ describe('NatsCluster', () => {
       expect(NATS_USERS.map((u) => u.user)).toEqual(['frontend', 'middleware']);
       for (const u of NATS_USERS) {
         expect(conf).toContain(`nkey: $NATS_${u.user.toUpperCase()}_NKEY\n`);
-        for (const x of u.publish) expect(conf).toContain(`${JSON.stringify(x.subject)}  # ${x.for}\n`);
+        for (const x of u.publish) expect(conf).toContain(`${JSON.stringify(x.subject)}  # ${subjectNeed(x)}\n`);
       }
       expect(conf).toContain('auth_callout {\n    issuer: $NATS_CALLOUT_ISSUER\n    account: coderun\n');
       expect(conf).toContain('auth_users: [$NATS_FRONTEND_NKEY, $NATS_MIDDLEWARE_NKEY]');
