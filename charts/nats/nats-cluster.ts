@@ -56,6 +56,14 @@ export class NatsCluster extends Construct {
     if (!Number.isInteger(replicas) || replicas < 1 || (replicas > 1 && replicas % 2 === 0)) {
       throw new Error(`nats: replicas (${replicas}) must be 1 or an odd number (3, 5, 7) for a JetStream quorum`);
     }
+    for (const u of plan.users) {
+      // nats-server reads an empty allow list as "everything".
+      if (u.publish.length === 0 || u.subscribe.length === 0) {
+        throw new Error(
+          `nats: user ${u.user} has an empty publish or subscribe list, which nats-server reads as "allow all"`,
+        );
+      }
+    }
     this.serviceName = plan.serviceName;
     this.headlessServiceName = plan.headlessServiceName;
     this.selector = selectorLabels(name, platform);

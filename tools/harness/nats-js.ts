@@ -48,7 +48,33 @@ export interface JsClient {
   /** Stores a job's output and records the result, as an executor does. */
   storeOutput(user: string, job: string, size: number): Promise<{ object: string; size: number }>;
   attempt(c: TryCase): Promise<TryResult>;
+  /**
+   * Runs `op`, failing at the first permission violation the server reports meanwhile (a refused
+   * request gets no reply, only that asynchronous error) instead of at the request's timeout.
+   */
+  guard<T>(op: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+/** guard() of a client whose violations arrive in `violations`. */
+function guarded(violations: string[]) {
+  return async <T>(op: () => Promise<T>): Promise<T> => {
+    violations.length = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const refused = new Promise<never>((_, reject) => {
+      timer = setInterval(() => {
+        if (violations.length > 0) reject(new Error(violations.join('; ')));
+      }, 20);
+    });
+    try {
+      const out = await Promise.race([op(), refused]);
+      // The server's -ERR for a refused publish reaches the status stream after the op's flush.
+      await Promise.race([new Promise((r) => setTimeout(r, 150)), refused]);
+      return out;
+    } finally {
+      clearInterval(timer);
+    }
+  };
 }
 
 export interface JsDriver {
@@ -248,6 +274,7 @@ async function v2Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
       };
       return watched(violations, c.name, run, settle);
     },
+    guard: guarded(violations),
     close: () => nc.close(),
   };
 }
@@ -360,6 +387,7 @@ async function v3Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
       };
       return watched(violations, c.name, run, settle);
     },
+    guard: guarded(violations),
     close: () => nc.close(),
   };
 }

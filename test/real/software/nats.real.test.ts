@@ -14,15 +14,23 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../../src/model/objects';
 import { loadCommitted } from '../../support/committed';
-import { containerEnv, type SecretValues } from '../../../tools/harness/kubelet-env';
 import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../../../tools/harness/nats-server';
 import { credentialValues, natsSecrets, newTestKeys, ticketFile } from '../../../tools/harness/nats-auth';
-import { JS_DRIVERS, type JsClient, type TryCase, type TryResult } from '../../../tools/harness/nats-js';
+import {
+  attempt,
+  clientEnv,
+  connects,
+  executorJobEnv,
+  goBinary,
+  jsDriver,
+  type RecordedJob,
+} from '../../../tools/harness/nats-clients';
+import type { JsClient, TryCase } from '../../../tools/harness/nats-js';
 import { httpGet, start, stopAll, waitFor, type Running } from '../../../tools/harness/process';
 import { output, tool } from '../../../tools/harness/tools';
 import { parseMemory } from '../../../src/model/quantity';
 import { JETSTREAM_HEADROOM } from '../../../src/policy/rules/promises';
-import { EXECUTOR_JOB_SCOPE, NATS_CLIENTS, NATS_USERS } from '../../../charts/nats/definition';
+import { NATS_CLIENTS, NATS_USERS } from '../../../charts/nats/definition';
 import { natsCredentialKeys } from '../../../charts/nats/plan';
 
 const run = promisify(execFile);
@@ -45,51 +53,6 @@ function findAll(env: string, kind: string): Manifest[] {
   return committed.filter((x) => x.env.name === env && x.object.kind === kind).map((x) => x.object);
 }
 
-/** A client container's environment, pointed at the loopback cluster. */
-function clientEnv(
-  obj: Manifest,
-  name: string,
-  cluster: NatsCluster,
-  secrets: SecretValues,
-  node = 0,
-): Record<string, string> {
-  const vars = containerEnv(container(obj, name).env, { secrets, podName: `${obj.metadata.name}-test` });
-  const url = new URL(vars.NATS_URL ?? '');
-  const scheme = url.protocol.replace(':', '');
-  vars.NATS_URL = `${scheme}://127.0.0.1:${cluster.nodes[node]?.clientPort ?? 0}`;
-  if (vars.NATS_CA_FILE) {
-    if (!cluster.pki) throw new Error(`${obj.metadata.name} expects a CA but the server has no TLS`);
-    vars.NATS_CA_FILE = cluster.pki.caFile;
-  }
-  if (scheme === 'tls' && !cluster.pki) throw new Error(`${obj.metadata.name} uses tls:// but the server has no TLS`);
-  return vars;
-}
-
-/** What the middleware adds to an executor pod (README, "Image contract"): the job, its inbox and ticket. */
-function executorJobEnv(base: Readonly<Record<string, string>>, job: RecordedJob): Record<string, string> {
-  expect(base.NATS_TICKET_FILE, 'the PodTemplate names the ticket file').toBeDefined();
-  expect(Object.keys(base).filter((k) => /PASSWORD|SEED|TOKEN|TICKET$/.test(k))).toEqual([]);
-  return {
-    ...base,
-    USER_ID: job.userId,
-    JOB_ID: job.jobId,
-    NATS_INBOX_PREFIX: EXECUTOR_JOB_SCOPE.inboxPrefix.replace('{job}', job.jobId),
-    NATS_TICKET_FILE: ticketFile(job.jobId, job.ticket),
-  };
-}
-
-interface RecordedJob {
-  readonly queue: string;
-  readonly userId: string;
-  readonly jobId: string;
-  readonly language: string;
-  readonly ticket: string;
-}
-
-const goBinary: Partial<Record<string, () => string>> = {
-  'nats.go-oldest': () => tool('nats-client', 'nats-client'),
-  'nats.go-newest': () => tool('nats-client-latest', 'nats-client'),
-};
 const supporting = (role: 'frontend' | 'middleware' | 'executor') => NATS_CLIENTS.filter((c) => c.roles.includes(role));
 /** The client a round uses for a role its own client does not play: the newest that plays it. */
 const defaultFor = (role: 'frontend' | 'middleware' | 'executor') => supporting(role).at(-1)?.id ?? '';
@@ -101,62 +64,6 @@ const ROUNDS = NATS_CLIENTS.map((c) => ({
   middleware: c.roles.includes('middleware') ? c.id : defaultFor('middleware'),
   executor: c.roles.includes('executor') ? c.id : defaultFor('executor'),
 }));
-
-function jsDriver(id: string) {
-  const d = JS_DRIVERS.find((x) => x.id === id);
-  if (!d) throw new Error(`no nats.js driver ${id}`);
-  return d;
-}
-
-/** Runs `cases` with nats.go binary `bin` under `vars`; returns what the server allowed. */
-async function goTry(bin: string, vars: Record<string, string>, cases: readonly TryCase[]): Promise<TryResult[]> {
-  const child = execFile(bin, ['try'], { env: { PATH: process.env.PATH, ...vars }, timeout: 120_000 });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdin?.end(cases.map((c) => JSON.stringify(c)).join('\n') + '\n');
-  const code = await new Promise<number | null>((res) => child.on('close', res));
-  if (code !== 0) throw new Error(`nats-client try exited ${String(code)}: ${err}`);
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as TryResult);
-}
-
-/** Runs `cases` with client `id` (nats.go or nats.js) under `vars`. */
-async function attempt(id: string, vars: Record<string, string>, cases: readonly TryCase[]): Promise<TryResult[]> {
-  const bin = goBinary[id];
-  if (bin) return goTry(bin(), vars, cases);
-  const c = await jsDriver(id).connect(vars);
-  try {
-    const out: TryResult[] = [];
-    for (const x of cases) out.push(await c.attempt(x));
-    return out;
-  } finally {
-    await c.close();
-  }
-}
-
-/** Whether client `id` can connect at all with `vars` (an executor's ticket, say); the error if not. */
-async function connects(id: string, vars: Record<string, string>): Promise<string> {
-  const bin = goBinary[id];
-  if (bin) {
-    try {
-      await goTry(bin(), vars, [{ name: 'connect', op: 'sub', args: [`${vars.NATS_INBOX_PREFIX ?? '_INBOX'}.probe`] }]);
-      return '';
-    } catch (e) {
-      return (e as Error).message;
-    }
-  }
-  try {
-    const c = await jsDriver(id).connect(vars);
-    await c.close();
-    return '';
-  } catch (e) {
-    return (e as Error).message || String(e);
-  }
-}
 
 describe.each(envNames)('NATS in %s', (envName) => {
   const sts = find(envName, 'StatefulSet', 'nats');

@@ -123,6 +123,13 @@ func answerCallout(nc *nats.Conn) nkeys.KeyPair {
 			uc.Expires = expires
 			uc.Pub.Allow.Add(fill(sc.Publish, user, job)...)
 			uc.Sub.Allow.Add(fill(sc.Subscribe, user, job)...)
+			// An empty allow list means "everything" to nats-server: deny everything instead.
+			if len(uc.Pub.Allow) == 0 {
+				uc.Pub.Deny.Add(">")
+			}
+			if len(uc.Sub.Allow) == 0 {
+				uc.Sub.Deny.Add(">")
+			}
 			res.Jwt, err = uc.Encode(issuer)
 		}
 		if err != nil {

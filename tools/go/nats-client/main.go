@@ -300,6 +300,15 @@ func executor(size int) {
 	must(err == nil, "jetstream: %v", err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// A refused request gets no reply, only an asynchronous permission violation: give up on it at
+	// once rather than at the timeout.
+	go func() {
+		select {
+		case <-errs.signal:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	user, job := env("USER_ID"), env("JOB_ID")
 	obj, err := js.ObjectStore(ctx, user)
 	must(err == nil, "open object store %s: %v (async: %v)", user, err, errs.take())
