@@ -123,16 +123,16 @@ async function recordJob(mw: Running, user: string, count = 1, timeoutMs = 8_000
         .log()
         .split('\n')
         .filter((l) => l.includes('"jobId"') && l.includes(`"${user}"`));
-    await waitFor(
-      `job ${count} of ${user} recorded`,
-      async () => {
-        if (seen().length < count)
-          await fe.publish('cola.go', JSON.stringify({ userId: user, language: 'go', code: 'x' }));
-        await new Promise((r) => setTimeout(r, 300));
-        return seen().length >= count;
-      },
-      { timeoutMs },
-    );
+    // A middleware the server refuses says so at once (nats-client prints every asynchronous error,
+    // every failed bucket attempt and every failed job): fail then, not at the timeout.
+    const end = Date.now() + timeoutMs;
+    while (seen().length < count) {
+      if (/asynchronous error|\(retrying\)|"error"/.test(mw.log()))
+        throw new Error(`the middleware failed: ${mw.log()}`);
+      if (Date.now() > end) throw new Error(`job ${count} of ${user} not recorded in ${timeoutMs} ms: ${mw.log()}`);
+      await fe.publish('cola.go', JSON.stringify({ userId: user, language: 'go', code: 'x' }));
+      await new Promise((r) => setTimeout(r, 300));
+    }
     return JSON.parse(seen()[count - 1] ?? '{}') as RecordedJob;
   } finally {
     await fe.close();
@@ -182,7 +182,8 @@ async function middlewareRun(id: string): Promise<string> {
   const mw = await middleware(id);
   try {
     if (!mw.log().includes('"ready":true')) return mw.log();
-    const job = await recordJob(mw, `u${randomInt(1e9)}`).catch((e: Error) => e);
+    // A working middleware records a job in well under a second; one that cannot gets 4 s.
+    const job = await recordJob(mw, `u${randomInt(1e9)}`, 1, 4_000).catch((e: Error) => e);
     if (job instanceof Error) return `${job.message}\n${mw.log()}`;
     return await executorRun('nats.go-newest', job);
   } finally {

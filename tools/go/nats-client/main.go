@@ -23,7 +23,8 @@
 //	nats-client executor -size B     store B bytes as "<JOB_ID>-output.zip" in USER_ID's object store,
 //	                                 then record the job as Done; print one JSON line
 //	nats-client try                  read cases (JSON lines: {"name","op","args"}) on stdin, run each
-//	                                 with this user's credentials, print {"name","ok","error"} per case
+//	                                 with this user's credentials, print {"name","ok","error","ms"}
+//	                                 per case
 //
 // It is test tooling: it exits non-zero on any unexpected error and prints what went wrong.
 package main
@@ -75,6 +76,7 @@ type asyncErrors struct {
 func newAsyncErrors() *asyncErrors { return &asyncErrors{signal: make(chan struct{}, 1)} }
 
 func (a *asyncErrors) add(err error) {
+	fmt.Fprintf(os.Stderr, "nats-client: asynchronous error: %v\n", err)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.errs = append(a.errs, err.Error())
@@ -348,6 +350,7 @@ func try() {
 		}
 		// A denied request is answered by an asynchronous permission violation, not by a reply:
 		// stop waiting for the reply as soon as the violation arrives.
+		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		result := make(chan error, 1)
 		go func() { result <- run(ctx, js, nc, c) }()
@@ -369,7 +372,7 @@ func try() {
 		if len(async) > 0 {
 			msg = strings.TrimSpace(msg + " " + strings.Join(async, "; "))
 		}
-		emit(map[string]any{"name": c.Name, "ok": err == nil && len(async) == 0, "error": msg})
+		emit(map[string]any{"name": c.Name, "ok": err == nil && len(async) == 0, "error": msg, "ms": time.Since(began).Milliseconds()})
 	}
 }
 
