@@ -152,7 +152,7 @@ export function environmentReport(
     '| --- | --- | --- | --- |',
     ...subjectRows(inputs.nats.executorScope),
     '',
-    "**What remains:** an executor's output chunks go to `$O.{user}.C.*`, under a random id its client picks, so a job can add chunks (never metadata) to its own user's object store; they belong to no object, and the store's size limit bounds them. The ticket is readable by the user's code, which runs as the same user in the same container; the scope is what limits it: that job's record and output, until the job's deadline.",
+    "**What remains:** an executor's output chunks go to `$O.{user}.C.*`, under a random id its client picks, so a job can add chunks (never metadata) to its own user's object store; they belong to no object, and the store's size limit bounds them. Executors using nats.js look up object metadata with `$JS.API.STREAM.MSG.GET.OBJ_{user}` and the subject in the body, so they could read other outputs of the same user (never another user's). The ticket is readable by the user's code, which runs as the same user in the same container; the scope is what limits it: that job's record and output, until the job's deadline.",
     '',
     '## Who can do what',
     '',

@@ -24,6 +24,7 @@ import {
   goMemoryLimitRule,
   imageReference,
   jetstreamReplicasRule,
+  natsCredentialsRule,
   natsLeastPrivilegeRule,
   natsTlsRule,
   natsUsers,
@@ -675,6 +676,55 @@ describe('rule external-secrets-as-declared', () => {
     );
     expect(check(externalSecretsRule, os, env)).toContain(
       `Secret ${nameOf(env, 'nats')} comes from 0 ExternalSecrets, not one`,
+    );
+  });
+});
+
+describe('rule nats-no-plaintext-credentials', () => {
+  const conf = (cm: any) => cm.data['nats.conf'] as string;
+
+  it.each(ENVS)('passes on the committed %s render', (env) => {
+    expect(check(natsCredentialsRule, committed(env).objects, env)).toBe('');
+  });
+
+  it('fails on a password or a token in nats.conf, or a user that signs in otherwise than by an nkey', () => {
+    const os = edited('prod', 'ConfigMap', 'nats-config', (cm) => {
+      cm.data['nats.conf'] = conf(cm)
+        .replace('nkey: $NATS_FRONTEND_NKEY\n', 'user: frontend\n        password: $NATS_FRONTEND_PASSWORD\n')
+        .replace('nkey: $NATS_MIDDLEWARE_NKEY\n', 'nkey: UABCDEF\n        token: s3cr3t\n');
+    });
+    const out = check(natsCredentialsRule, os);
+    expect(out).toContain('nats.conf: sets password; users sign in by nkey');
+    expect(out).toContain('nats.conf: sets token; users sign in by nkey');
+    expect(out).toContain('a user signs in by user frontend, not by an nkey read from the environment');
+    expect(out).toContain('a user signs in by nkey UABCDEF, not by an nkey read from the environment');
+  });
+
+  it('fails without an auth callout whose issuer comes from the environment', () => {
+    const os = edited('dev', 'ConfigMap', 'nats-config', (cm) => {
+      cm.data['nats.conf'] = conf(cm).replace('issuer: $NATS_CALLOUT_ISSUER', 'issuer: AABC');
+    });
+    expect(check(natsCredentialsRule, os, 'dev')).toContain(
+      'has no auth_callout with an issuer read from the environment',
+    );
+  });
+
+  it('fails when the server reads a seed, or an executor template a Secret', () => {
+    const sts = edited('prod', 'StatefulSet', 'nats', (s) => {
+      container(s).env.find((e: any) => e.name === 'NATS_FRONTEND_NKEY').valueFrom.secretKeyRef.key =
+        'frontend-nkey-seed';
+    });
+    expect(check(natsCredentialsRule, sts)).toContain(
+      'env NATS_FRONTEND_NKEY reads Secret key frontend-nkey-seed: the server needs public keys only',
+    );
+    const t = edited('prod', 'PodTemplate', `executor-${EXECUTOR_LANGUAGES[0]}`, (x) => {
+      container(x).env.push({
+        name: 'NATS_TOKEN',
+        valueFrom: { secretKeyRef: { name: 'nats-credentials', key: 'x' } },
+      });
+    });
+    expect(check(natsCredentialsRule, t)).toContain(
+      'env NATS_TOKEN reads Secret key x: executors run user code and get no credential in their environment',
     );
   });
 });

@@ -343,6 +343,51 @@ export const natsTlsRule: Rule = claimRule({
   },
 });
 
+export const natsCredentialsRule: Rule = claimRule({
+  id: 'nats-no-plaintext-credentials',
+  reason:
+    "The NATS server holds only what verifies a client: nats.conf has no password or token, every user signs in by an nkey read from the environment, executors through the auth callout, and the server's environment reads no seed; executor pods, which run user code, get no credential in their environment (their per-job ticket is a mounted file).",
+  check(objects, _env, report) {
+    for (const cm of objects.filter((o) => o.kind === 'ConfigMap'))
+      for (const [file, text] of Object.entries(asStrRecord(cm.data))) {
+        if (!/^jetstream\s*\{/m.test(text)) continue;
+        const conf = text.replace(/#.*$/gm, '');
+        for (const m of conf.matchAll(/^\s*(password|token|auth_token)\s*[:=]/gm))
+          report(cm, `${file}: sets ${String(m[1])}; users sign in by nkey, executors through the auth callout`);
+        const users = [...conf.matchAll(/^\s*\{?\s*(user|nkey)\s*:\s*(\S+)/gm)];
+        for (const u of users)
+          if (u[1] !== 'nkey' || !String(u[2]).startsWith('$'))
+            report(
+              cm,
+              `${file}: a user signs in by ${String(u[1])} ${String(u[2])}, not by an nkey read from the environment`,
+            );
+        if (!/auth_callout\s*\{[^}]*\bissuer\s*:\s*\$\w+/.test(conf))
+          report(cm, `${file}: has no auth_callout with an issuer read from the environment`);
+      }
+    for (const w of workloads(objects)) {
+      const executor = w.object.kind === 'PodTemplate' && w.namespace === _env.namespaces.executor;
+      for (const c of allContainers(w.pod.spec)) {
+        const refs = asArr(c.env).flatMap((e) => {
+          const key = asObj(asObj(e.valueFrom).secretKeyRef).key;
+          return typeof key === 'string' ? [{ name: String(e.name), key }] : [];
+        });
+        if (w.object.kind === 'StatefulSet' && refs.some((r) => r.name.startsWith('NATS_')))
+          for (const r of refs.filter((x) => /seed|password/i.test(x.key)))
+            report(
+              w.object,
+              `container ${String(c.name)} env ${r.name} reads Secret key ${r.key}: the server needs public keys only`,
+            );
+        if (executor)
+          for (const r of refs)
+            report(
+              w.object,
+              `container ${String(c.name)} env ${r.name} reads Secret key ${r.key}: executors run user code and get no credential in their environment`,
+            );
+      }
+    }
+  },
+});
+
 // ---------------------------------------------------------------------------------------------
 // Executors: sizes as declared
 
@@ -825,6 +870,7 @@ export const CLAIM_RULES: readonly Rule[] = [
   goMemoryLimitRule,
   jetstreamReplicasRule,
   natsTlsRule,
+  natsCredentialsRule,
   executorSizingRule,
   executorReaperRule,
   autoscalingRule,
