@@ -359,7 +359,13 @@ func try() {
 		case err = <-result:
 		case <-errs.signal:
 			cancel()
-			err = <-result
+			// Some nats.go releases (v1.32's ordered consumers) wait out their own timeout whatever
+			// the context says; the violation already answered the case.
+			select {
+			case err = <-result:
+			case <-time.After(200 * time.Millisecond):
+				err = errors.New("refused: the server reported a permission violation")
+			}
 		}
 		cancel()
 		_ = nc.FlushTimeout(2 * time.Second)
