@@ -471,10 +471,12 @@ describe('providedByCluster', () => {
     expect(names.sort()).toEqual([
       'coderun-executors/nats-ca',
       'coderun-executors/nats-executor-credentials',
+      'coderun-executors/registry-credentials',
       'coderun/nats-credentials',
       'coderun/nats-tls',
       'coderun/oauth2-proxy-credentials',
       'coderun/oauth2-proxy-tls',
+      'coderun/registry-credentials',
     ]);
   });
 
