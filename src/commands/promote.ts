@@ -93,7 +93,8 @@ export async function promote(root: string, opts: PromoteOptions): Promise<Promo
   }
   const sourceCommit = git(root, ['rev-parse', 'HEAD']).trim();
   const source = loadEnvironment(root, opts.from);
-  const target = loadEnvironment(root, opts.to);
+  // The target may lack digests still (its first promotion writes them).
+  const target = loadEnvironment(root, opts.to, { digests: 'pending' });
   const check = synth(root, { envs: [source.name], check: true });
   if (check.exitCode !== 0) {
     throw new ReleaseUsageError(
