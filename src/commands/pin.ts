@@ -3,7 +3,8 @@
  * to its digest in the environment's registry (the registry HTTP API, credentials from the Docker
  * config) and writes the digests into environments/<env>.yaml, keeping comments and formatting.
  *
- * A digest that changes for a tag already pinned is reported as such: the tag was pushed again.
+ * A digest that differs from the one in the file is reported as CHANGED: a new tag (the file's tag
+ * was edited), or the same tag pushed again, which nobody reviewed.
  * Nothing is written unless every image resolves. Then run `npm run synth` and commit.
  *
  * Exit codes: 0 pinned (or already pinned), 2 bad input or usage, 3 the registry refused (an image
@@ -88,7 +89,7 @@ export async function main(argv: readonly string[], root = resolve(__dirname, '.
     for (const l of lines) {
       const note =
         l.was === 'changed'
-          ? `CHANGED: was ${l.previous ?? ''}; the tag was pushed again. Review the new image before it ships.`
+          ? `CHANGED from ${l.previous ?? ''}: a new tag, or this tag was pushed again. Review the image before it ships.`
           : l.was;
       process.stdout.write(`${l.name.padEnd(width)}  ${l.reference}@${l.digest}  ${note}\n`);
     }
