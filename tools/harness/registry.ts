@@ -13,6 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePorts } from './ports';
 import { start, waitFor, type Running } from './process';
+import type { ImageRef } from '../../src/model/schema';
 import { ROOT, tool } from './tools';
 
 /** The two programs, built by tools/build.sh (on first use). `root`: the repository (the bundled sandbox passes its own). */
@@ -128,4 +129,29 @@ export function pushPlaceholder(
 /** The text of the placeholder for a repository path and tag: the same in every registry. */
 export function placeholderText(path: string, tag: string): string {
   return `coderun release placeholder: ${path}:${tag} (not the real image; built by tools/harness/registry.ts)`;
+}
+
+/**
+ * Pushes the placeholder of every tagged image of `images` that lives in `registryHost`, to the same
+ * path and tag at `pushHost` (the loopback address of that registry; the same host when images name
+ * it directly). Returns each image as named and the digest it got.
+ */
+export function seedPlaceholders(
+  tools: RegistryTools,
+  workDir: string,
+  images: readonly ImageRef[],
+  hosts: { readonly registry: string; readonly push: string },
+  dockerConfig: string,
+): { readonly image: string; readonly digest: string }[] {
+  return images
+    .filter((i) => i.tag !== undefined && i.repository.startsWith(`${hosts.registry}/`))
+    .map((i) => {
+      const path = i.repository.slice(hosts.registry.length + 1);
+      const tag = i.tag ?? '';
+      const ref = `${hosts.push}/${path}:${tag}`;
+      return {
+        image: `${i.repository}:${tag}`,
+        digest: pushPlaceholder(tools, workDir, ref, placeholderText(path, tag), dockerConfig),
+      };
+    });
 }

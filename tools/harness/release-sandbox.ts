@@ -26,9 +26,8 @@ import { imageFields, loadEnvironment } from '../../apps/environment';
 import { listEnvironments } from '../../src/model/loader';
 import { stopAll } from './process';
 import {
-  placeholderText,
-  pushPlaceholder,
   registryTools,
+  seedPlaceholders,
   startRegistry,
   writeDockerConfig,
   type RegistryServer,
@@ -75,17 +74,15 @@ export async function main(args: string[], root: string): Promise<number> {
       const host = env.registry?.host ?? '';
       const server = servers.get(host);
       if (!server) continue;
-      for (const [, image] of imageFields(env)) {
-        if (!image.tag || !image.repository.startsWith(`${host}/`)) continue;
-        const path = image.repository.slice(host.length + 1);
-        const digest = pushPlaceholder(
-          tools,
-          work,
-          `${server.host}/${path}:${image.tag}`,
-          placeholderText(path, image.tag),
-          dockerConfig,
-        );
-        out(`release-sandbox: pushed ${image.repository}:${image.tag} ${digest}`);
+      const images = imageFields(env).map(([, image]) => image);
+      for (const { image, digest } of seedPlaceholders(
+        tools,
+        work,
+        images,
+        { registry: host, push: server.host },
+        dockerConfig,
+      )) {
+        out(`release-sandbox: pushed ${image} ${digest}`);
       }
     }
     const endpoints = [...servers].map(([host, s]) => `${host}=${s.url}`).join(',');

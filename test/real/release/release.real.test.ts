@@ -32,9 +32,9 @@ import { namedImages, ReleaseUsageError } from '../../../src/commands/release';
 import { stopAll } from '../../../tools/harness/process';
 import {
   crane,
-  placeholderText,
   pushPlaceholder,
   registryTools,
+  seedPlaceholders,
   startRegistry,
   writeDockerConfig,
   type RegistryServer,
@@ -95,8 +95,6 @@ describe.each(PAIRS)('%s -> %s', (from, to) => {
   const servers = new Map<string, RegistryServer>();
   let source: EnvironmentConfig;
   let target: EnvironmentConfig;
-  /** Reference in the source's loopback registry for a repository of the scratch source file. */
-  const onLoopback = (repository: string, tag: string) => `${repository}:${tag}`;
 
   beforeAll(async () => {
     for (const env of [from, to])
@@ -122,18 +120,9 @@ describe.each(PAIRS)('%s -> %s', (from, to) => {
     source = loadEnvironment(scratch, from, { digests: 'pending' });
     target = loadEnvironment(scratch, to, { digests: 'pending' });
     // The team's build pushes every image of the source under its tag.
-    for (const img of namedImages(source)) {
-      const { repository, tag } = img.image;
-      if (!tag) continue;
-      const path = repository.slice(repository.indexOf('/') + 1);
-      pushPlaceholder(
-        tools,
-        work,
-        onLoopback(repository, tag),
-        placeholderText(path, tag),
-        process.env.DOCKER_CONFIG ?? '',
-      );
-    }
+    const host = servers.get(from)?.host ?? '';
+    const images = namedImages(source).map((i) => i.image);
+    seedPlaceholders(tools, work, images, { registry: host, push: host }, process.env.DOCKER_CONFIG ?? '');
   });
 
   it('pin writes the registry digests, changing nothing else in the file', async () => {
