@@ -172,10 +172,14 @@ export async function promote(root: string, opts: PromoteOptions): Promise<Promo
   if (edits.length === 0) return { moved, unchanged, sourceCommit, diff: '', message: undefined };
 
   const file = join(root, target.sourceFile);
-  writeFileSync(file, editImages(readFileSync(file, 'utf8'), edits));
+  const original = readFileSync(file, 'utf8');
+  writeFileSync(file, editImages(original, edits));
   const rendered = synth(root, { envs: [target.name], check: false });
-  if (rendered.exitCode !== 0)
+  if (rendered.exitCode !== 0) {
+    // Synth wrote nothing; the environment file goes back to what it was.
+    writeFileSync(file, original);
     throw new ReleaseUsageError(`synth refused ${target.name}:\n${rendered.lines.join('\n')}`);
+  }
   const diff = formatText(
     semanticDiff(root, { base: 'HEAD', format: 'text', threshold: DEFAULT_HEADROOM_THRESHOLD, envs: [target.name] }),
   );
