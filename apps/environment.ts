@@ -43,6 +43,7 @@ import {
 import { executorReaperImages } from '../charts/executor-reaper/rules';
 import { SECRETS_SCHEMA, secretsDefaults, type SecretsConfig } from '../charts/secrets/schema';
 import { secretsRules } from '../charts/secrets/rules';
+import { natsCredentialKeys } from '../charts/nats/plan';
 
 const P = PLATFORM_PROPERTIES;
 
@@ -153,7 +154,7 @@ function crossFieldProblems(c: EnvironmentConfig, expectedName: string, opts: Lo
     ...middlewareRules(c, s.middleware),
     ...natsRules(c, s.nats),
     ...executorsRules(c, c.executors),
-    ...secretsRules(c, c.secrets),
+    ...secretsRules(c, c.secrets, natsCredentialKeys(c.services.nats)),
     ...registryRules(c, imageFields(c), { digests: opts.digests ?? 'required' }),
   ];
 }

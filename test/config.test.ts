@@ -5,6 +5,7 @@ import { parseDocument, type Document } from 'yaml';
 import { ConfigError, formatProblem, listEnvironments } from '../src/model/loader';
 import { loadEnvironment, parseEnvironment, type EnvironmentConfig } from '../apps/environment';
 import { environmentSchema } from '../apps/environment';
+import { natsCredentialKeys } from '../charts/nats/plan';
 
 const root = path.resolve(__dirname, '..');
 const FILE = 'environments/staging.yaml';
@@ -565,8 +566,7 @@ describe('cross-field problems', () => {
         const ct = 'AgBciphertextciphertext';
         d.setIn(['secrets', 'sealedSecrets'], {
           oauth2Proxy: { 'client-id': ct, 'client-secret': ct, 'cookie-secret': ct },
-          nats: { 'frontend-password': ct, 'middleware-password': ct, 'executor-password': ct },
-          natsExecutor: { password: ct },
+          nats: Object.fromEntries(natsCredentialKeys(parse(STAGING).services.nats).map((k) => [k, ct])),
         });
       });
       const err = configError(() => parse(text));

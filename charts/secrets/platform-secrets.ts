@@ -13,7 +13,7 @@ export interface PlatformSecret {
    * Key of `secrets` naming the Secret (and of sealedSecrets / remoteKeys); `registry` is the pull
    * Secret that `registry.pullSecret` names, one in each namespace.
    */
-  readonly ref: 'oauth2Proxy' | 'nats' | 'natsExecutor' | 'registry';
+  readonly ref: 'oauth2Proxy' | 'nats' | 'registry';
   readonly namespace: string;
   readonly name: string;
   /** Keys in the Secret, and the property of the remote secret each comes from. */
@@ -28,10 +28,15 @@ export interface PlatformSecret {
 export const DOCKER_CONFIG_KEY = { key: '.dockerconfigjson', remoteProperty: 'dockerconfigjson' } as const;
 
 /**
- * The Secrets the platform needs in an environment: names, namespaces and keys. With a registry, its
- * pull Secret in both namespaces (the kubelet reads a pod's pull Secrets from the pod's namespace).
+ * The Secrets the platform needs in an environment: names, namespaces and keys. `natsKeys` are the
+ * keys of NATS's credentials Secret (the NATS plan's natsCredentialKeys). With a registry, its pull
+ * Secret in both namespaces (the kubelet reads a pod's pull Secrets from the pod's namespace).
  */
-export function platformSecrets(platform: PlatformConfig, secrets: SecretsConfig): PlatformSecret[] {
+export function platformSecrets(
+  platform: PlatformConfig,
+  secrets: SecretsConfig,
+  natsKeys: readonly string[],
+): PlatformSecret[] {
   const registry = platform.registry;
   const pull: PlatformSecret[] = registry
     ? [platform.namespaces.app, platform.namespaces.executor].map((namespace) => ({
@@ -58,18 +63,7 @@ export function platformSecrets(platform: PlatformConfig, secrets: SecretsConfig
       name: secrets.nats,
       remote: 'nats',
       type: 'Opaque',
-      keys: ['frontend-password', 'middleware-password', 'executor-password'].map((k) => ({
-        key: k,
-        remoteProperty: k,
-      })),
-    },
-    {
-      ref: 'natsExecutor',
-      namespace: platform.namespaces.executor,
-      name: secrets.natsExecutor,
-      remote: 'nats',
-      type: 'Opaque',
-      keys: [{ key: 'password', remoteProperty: 'executor-password' }],
+      keys: natsKeys.map((k) => ({ key: k, remoteProperty: k })),
     },
     ...pull,
   ];
@@ -81,6 +75,8 @@ export interface PlatformSecretsProps {
   readonly platform: PlatformConfig;
   /** The environment's `secrets` settings; `provider` decides what is rendered. */
   readonly secrets: SecretsConfig;
+  /** The keys of NATS's credentials Secret (the NATS plan's credentialKeys). */
+  readonly natsKeys: readonly string[];
 }
 
 /**
@@ -93,7 +89,7 @@ export class PlatformSecrets extends Construct {
     super(scope, id);
     const { platform } = props;
     const s = props.secrets;
-    for (const secret of platformSecrets(platform, s)) {
+    for (const secret of platformSecrets(platform, s, props.natsKeys)) {
       const labels = standardLabels(secret.name, 'credentials', platform);
       // The pull Secret has one name in both namespaces; its executor-namespace ExternalSecret gets a
       // name of its own, so that dist/ (one file per kind and name) keeps both.

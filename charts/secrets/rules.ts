@@ -4,7 +4,8 @@ import type { PathProblem } from '../../src/model/schema';
 import { platformSecrets } from './platform-secrets';
 import type { SecretsConfig } from './schema';
 
-export function secretsRules(c: PlatformConfig, s: SecretsConfig): PathProblem[] {
+/** `natsKeys`: the keys of NATS's credentials Secret (the NATS plan's natsCredentialKeys). */
+export function secretsRules(c: PlatformConfig, s: SecretsConfig, natsKeys: readonly string[]): PathProblem[] {
   const out: PathProblem[] = [];
   if (s.provider === 'external-secrets' && !s.externalSecrets) {
     out.push({
@@ -51,7 +52,7 @@ export function secretsRules(c: PlatformConfig, s: SecretsConfig): PathProblem[]
   }
   if (s.sealedSecrets) {
     // The keys each Secret must hold: the same list the Secrets are rendered from.
-    for (const secret of platformSecrets(c, s)) {
+    for (const secret of platformSecrets(c, s, natsKeys)) {
       if (secret.ref === 'registry') continue;
       const have = Object.keys(s.sealedSecrets[secret.ref]);
       const missing = secret.keys.map((x) => x.key).filter((x) => !have.includes(x));

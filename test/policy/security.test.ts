@@ -218,7 +218,10 @@ describe('rule no-secrets-in-git', () => {
   it('accepts env-variable references in the NATS config but not literal passwords', () => {
     expect(check(noSecretsInGitRule, [pick('prod', 'ConfigMap', 'nats-config')])).toBe('');
     const cm: any = pick('prod', 'ConfigMap', 'nats-config');
-    cm.data['nats.conf'] = cm.data['nats.conf'].replace('password: $NATS_FRONTEND_PASSWORD', 'password: s3cr3t-pw');
+    cm.data['nats.conf'] = cm.data['nats.conf'].replace(
+      'nkey: $NATS_FRONTEND_NKEY',
+      'user: frontend\n        password: s3cr3t-pw',
+    );
     expect(check(noSecretsInGitRule, [cm])).toContain(
       'data.nats.conf sets password to a literal; use an environment variable reference filled from a Secret',
     );

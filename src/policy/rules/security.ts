@@ -455,6 +455,9 @@ export const namespacePodSecurityRule: Rule = {
 export const RBAC_ALLOW_LIST: Readonly<Record<string, readonly string[]>> = {
   '/pods': ['create', 'delete', 'get', 'list', 'watch'],
   '/podtemplates': ['get', 'list'],
+  // The Secret that carries each executor job's NATS ticket: create only, so the middleware can
+  // never read, list or change a Secret (charts/middleware/executor-launcher-role.ts).
+  '/secrets': ['create'],
 };
 
 /** Verbs that let a holder grant itself more than it has. */

@@ -1,17 +1,25 @@
 // Command nats-client plays the platform's Go services against a real nats-server, with nats.go
-// (the client family the middleware and the executors use). It reads the same environment
-// variables the rendered Deployments and PodTemplates give the containers:
+// (the client family the middleware and the executors use). The same source is built at both ends
+// of the supported nats.go range: this module pins the oldest (v1.32.0), tools/go/nats-client-latest
+// the newest. It reads the environment variables the rendered Deployments and PodTemplates give
+// the containers:
 //
-//	NATS_URL, NATS_USER, NATS_PASSWORD, NATS_CA_FILE, NATS_INBOX_PREFIX   (every role)
+//	NATS_URL, NATS_CA_FILE, NATS_INBOX_PREFIX                             (every role)
+//	NATS_NKEY_SEED                                                        (middleware: its nkey)
 //	NATS_QUEUES, NATS_QUEUE_GROUP, NATS_JETSTREAM_REPLICAS                (middleware)
-//	USER_ID, JOB_ID                                                       (executor; set by the middleware)
+//	NATS_CALLOUT_ISSUER_SEED, NATS_CALLOUT_ACCOUNT, NATS_EXECUTOR_SCOPE,
+//	NATS_TICKET_SECONDS                                                   (middleware: the auth callout)
+//	NATS_TICKET_FILE, USER_ID, JOB_ID                                     (executor; the middleware sets the
+//	                                                                       last two and NATS_INBOX_PREFIX)
 //
 // Usage:
 //
 //	nats-client middleware -jobs N   consume jobs from the queues as the queue group; for each,
-//	                                 create the user's KV bucket and object store if absent and record
-//	                                 the job as Pending; print one JSON line per job. Exit after N jobs,
-//	                                 or with -jobs 0 at SIGTERM (draining first)
+//	                                 create the user's KV bucket and object store if absent, record
+//	                                 the job as Pending and sign its executor's ticket; print one JSON
+//	                                 line per job (with the ticket). Answer the auth callout for
+//	                                 executors all along. Exit after N jobs, or with -jobs 0 at
+//	                                 SIGTERM (draining first)
 //	nats-client executor -size B     store B bytes as "<JOB_ID>-output.zip" in USER_ID's object store,
 //	                                 then record the job as Done; print one JSON line
 //	nats-client try                  read cases (JSON lines: {"name","op","args"}) on stdin, run each
@@ -38,6 +46,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // Job is what the frontend publishes on a language queue.
@@ -96,10 +105,26 @@ func env(name string) string {
 	return v
 }
 
+// credentials is how this process signs in: its nkey seed (middleware), or its job's ticket read
+// from the file the middleware mounted (executor; the ticket never enters the environment).
+func credentials() nats.Option {
+	if seed := os.Getenv("NATS_NKEY_SEED"); seed != "" {
+		kp, err := nkeys.FromSeed([]byte(seed))
+		must(err == nil, "NATS_NKEY_SEED is not an nkey seed: %v", err)
+		pub, err := kp.PublicKey()
+		must(err == nil, "nkey: %v", err)
+		return nats.Nkey(pub, kp.Sign)
+	}
+	file := env("NATS_TICKET_FILE")
+	ticket, err := os.ReadFile(file)
+	must(err == nil, "read the ticket: %v", err)
+	return nats.Token(strings.TrimSpace(string(ticket)))
+}
+
 func connect(errs *asyncErrors) *nats.Conn {
 	opts := []nats.Option{
-		nats.UserInfo(env("NATS_USER"), env("NATS_PASSWORD")),
-		nats.Name("coderun-" + os.Getenv("NATS_USER")),
+		credentials(),
+		nats.Name("coderun-" + os.Args[1]),
 		nats.Timeout(5 * time.Second),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs.add(err) }),
 	}
@@ -110,7 +135,7 @@ func connect(errs *asyncErrors) *nats.Conn {
 		opts = append(opts, nats.RootCAs(ca))
 	}
 	nc, err := nats.Connect(env("NATS_URL"), opts...)
-	must(err == nil, "connect to %s as %s: %v", os.Getenv("NATS_URL"), os.Getenv("NATS_USER"), err)
+	must(err == nil, "connect to %s as %s: %v", os.Getenv("NATS_URL"), os.Args[1], err)
 	return nc
 }
 
@@ -194,6 +219,7 @@ func middleware(jobs int) {
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	must(err == nil, "jetstream: %v", err)
+	issuer := answerCallout(nc)
 	done := make(chan struct{}, 1024)
 	var mu sync.Mutex
 	handled := 0
@@ -221,10 +247,15 @@ func middleware(jobs int) {
 				emit(map[string]any{"queue": queue, "error": "record job: " + err.Error()})
 				return
 			}
+			ticket, err := signTicket(issuer, job.UserID, rec.ID)
+			if err != nil {
+				emit(map[string]any{"queue": queue, "error": "ticket: " + err.Error()})
+				return
+			}
 			mu.Lock()
 			handled++
 			mu.Unlock()
-			emit(map[string]any{"queue": queue, "userId": job.UserID, "jobId": rec.ID, "language": job.Language})
+			emit(map[string]any{"queue": queue, "userId": job.UserID, "jobId": rec.ID, "language": job.Language, "ticket": ticket})
 			done <- struct{}{}
 		})
 		must(err == nil, "queue subscribe %s: %v", queue, err)
