@@ -116,7 +116,7 @@ export const LINTER_EXCEPTIONS: readonly LinterException[] = [
     linter: 'checkov',
     check: 'CKV_K8S_35',
     env: '*',
-    objects: ['Deployment/frontend', 'Deployment/middleware', 'PodTemplate/executor-*'],
+    objects: ['Deployment/frontend', 'Deployment/middleware'],
     reason:
       'The image contract (README, Image contract) hands these images their NATS password as NATS_PASSWORD; ' +
       'they read no file. The value comes from a secretKeyRef of a Secret made outside git.',
