@@ -8,6 +8,7 @@ import { formatMemory, parseMemory } from '../../src/model/quantity';
 import { nats, NATS_ACCOUNT, subjectNeed, type NatsSubject, type NatsUserDefinition } from './definition';
 import { CALLOUT_ISSUER_KEY, nkeyKey, type NatsPlan } from './plan';
 import * as k8s from '../../imports/k8s';
+import { attachPullSecrets } from '../common/pod-spec';
 import {
   containerPorts,
   containerResources,
@@ -92,7 +93,8 @@ export class NatsCluster extends Construct {
     });
     const checksum = createHash('sha256').update(this.serverConfig).digest('hex');
 
-    new kplus.ServiceAccount(this, 'service-account', { metadata: meta(name), automountToken: false });
+    const sa = new kplus.ServiceAccount(this, 'service-account', { metadata: meta(name), automountToken: false });
+    attachPullSecrets(sa, platform); // the registry's pull Secret (issue 16)
     if (tls) {
       // Server certificate; its Secret also carries ca.crt, which the app-namespace clients mount.
       new ApiObject(this, 'certificate', {

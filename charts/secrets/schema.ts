@@ -51,6 +51,12 @@ export const SECRETS_SCHEMA = {
               type: 'string',
               minLength: 1,
             },
+            registry: {
+              description:
+                "Remote secret whose property dockerconfigjson is the registry's Docker config JSON (with registry set).",
+              type: 'string',
+              minLength: 1,
+            },
           },
         },
       },

@@ -68,14 +68,16 @@ export function environmentReport(
   cap: CapacityReport,
   inputs: ReportInputs,
 ): string {
-  const images = new Map<string, string[]>();
+  const images = new Map<string, { users: string[]; pullSecrets: Set<string> }>();
   for (const o of objects) {
     const spec = podSpecOf(o);
     if (!spec) continue;
+    const pullSecrets = podPullSecrets(objects, o.metadata.namespace ?? '', spec);
     for (const c of podContainers(spec)) {
-      const list = images.get(String(c.image)) ?? [];
-      list.push(`${o.kind} ${o.metadata.name}/${String(c.name)}`);
-      images.set(String(c.image), list);
+      const entry = images.get(String(c.image)) ?? { users: [], pullSecrets: new Set<string>() };
+      entry.users.push(`${o.kind} ${o.metadata.name}/${String(c.name)}`);
+      for (const p of pullSecrets) entry.pullSecrets.add(p);
+      images.set(String(c.image), entry);
     }
   }
   const pct = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
@@ -206,9 +208,21 @@ export function environmentReport(
     '',
     '## Images',
     '',
-    '| image | used by |',
-    '| --- | --- |',
-    ...[...images].sort(([a], [b]) => a.localeCompare(b)).map(([img, users]) => `| \`${img}\` | ${users.join(', ')} |`),
+    env.registry
+      ? `Every image comes from the registry ${env.registry.host}, pinned by digest, pulled with the Secret ${env.registry.pullSecret} that each pod's ServiceAccount names.`
+      : 'This environment names no registry: its images come from public registries, by tag.',
+    '',
+    '| image | registry | digest | pull secret | used by |',
+    '| --- | --- | --- | --- | --- |',
+    ...[...images]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([img, e]) => {
+        const at = img.indexOf('@');
+        const name = at < 0 ? img : img.slice(0, at);
+        const digest = at < 0 ? 'none (tag only)' : `\`${img.slice(at + 1)}\``;
+        const secrets = [...e.pullSecrets].sort().join(', ') || 'none';
+        return `| \`${name}\` | ${name.split('/')[0] ?? ''} | ${digest} | ${secrets} | ${e.users.join(', ')} |`;
+      }),
     '',
     '## Argo CD',
     '',
@@ -245,4 +259,15 @@ export function environmentReport(
     '',
   ];
   return lines.join('\n');
+}
+
+/** The pull Secrets a pod gets: its own imagePullSecrets and those of its ServiceAccount (admission copies them). */
+function podPullSecrets(objects: readonly Manifest[], namespace: string, spec: Record<string, unknown>): string[] {
+  const names = (list: unknown) =>
+    (Array.isArray(list) ? list : []).map((r) => String((r as { name?: unknown }).name ?? '')).filter((n) => n !== '');
+  const saName = typeof spec.serviceAccountName === 'string' ? spec.serviceAccountName : 'default';
+  const sa = objects.find(
+    (o) => o.kind === 'ServiceAccount' && o.metadata.name === saName && (o.metadata.namespace ?? '') === namespace,
+  ) as (Manifest & { imagePullSecrets?: unknown }) | undefined;
+  return [...new Set([...names(spec.imagePullSecrets), ...names(sa?.imagePullSecrets)])];
 }

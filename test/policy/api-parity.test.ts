@@ -469,10 +469,12 @@ describe('providedByCluster', () => {
     const names = providedByCluster(env, objects).map((p) => `${p.namespace}/${p.name}`);
     expect(names.sort()).toEqual([
       'coderun-executors/nats-ca',
+      'coderun-executors/registry-credentials',
       'coderun/nats-credentials',
       'coderun/nats-tls',
       'coderun/oauth2-proxy-credentials',
       'coderun/oauth2-proxy-tls',
+      'coderun/registry-credentials',
     ]);
   });
 

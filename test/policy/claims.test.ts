@@ -56,15 +56,17 @@ const envOf = (env: string) => committed(env).env;
 
 describe('rule executor-exact-images', () => {
   const GUARD = 'coderun-executor-guard';
-  const prefixOnly = (s: any) => {
+  // A guard that admits any image of the environment's registry (the first path segment of its images).
+  const prefixOnly = (s: any, env: string) => {
+    const host = envOf(env).executors.images.go.repository.split('/')[0] ?? '';
     const v = s.validations.find((x: any) => /\.image\b/.test(x.expression));
-    v.expression = "object.spec.containers.all(c, c.image.startsWith('docker.io/'))";
+    v.expression = `object.spec.containers.all(c, c.image.startsWith('${host}/'))`;
   };
 
   it.each(ENVS)('fails in %s when the guard admits any image of the registry (another tag, another image)', (env) => {
     const out = check(
       executorExactImagesRule,
-      edited(env, 'ValidatingAdmissionPolicy', GUARD, (p) => prefixOnly(p.spec)),
+      edited(env, 'ValidatingAdmissionPolicy', GUARD, (p) => prefixOnly(p.spec, env)),
       env,
     );
     const repo = envOf(env).executors.images.go.repository;

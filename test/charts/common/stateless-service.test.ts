@@ -10,6 +10,7 @@ import { podSpecOf } from '../../../src/model/objects';
 import { frontend } from '../../../charts/frontend/definition';
 import { middleware } from '../../../charts/middleware/definition';
 import { oauth2Proxy } from '../../../charts/oauth2-proxy/definition';
+import { imageString } from '../../../src/model/schema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -241,7 +242,7 @@ describe('StatelessService', () => {
     });
 
     it('pins the image from the environment', () => {
-      expect(container(render(frontend, staging)).image).toBe('docker.io/miguellomot/cc-fronted:1.0.0');
+      expect(container(render(frontend, staging)).image).toBe(imageString(staging.services.frontend.image));
     });
   });
 

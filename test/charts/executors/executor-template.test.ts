@@ -13,6 +13,7 @@ import {
 } from '../../../charts/executors/plan';
 import { planPlatform } from '../../../apps/plans';
 import { ephemeralStorage } from '../../../charts/common/pod-spec';
+import { imageString } from '../../../src/model/schema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -61,7 +62,7 @@ describe('ExecutorTemplate', () => {
       expect(t.metadata.name).toBe(executor.templateName);
       expect(t.metadata.namespace).toBe(prod.namespaces.executor);
       expect(t.metadata.labels['coderun.dev/language']).toBe(language);
-      expect(t.template.spec.containers[0].image).toBe(`docker.io/miguellomot/cc-executor-${language}:1.0.0`);
+      expect(t.template.spec.containers[0].image).toBe(imageString(prod.executors.images[language]));
       expect(t.template.spec.containers[0].env).toContainEqual({ name: 'LANGUAGE', value: language });
     },
   );

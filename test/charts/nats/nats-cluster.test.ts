@@ -9,6 +9,7 @@ import { parseMemory } from '../../../src/model/quantity';
 import { NatsCluster } from '../../../charts/nats/nats-cluster';
 import { planNats } from '../../../charts/nats/plan';
 import { NATS_USERS, subjectNeed } from '../../../charts/nats/definition';
+import { imageString } from '../../../src/model/schema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -424,7 +425,7 @@ describe('NatsCluster', () => {
       const containers = one(objs, 'StatefulSet').spec.template.spec.containers as any[];
       expect(containers.map((c) => c.name)).toEqual(['nats', 'metrics']);
       const exporter = containers[1];
-      expect(exporter.image).toBe('docker.io/natsio/prometheus-nats-exporter:0.15.0');
+      expect(exporter.image).toBe(imageString(prod.services.nats.exporterImage));
       expect(exporter.args).toContain('http://localhost:8222');
       expect(exporter.ports).toEqual([{ name: 'metrics', containerPort: 7777, protocol: 'TCP' }]);
       expect(exporter.args).toContain('-port=7777');

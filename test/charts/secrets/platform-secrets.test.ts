@@ -54,6 +54,12 @@ const fakeSealed: Sealed = {
   },
 };
 
+/** The environment as if it named no registry: the platform's two Secrets alone. */
+function publicImages(env: EnvironmentConfig): EnvironmentConfig {
+  const { registry: _unused, ...rest } = env;
+  return rest;
+}
+
 const NATS_KEYS = [
   'frontend-nkey',
   'frontend-nkey-seed',
@@ -65,13 +71,13 @@ const NATS_KEYS = [
 
 function withSealed(env: EnvironmentConfig, sealedSecrets: Sealed = fakeSealed): EnvironmentConfig {
   const { externalSecrets: _unused, ...rest } = env.secrets;
-  return { ...env, secrets: { ...rest, provider: 'sealed-secrets', sealedSecrets } };
+  return { ...publicImages(env), secrets: { ...rest, provider: 'sealed-secrets', sealedSecrets } };
 }
 
 describe('PlatformSecrets', () => {
   it('lists the two Secrets the platform reads, with their namespaces and keys', () => {
     expect(
-      platformSecrets(prod, prod.secrets, natsCredentialKeys(prod.services.nats)).map((s) => ({
+      platformSecrets(publicImages(prod), prod.secrets, natsCredentialKeys(prod.services.nats)).map((s) => ({
         ns: s.namespace,
         name: s.name,
         remote: s.remote,
@@ -136,7 +142,7 @@ describe('PlatformSecrets', () => {
     ] as const)(
       '%s: renders two ExternalSecrets from %s %s, refreshed every %s',
       (_n, env, storeKind, storeName, refresh, oauthKey, natsKey) => {
-        const objs = render(env);
+        const objs = render(publicImages(env));
         expect(objs).toHaveLength(2);
         for (const o of objs) {
           expect(o.apiVersion).toBe('external-secrets.io/v1');
@@ -179,7 +185,7 @@ describe('PlatformSecrets', () => {
 
     it('uses a namespaced SecretStore and the configured Secret names', () => {
       const env: EnvironmentConfig = {
-        ...staging,
+        ...publicImages(staging),
         secrets: {
           ...staging.secrets,
           oauth2Proxy: 'edge-creds',
@@ -200,6 +206,51 @@ describe('PlatformSecrets', () => {
       expect(objs.map((o) => o.spec.secretStoreRef.kind)).toEqual(['SecretStore', 'SecretStore']);
       expect(objs.map((o) => o.spec.data[0].remoteRef.key)).toEqual(['edge', 'bus']);
       for (const o of objs) expect(validator.validate(o, '1.30')).toEqual([]);
+    });
+
+    it.each([
+      ['staging', staging],
+      ['prod', prod],
+    ] as const)(
+      '%s: renders the registry pull Secret in both namespaces, typed kubernetes.io/dockerconfigjson',
+      (_n, env) => {
+        const registry = env.registry;
+        const es = env.secrets.externalSecrets;
+        if (!registry || !es?.remoteKeys.registry) throw new Error(`${env.name} names a registry and its remote key`);
+        const objs = render(env).filter((o) => o.spec.target.name === registry.pullSecret);
+        expect(objs.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+          `${env.namespaces.app}/${registry.pullSecret}`,
+          `${env.namespaces.executor}/${registry.pullSecret}-executor`,
+        ]);
+        for (const o of objs) {
+          expect(o.spec.target).toEqual({
+            name: registry.pullSecret,
+            creationPolicy: 'Owner',
+            deletionPolicy: 'Retain',
+            template: { type: 'kubernetes.io/dockerconfigjson' },
+          });
+          expect(o.spec.data).toEqual([
+            {
+              secretKey: '.dockerconfigjson',
+              remoteRef: { key: es.remoteKeys.registry, property: 'dockerconfigjson' },
+            },
+          ]);
+          expect(validator.validate(o, '1.30')).toEqual([]);
+        }
+      },
+    );
+
+    it('refuses a registry without its remote key, and sealed-secrets with a registry', () => {
+      const es = staging.secrets.externalSecrets;
+      if (!es) throw new Error('staging uses external-secrets');
+      const { registry: _unused, ...keys } = es.remoteKeys;
+      expect(() =>
+        render({ ...staging, secrets: { ...staging.secrets, externalSecrets: { ...es, remoteKeys: keys } } }),
+      ).toThrow('secrets.externalSecrets.remoteKeys.registry is missing');
+      const { externalSecrets: _es, ...rest } = staging.secrets;
+      expect(() =>
+        render({ ...staging, secrets: { ...rest, provider: 'sealed-secrets', sealedSecrets: fakeSealed } }),
+      ).toThrow('registry pull Secrets have no sealed-secrets form yet');
     });
 
     it('fails when externalSecrets is missing', () => {

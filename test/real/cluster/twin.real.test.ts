@@ -11,6 +11,7 @@ import { executorAdmissionScenario } from './executor-admission.scenario';
 import { executorReaperScenario } from './executor-reaper.scenario';
 import { fullScaleScenario } from './full-scale.scenario';
 import { placementScenario } from './placement.scenario';
+import { pullSecretsScenario } from './pull-secrets.scenario';
 import { twinScenarios, type TwinScenarioModule } from './scenario';
 import { zoneLossScenario } from './zone-loss.scenario';
 
@@ -23,6 +24,7 @@ const SCENARIOS: readonly TwinScenarioModule[] = [
   executorReaperScenario,
   drainScenario,
   zoneLossScenario,
+  pullSecretsScenario,
 ];
 
 /** The scenarios in a seeded random order (a small LCG), to prove none depends on another's leftovers. */

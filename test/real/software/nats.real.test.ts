@@ -110,7 +110,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
   });
 
   it('runs the nats-server version the environment pins', () => {
-    const tag = natsContainer.image.split(':').pop() ?? '';
+    const tag = (natsContainer.image.split('@')[0] ?? '').split(':').pop() ?? '';
     const pinned = `v${tag.replace(/-.*$/, '')}`;
     const reported = output(server, ['--version']).trim();
     expect(
