@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/model/objects';
+import { natsCredentialKeys } from '../../charts/nats/plan';
 import { check, committed, container, pick, pod, withGateway, withReplaced } from './fixtures';
 import {
   autoscalersRule,
@@ -481,14 +482,8 @@ describe('providedByCluster', () => {
   it('knows the keys of ExternalSecret targets, Certificate and ingress-shim Secrets', () => {
     const { env, objects } = committed('prod');
     const keys = new Map(providedByCluster(env, objects).map((p) => [`${p.namespace}/${p.name}`, p.keys]));
-    expect(keys.get('coderun/nats-credentials')).toEqual([
-      'frontend-nkey',
-      'frontend-nkey-seed',
-      'middleware-nkey',
-      'middleware-nkey-seed',
-      'callout-issuer',
-      'callout-issuer-seed',
-    ]);
+    // The ExternalSecret copies what the NATS plan says the Secret holds.
+    expect(keys.get('coderun/nats-credentials')).toEqual(natsCredentialKeys(env.services.nats));
     expect(keys.get('coderun/nats-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
     expect(keys.get('coderun/oauth2-proxy-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
     const es: any = structuredClone(objects.find((o) => o.kind === 'ExternalSecret'));

@@ -136,6 +136,52 @@ async function watched(
   return { name, ok: error === '', error };
 }
 
+/** The KV bucket operations the frontend uses, alike in both nats.js lines. */
+interface KvReads {
+  keys(): Promise<AsyncIterable<string>>;
+  get(key: string, opts?: { revision: number }): Promise<{ revision: number; json<T>(): T } | null>;
+  history(opts: { key: string }): Promise<AsyncIterable<{ json<T>(): T }>>;
+}
+
+/** The object store operations the frontend uses, alike in both nats.js lines. */
+interface ObjectReads {
+  list(): Promise<{ name: string }[]>;
+  getBlob(name: string): Promise<Uint8Array | null>;
+}
+
+/** What the job list and the job page read of one user: every job and every output. */
+async function readView(kv: KvReads, os: ObjectReads): Promise<UserView> {
+  const keys = await drain(await kv.keys());
+  const jobs: UserView['jobs'] = {};
+  for (const k of keys) {
+    const latest = await kv.get(k);
+    const history = await drain(await kv.history({ key: k }));
+    jobs[k] = {
+      latest: (latest?.json<{ status: string }>() ?? { status: '' }).status,
+      history: history.map((e) => e.json<{ status: string }>().status),
+    };
+    // The job list asks for a record at a revision, too.
+    if (latest) await kv.get(k, { revision: latest.revision });
+  }
+  const outputs: UserView['outputs'] = {};
+  for (const info of await os.list()) {
+    const blob = await os.getBlob(info.name);
+    outputs[info.name] = { size: blob?.length ?? -1, head: Buffer.from(blob ?? []).toString('utf8', 0, 15) };
+  }
+  return { keys, jobs, outputs };
+}
+
+/** Subscribes to `subject` for 200 ms (long enough for the server to refuse it), then leaves. */
+async function subscribeBriefly(
+  nc: { subscribe(subject: string): { unsubscribe(): void }; flush(): Promise<void> },
+  subject: string,
+): Promise<void> {
+  const sub = nc.subscribe(subject);
+  await nc.flush();
+  await new Promise((r) => setTimeout(r, 200));
+  sub.unsubscribe();
+}
+
 function arg(c: TryCase, i: number): string {
   const a = c.args[i];
   if (a === undefined) throw new Error(`case ${c.name}: op ${c.op} needs ${i + 1} arguments`);
@@ -191,26 +237,7 @@ async function v2Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
     },
     async readUser(user) {
       // bindOnly: the frontend never creates a bucket (it may not), it opens the middleware's.
-      const kv = await js.views.kv(user, { bindOnly: true });
-      const keys = await drain(await kv.keys());
-      const jobs: UserView['jobs'] = {};
-      for (const k of keys) {
-        const latest = await kv.get(k);
-        const history = await drain(await kv.history({ key: k }));
-        jobs[k] = {
-          latest: (latest?.json<{ status: string }>() ?? { status: '' }).status,
-          history: history.map((e) => e.json<{ status: string }>().status),
-        };
-        // The job list asks for a record at a revision, too (sequence in the body).
-        if (latest) await kv.get(k, { revision: latest.revision });
-      }
-      const os = await js.views.os(user);
-      const outputs: UserView['outputs'] = {};
-      for (const info of await os.list()) {
-        const blob = await os.getBlob(info.name);
-        outputs[info.name] = { size: blob?.length ?? -1, head: Buffer.from(blob ?? []).toString('utf8', 0, 15) };
-      }
-      return { keys, jobs, outputs };
+      return readView(await js.views.kv(user, { bindOnly: true }), await js.views.os(user));
     },
     async status(user, job) {
       const e = await (await js.views.kv(user, { bindOnly: true })).get(job);
@@ -233,13 +260,8 @@ async function v2Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
           case 'pub':
             nc.publish(arg(c, 0), sc.encode('probe'));
             return nc.flush();
-          case 'sub': {
-            const sub = nc.subscribe(arg(c, 0));
-            await nc.flush();
-            await new Promise((r) => setTimeout(r, 200));
-            sub.unsubscribe();
-            return;
-          }
+          case 'sub':
+            return subscribeBriefly(nc, arg(c, 0));
           case 'kv-create':
             return js.views.kv(arg(c, 0));
           case 'kv-put':
@@ -304,25 +326,7 @@ async function v3Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
       await nc.flush();
     },
     async readUser(user) {
-      const kv = await kvm.open(user);
-      const keys = await drain(await kv.keys());
-      const jobs: UserView['jobs'] = {};
-      for (const k of keys) {
-        const latest = await kv.get(k);
-        const history = await drain(await kv.history({ key: k }));
-        jobs[k] = {
-          latest: (latest?.json<{ status: string }>() ?? { status: '' }).status,
-          history: history.map((e) => e.json<{ status: string }>().status),
-        };
-        if (latest) await kv.get(k, { revision: latest.revision });
-      }
-      const os = await objm.open(user);
-      const outputs: UserView['outputs'] = {};
-      for (const info of await os.list()) {
-        const blob = await os.getBlob(info.name);
-        outputs[info.name] = { size: blob?.length ?? -1, head: Buffer.from(blob ?? []).toString('utf8', 0, 15) };
-      }
-      return { keys, jobs, outputs };
+      return readView(await kvm.open(user), await objm.open(user));
     },
     async status(user, job) {
       const e = await (await kvm.open(user)).get(job);
@@ -345,13 +349,8 @@ async function v3Connect(vars: Readonly<Record<string, string>>): Promise<JsClie
           case 'pub':
             nc.publish(arg(c, 0), 'probe');
             return nc.flush();
-          case 'sub': {
-            const sub = nc.subscribe(arg(c, 0));
-            await nc.flush();
-            await new Promise((r) => setTimeout(r, 200));
-            sub.unsubscribe();
-            return;
-          }
+          case 'sub':
+            return subscribeBriefly(nc, arg(c, 0));
           case 'kv-create':
             return kvm.create(arg(c, 0));
           case 'kv-put':
