@@ -94,6 +94,20 @@ export class ExecutorAdmissionPolicy extends Construct {
           '!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.projected) || !has(v.projected.sources) || v.projected.sources.all(s, !has(s.serviceAccountToken)))',
         message: 'executor pods may not mount a service-account token (projected serviceAccountToken volume)',
       },
+      {
+        // The user's code runs in the pod and reads its environment: a credential may only come as a file.
+        expression: `${allContainers}.all(c, (!has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef))) && (!has(c.envFrom) || c.envFrom.all(f, !has(f.secretRef))))`,
+        message: 'executor pods may take no Secret through their environment (the NATS ticket comes as a file)',
+      },
+      {
+        // README, Image contract: the middleware names the job's ticket Secret after the pod.
+        expression: `!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.secret) || ${
+          plan.caSecretName ? `v.secret.secretName == ${cel(plan.caSecretName)} || ` : ''
+        }(has(object.metadata.name) && v.secret.secretName == object.metadata.name && has(v.secret.defaultMode) && v.secret.defaultMode == 256))`,
+        message: `executor pods may mount only their own job's ticket Secret (named after the pod, defaultMode 0400)${
+          plan.caSecretName ? ` and the NATS CA Secret ${plan.caSecretName}` : ''
+        }`,
+      },
     ];
     const labels = standardLabels(name, 'admission-policy', platform);
     new ApiObject(this, 'policy', {

@@ -179,6 +179,8 @@ describe('ExecutorAdmissionPolicy', () => {
         'enableServiceLinks: false',
         'ephemeral',
         'service-account token',
+        'no Secret through their environment',
+        "only their own job's ticket Secret",
       ]) {
         expect(
           prodRules.filter((r) => r.message.includes(text)),
@@ -314,9 +316,11 @@ describe('ExecutorAdmissionPolicy', () => {
 
       it("uses the environment's deadline: staging (120 s) refuses the prod pod (300 s)", () => {
         const rules = render(staging).rules;
-        // With staging's image (its registry, its digest): only the deadline is wrong.
+        // With staging's image (its registry, its digest) and without prod's NATS CA (staging has no
+        // NATS TLS): only the deadline is wrong.
         const pod = mutate((p) => {
           p.spec.containers[0].image = imageString(staging.executors.images.go);
+          p.spec.volumes = p.spec.volumes.filter((v: any) => v.secret === undefined);
         });
         expect(violations(pod, rules)).toEqual([rule(deadline, rules)]);
         expect(rule(deadline, rules)).toBe('executor pods need activeDeadlineSeconds of at most 120');
@@ -469,6 +473,45 @@ describe('ExecutorAdmissionPolicy', () => {
           p.spec.volumes.push({ name: 'info', projected: { sources: [{ downwardAPI: { items: [] } }] } });
         });
         expect(violations(pod)).toEqual([]);
+      });
+    });
+
+    describe('the NATS ticket', () => {
+      const ticket = (name: string, defaultMode?: number) =>
+        mutate((p) => {
+          p.metadata = { ...p.metadata, name: 'executor-go-j1' };
+          p.spec.volumes.push({
+            name: 'nats-ticket',
+            secret: {
+              secretName: name,
+              ...(defaultMode === undefined ? {} : { defaultMode }),
+              items: [{ key: 'ticket', path: 'ticket' }],
+            },
+          });
+        });
+      it("accepts the job's ticket Secret named after the pod, mode 0400", () => {
+        expect(violations(ticket('executor-go-j1', 0o400))).toEqual([]);
+      });
+      it("rejects another pod's ticket, a readable mode, or no mode", () => {
+        const only = rule("only their own job's ticket Secret");
+        expect(violations(ticket('executor-go-j2', 0o400))).toEqual([only]);
+        expect(violations(ticket('executor-go-j1', 0o644))).toEqual([only]);
+        expect(violations(ticket('executor-go-j1'))).toEqual([only]);
+        expect(violations(ticket('nats-credentials', 0o400))).toEqual([only]);
+      });
+      it('rejects a Secret in the environment, by key or whole', () => {
+        const env = rule('no Secret through their environment');
+        const byKey = mutate((p) => {
+          p.spec.containers[0].env.push({
+            name: 'NATS_TOKEN',
+            valueFrom: { secretKeyRef: { name: 'x', key: 'ticket' } },
+          });
+        });
+        const whole = mutate((p) => {
+          p.spec.containers[0].envFrom = [{ secretRef: { name: 'x' } }];
+        });
+        expect(violations(byKey)).toEqual([env]);
+        expect(violations(whole)).toEqual([env]);
       });
     });
 

@@ -73,6 +73,29 @@ export const executorAdmissionScenario = twinScenario('executor-admission', (s) 
         expect: /denied request: executor pods may not mount a service-account token/,
       },
       {
+        name: 'a Secret in the environment',
+        change: (spec) => {
+          const c = spec.containers[0] as { env?: Record<string, unknown>[] } | undefined;
+          if (c)
+            c.env = [
+              ...(c.env ?? []),
+              { name: 'NATS_TOKEN', valueFrom: { secretKeyRef: { name: 'x', key: 'ticket' } } },
+            ];
+        },
+        expect: /denied request: executor pods may take no Secret through their environment/,
+      },
+      {
+        name: "another pod's ticket Secret",
+        change: (spec) => {
+          spec.volumes = [
+            ...(spec.volumes ?? []),
+            { name: 'nats-ticket', secret: { secretName: 'executor-someone-else', defaultMode: 0o400 } },
+          ];
+          spec.containers[0]?.volumeMounts?.push({ name: 'nats-ticket', mountPath: '/var/run/coderun/nats' });
+        },
+        expect: /denied request: executor pods may mount only their own job's ticket Secret/,
+      },
+      {
         name: 'no deadline',
         change: (spec) => {
           delete spec.activeDeadlineSeconds;
