@@ -58,7 +58,7 @@ export interface NatsPlanOptions {
   readonly name?: string;
 }
 
-/** Plans NATS from the platform, its settings and the Secret that holds its users' passwords. */
+/** Plans NATS from the platform, its settings and the Secret that holds its users' nkeys and the callout issuer's key. */
 export function planNats(
   platform: PlatformConfig,
   config: NatsConfig,
