@@ -5,6 +5,8 @@
  * order below is only the order of the report; CODERUN_TWIN_SHUFFLE=<seed> runs them shuffled.
  */
 import { acceptanceScenario } from './acceptance.scenario';
+import { autoscalingScenario } from './autoscaling.scenario';
+import { certificatesScenario } from './certificates.scenario';
 import { accessMatrixScenario } from './access-matrix.scenario';
 import { drainScenario } from './drain.scenario';
 import { executorAdmissionScenario } from './executor-admission.scenario';
@@ -21,8 +23,11 @@ const SCENARIOS: readonly TwinScenarioModule[] = [
   executorAdmissionScenario,
   accessMatrixScenario,
   executorReaperScenario,
+  certificatesScenario,
   drainScenario,
   zoneLossScenario,
+  // Last: pod metrics need two scrapes (20-30 s) after a pod starts; by now the committed pods have them.
+  autoscalingScenario,
 ];
 
 /** The scenarios in a seeded random order (a small LCG), to prove none depends on another's leftovers. */
