@@ -572,22 +572,33 @@ export class Twin {
     }
   }
 
-  /** The vendored CRDs the rendered objects use, and those of the add-ons (addon-crds/). */
+  /** The API groups of addon-crds/ the twin needs: kwok's always, an add-on's when it runs. */
+  addOnCrdGroups(): string[] {
+    return [
+      'kwok.x-k8s.io',
+      ...(declaredIssuers(this.env).length > 0 ? ['cert-manager.io'] : []),
+      ...(this.env.secrets.provider === 'external-secrets' ? ['external-secrets.io'] : []),
+    ];
+  }
+
+  /** The vendored CRDs the rendered objects use, and those of the add-ons that run (addon-crds/). */
   private async installCrds(): Promise<void> {
     const names: string[] = [];
-    for (const base of [
-      join(this.opts.root, 'test', 'schemas', 'crds'),
-      join(this.opts.root, 'tools', 'harness', 'twin', 'addon-crds'),
-    ])
-      for (const group of readdirSync(base)) {
-        for (const f of readdirSync(join(base, group)).filter((x) => x.endsWith('.yaml'))) {
-          for (const doc of parseAllDocuments(readFileSync(join(base, group, f), 'utf8'))) {
-            const crd = doc.toJS() as Manifest;
-            if (crd?.kind !== 'CustomResourceDefinition') continue;
-            const r = await this.kube.apply(crd);
-            if (r.status > 299) throw new Error(`CRD ${crd.metadata?.name}: HTTP ${r.status}: ${r.message}`);
-            names.push(String(crd.metadata?.name));
-          }
+    const addOns = join(this.opts.root, 'tools', 'harness', 'twin', 'addon-crds');
+    const dirs = [
+      ...readdirSync(join(this.opts.root, 'test', 'schemas', 'crds')).map((g) =>
+        join(this.opts.root, 'test', 'schemas', 'crds', g),
+      ),
+      ...this.addOnCrdGroups().map((g) => join(addOns, g)),
+    ];
+    for (const dir of dirs)
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+        for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
+          const crd = doc.toJS() as Manifest;
+          if (crd?.kind !== 'CustomResourceDefinition') continue;
+          const r = await this.kube.apply(crd);
+          if (r.status > 299) throw new Error(`CRD ${crd.metadata?.name}: HTTP ${r.status}: ${r.message}`);
+          names.push(String(crd.metadata?.name));
         }
       }
     await waitFor(
