@@ -11,6 +11,7 @@ import { accessMatrixScenario } from './access-matrix.scenario';
 import { drainScenario } from './drain.scenario';
 import { executorAdmissionScenario } from './executor-admission.scenario';
 import { executorReaperScenario } from './executor-reaper.scenario';
+import { externalSecretsScenario } from './external-secrets.scenario';
 import { fullScaleScenario } from './full-scale.scenario';
 import { placementScenario } from './placement.scenario';
 import { twinScenarios, type TwinScenarioModule } from './scenario';
@@ -24,6 +25,7 @@ const SCENARIOS: readonly TwinScenarioModule[] = [
   accessMatrixScenario,
   executorReaperScenario,
   certificatesScenario,
+  externalSecretsScenario,
   drainScenario,
   zoneLossScenario,
   // Last: pod metrics need two scrapes (20-30 s) after a pod starts; by now the committed pods have them.

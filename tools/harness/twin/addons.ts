@@ -14,13 +14,20 @@
  *   ClusterIssuer of the twin's issuer CA, and the rendered Certificates are issued by the real
  *   controllers (key, CertificateRequest, approval, signing, Secret, Ready).
  *
+ * - External Secrets (github.com/external-secrets/external-secrets, tools/go/external-secrets: our own
+ *   main running ESO's ExternalSecret and ClusterSecretStore reconcilers): the store the environment
+ *   declares exists as a ClusterSecretStore of ESO's fake provider, and the rendered ExternalSecrets
+ *   are synced by the real reconciler.
+ *
  * Everything an add-on dials is on loopback: the API server (127.0.0.1) and kwok's node IPs.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Manifest } from '../../../src/model/objects';
 import type { EnvironmentConfig } from '../../../apps/environment';
+import { platformSecrets } from '../../../charts/secrets/platform-secrets';
 import { issueFiles, makeCa, type Ca } from '../pki';
 import { freePorts } from '../ports';
 import { tool } from '../tools';
@@ -294,5 +301,78 @@ export async function startCertManager(host: AddOnHost, env: EnvironmentConfig):
     return true;
   });
   return ca;
+}
+
+/** What the fake provider of the twin's secret store holds: remote key → property → value. */
+export type StoreData = Record<string, Record<string, string>>;
+
+/** ESO's controller RBAC for what our build runs, bound to its static-token user. */
+function externalSecretsRbac(): Manifest[] {
+  const all = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+  return userRbac(ADDON_USERS.externalSecrets, 'twin:external-secrets', [
+    {
+      apiGroups: ['external-secrets.io'],
+      resources: [
+        'externalsecrets',
+        'externalsecrets/status',
+        'externalsecrets/finalizers',
+        'clustersecretstores',
+        'clustersecretstores/status',
+        'clustersecretstores/finalizers',
+        'secretstores',
+        'secretstores/status',
+      ],
+      verbs: all,
+    },
+    { apiGroups: ['generators.external-secrets.io'], resources: ['*'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: all },
+    { apiGroups: [''], resources: ['configmaps', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  ]);
+}
+
+/**
+ * Starts External Secrets (tools/go/external-secrets: our own main running ESO's ExternalSecret and
+ * ClusterSecretStore reconcilers with the fake provider) and creates the environment's store
+ * (`secrets.externalSecrets.store`) as a ClusterSecretStore of the fake provider holding, under each
+ * remote key of `secrets.externalSecrets.remoteKeys`, a generated value for every property the
+ * platform's Secrets read (charts/secrets/platform-secrets.ts); returns that data once the store
+ * is Ready. A remote key or property not listed there is missing from the store, as in a real one.
+ */
+export async function startExternalSecrets(host: AddOnHost, env: EnvironmentConfig): Promise<StoreData> {
+  const es = env.secrets.externalSecrets;
+  if (!es) throw new Error(`${env.name}: secrets.provider is external-secrets but secrets.externalSecrets is missing`);
+  if (es.store.kind !== 'ClusterSecretStore') {
+    throw new Error(
+      `${env.name}: store ${es.store.kind} ${es.store.name}: the twin creates ClusterSecretStores only (a SecretStore would need its namespace first)`,
+    );
+  }
+  const bin = tool('external-secrets', 'external-secrets', host.root);
+  const data: StoreData = {};
+  for (const secret of platformSecrets(env, env.secrets)) {
+    const key = es.remoteKeys[secret.remote];
+    data[key] ??= {};
+    for (const k of secret.keys) data[key][k.remoteProperty] ??= randomBytes(24).toString('base64url');
+  }
+  await applyAll(host.kube, [
+    ...externalSecretsRbac(),
+    {
+      apiVersion: 'external-secrets.io/v1',
+      kind: 'ClusterSecretStore',
+      metadata: { name: es.store.name },
+      spec: {
+        provider: {
+          fake: { data: Object.entries(data).map(([key, props]) => ({ key, value: JSON.stringify(props) })) },
+        },
+      },
+    },
+  ]);
+  const config = addOnKubeconfig(host, 'external-secrets', host.credentials.tokens.externalSecrets);
+  host.launch('external-secrets', bin, [`--kubeconfig=${config}`, '--store-requeue-interval=30s']);
+  await host.waitUp('external-secrets', `ClusterSecretStore ${es.store.name} Ready`, async () => {
+    const r = await host.kube.req<Any>('GET', `/apis/external-secrets.io/v1/clustersecretstores/${es.store.name}`);
+    return (r.body?.status?.conditions ?? []).some((c: Any) => c.type === 'Ready' && c.status === 'True');
+  });
+  return data;
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */

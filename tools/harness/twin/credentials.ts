@@ -24,6 +24,8 @@ export interface Tokens {
   readonly metricsServer: string;
   /** The real cert-manager controllers, as user twin-cert-manager with their RBAC (addons.ts). */
   readonly certManager: string;
+  /** The real External Secrets reconcilers, as user twin-external-secrets with their RBAC (addons.ts). */
+  readonly externalSecrets: string;
 }
 
 export interface Credentials {
@@ -48,7 +50,11 @@ export interface Credentials {
 export const FRONT_PROXY_CLIENT = 'front-proxy-client';
 
 /** The user names of the add-ons' static tokens (their RBAC binds these users). */
-export const ADDON_USERS = { metricsServer: 'twin-metrics-server', certManager: 'twin-cert-manager' } as const;
+export const ADDON_USERS = {
+  metricsServer: 'twin-metrics-server',
+  certManager: 'twin-cert-manager',
+  externalSecrets: 'twin-external-secrets',
+} as const;
 
 /** Creates (or, when already there, reuses) the credentials in `dir`. */
 export function makeCredentials(dir: string, serviceIp: string): Credentials {
@@ -84,6 +90,7 @@ export function makeCredentials(dir: string, serviceIp: string): Credentials {
       kwok: t(),
       metricsServer: t(),
       certManager: t(),
+      externalSecrets: t(),
     };
     writeFileSync(p('tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
     writeFileSync(
@@ -95,6 +102,7 @@ export function makeCredentials(dir: string, serviceIp: string): Credentials {
         `${tokens.kwok},twin-kwok,twin-kwok,"system:masters"`,
         `${tokens.metricsServer},${ADDON_USERS.metricsServer},${ADDON_USERS.metricsServer}`,
         `${tokens.certManager},${ADDON_USERS.certManager},${ADDON_USERS.certManager}`,
+        `${tokens.externalSecrets},${ADDON_USERS.externalSecrets},${ADDON_USERS.externalSecrets}`,
         '',
       ].join('\n'),
       { mode: 0o600 },

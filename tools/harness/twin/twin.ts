@@ -2,8 +2,10 @@
  * The control-plane twin of one environment: the real etcd, kube-apiserver, kube-controller-manager
  * and kube-scheduler of the Kubernetes version environments/<env>.yaml declares, built from
  * tools/go/, on 127.0.0.1; kwok in place of the kubelets, with nodes exactly as the environment
- * declares; storage for the declared StorageClass; the vendored CRDs; and dist/<env> plus
- * argocd/<env> applied in sync-wave order with server-side apply and strict field validation.
+ * declares; storage for the declared StorageClass; the vendored CRDs; the real cluster add-ons
+ * (metrics-server, and cert-manager and External Secrets where the environment uses them:
+ * addons.ts); and dist/<env> plus argocd/<env> applied in sync-wave order with server-side apply
+ * and strict field validation.
  *
  * Used by `npm run twin` (processes detached, state in .build/twin-<env>/) and by the cluster suite
  * (processes tied to the test run, state in a temp dir, stopped in afterAll).
@@ -19,7 +21,7 @@ import { sleep, start, waitFor, type Running } from '../process';
 import { tool } from '../tools';
 import { Kube } from './api';
 import { issueFiles, type Ca } from '../pki';
-import { declaredIssuers, startCertManager, startMetricsServer } from './addons';
+import { declaredIssuers, startCertManager, startExternalSecrets, startMetricsServer, type StoreData } from './addons';
 import { FRONT_PROXY_CLIENT, kubeconfig, makeCredentials, type Credentials } from './credentials';
 import { setLoad } from './load';
 
@@ -157,6 +159,8 @@ export class Twin {
   credentials!: Credentials;
   /** The CA of the environment's issuers (the real cert-manager signs with it); undefined when none is declared. */
   issuerCa?: Ca;
+  /** What the environment's secret store holds (the real External Secrets reads it); undefined without one. */
+  secretStore?: StoreData;
   /** CronJobs applied and then suspended, so that none runs on its own during a test. */
   readonly suspendedCronJobs: string[] = [];
   private bins!: ReturnType<typeof binaries>;
@@ -262,6 +266,9 @@ export class Twin {
     await this.timed('metrics-server', () => startMetricsServer(this));
     if (declaredIssuers(this.env).length > 0) {
       this.issuerCa = await this.timed('cert-manager', () => startCertManager(this, this.env));
+    }
+    if (this.env.secrets.provider === 'external-secrets') {
+      this.secretStore = await this.timed('external-secrets', () => startExternalSecrets(this, this.env));
     }
     if (this.opts.apply ?? true) await this.timed('apply', () => this.applyCommitted());
     else await this.timed('provided namespaces', () => this.makeProvidedNamespaces());
