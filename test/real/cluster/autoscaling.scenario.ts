@@ -7,6 +7,7 @@
  * windows are shortened, for the test, and put back as committed. On the environment's shared twin
  * (./scenario.ts); facts go to .build/twin-<env>-autoscaling.md.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { capacityReport } from '../../../src/inspect/capacity';
 import type { Manifest } from '../../../src/model/objects';
@@ -145,6 +146,27 @@ export const autoscalingScenario = twinScenario('autoscaling', (s) => {
         .join(', ')} (all on loopback, asserted).`,
       `Every one of the ${served.running.length} Ready platform pods has metrics; each container uses ${DEFAULT_SHARE * 100}% of its requests (kwok's ClusterResourceUsage twin-load), CPU within 20% (a rate over two scrapes), for example:`,
       ...lines,
+    ]);
+  });
+
+  it('no process of the twin tried to reach an address outside loopback (its logs)', () => {
+    // The suite runs in a network namespace with loopback only, where a dial anywhere else fails at
+    // once ("network is unreachable"); every program logs a failed dial with its address.
+    const offenders: string[] = [];
+    const dialled = new Set<string>();
+    for (const p of s.twin.procs) {
+      const log = existsSync(p.log) ? readFileSync(p.log, 'utf8') : '';
+      for (const m of log.matchAll(/(?:dial tcp|connect to|Get "https?:\/\/)\[?(\d+\.\d+\.\d+\.\d+)/g)) {
+        dialled.add(String(m[1]));
+        if (!LOOPBACK.test(String(m[1]))) offenders.push(`${p.name}: ${m[0]}`);
+      }
+      for (const line of log.split('\n')) {
+        if (/network is unreachable|no route to host/i.test(line)) offenders.push(`${p.name}: ${line.slice(0, 300)}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+    s.facts.section('Loopback only', [
+      `The logs of ${s.twin.procs.map((p) => p.name).join(', ')} name no address outside 127.0.0.0/8 and no unreachable network${dialled.size ? ` (addresses named in them: ${[...dialled].sort().join(', ')})` : ''}.`,
     ]);
   });
 
