@@ -11,6 +11,7 @@ import {
   platformDefaults,
   platformRules,
   registryRules,
+  type ImageField,
   type PlatformConfig,
 } from '../src/model/platform';
 import { DEFINITIONS, type PathProblem, type ServiceConfig } from '../src/model/schema';
@@ -34,8 +35,15 @@ import {
   type OAuth2ProxySettings,
 } from '../charts/oauth2-proxy/schema';
 import { oauth2ProxyImages, oauth2ProxyRules } from '../charts/oauth2-proxy/rules';
+import {
+  EXECUTOR_REAPER_SCHEMA,
+  executorReaperDefaults,
+  type ExecutorReaperConfig,
+} from '../charts/executor-reaper/schema';
+import { executorReaperImages } from '../charts/executor-reaper/rules';
 import { SECRETS_SCHEMA, secretsDefaults, type SecretsConfig } from '../charts/secrets/schema';
 import { secretsRules } from '../charts/secrets/rules';
+import { natsCredentialKeys } from '../charts/nats/plan';
 
 const P = PLATFORM_PROPERTIES;
 
@@ -72,9 +80,12 @@ export const environmentSchema = {
       },
     },
     executors: EXECUTORS_SCHEMA,
+    executorReaper: EXECUTOR_REAPER_SCHEMA,
     secrets: SECRETS_SCHEMA,
     argocd: ARGOCD_SCHEMA,
     allowedRegistries: P.allowedRegistries,
+    registry: P.registry,
+    promotedFrom: P.promotedFrom,
     entrypoint: ENTRYPOINT_SCHEMA,
     oauth2Proxy: OAUTH2_PROXY_SETTINGS_SCHEMA,
     network: P.network,
@@ -95,6 +106,7 @@ export type EnvironmentConfig = PlatformConfig & {
     readonly nats: NatsConfig;
   };
   readonly executors: ExecutorsConfig;
+  readonly executorReaper: ExecutorReaperConfig;
   readonly secrets: SecretsConfig;
   readonly argocd: ArgoCdConfig;
   readonly entrypoint: EntrypointConfig;
@@ -108,6 +120,7 @@ export type EnvironmentConfig = PlatformConfig & {
 export type EnvironmentInput = Parameters<typeof platformDefaults>[0] & {
   readonly services: EnvironmentConfig['services'];
   readonly executors: Parameters<typeof executorsDefaults>[0];
+  readonly executorReaper?: Parameters<typeof executorReaperDefaults>[0];
   readonly secrets: Parameters<typeof secretsDefaults>[0];
   readonly argocd: Parameters<typeof argocdDefaults>[0];
   readonly entrypoint: Parameters<typeof entrypointDefaults>[0];
@@ -125,13 +138,14 @@ function applyDefaults(input: EnvironmentInput, file: string): EnvironmentConfig
     monitoring: monitoringDefaults(input.monitoring),
     secrets: secretsDefaults(input.secrets),
     executors: executorsDefaults(input.executors),
+    executorReaper: executorReaperDefaults(input.executorReaper),
     argocd: argocdDefaults(input.argocd),
     sourceFile: file,
   };
 }
 
 /** Every slice's cross-field rules: combinations that would render but not work. */
-function crossFieldProblems(c: EnvironmentConfig, expectedName: string): PathProblem[] {
+function crossFieldProblems(c: EnvironmentConfig, expectedName: string, opts: LoadOptions): PathProblem[] {
   const s = c.services;
   return [
     ...platformRules(c, expectedName),
@@ -140,28 +154,54 @@ function crossFieldProblems(c: EnvironmentConfig, expectedName: string): PathPro
     ...middlewareRules(c, s.middleware),
     ...natsRules(c, s.nats),
     ...executorsRules(c, c.executors),
-    ...secretsRules(c, c.secrets),
-    ...registryRules(c, [
-      ...oauth2ProxyImages(s['oauth2-proxy']),
-      ...frontendImages(s.frontend),
-      ...middlewareImages(s.middleware),
-      ...natsImages(s.nats),
-      ...executorsImages(c.executors),
-    ]),
+    ...secretsRules(c, c.secrets, natsCredentialKeys(c.services.nats)),
+    ...registryRules(c, imageFields(c), { digests: opts.digests ?? 'required' }),
   ];
 }
 
+/**
+ * Every image field of an environment, with its dotted path in the file: the images the registry
+ * rules check, `npm run pin` resolves and `npm run promote` moves.
+ */
+export function imageFields(c: EnvironmentConfig): ImageField[] {
+  const s = c.services;
+  return [
+    ...oauth2ProxyImages(s['oauth2-proxy']),
+    ...frontendImages(s.frontend),
+    ...middlewareImages(s.middleware),
+    ...natsImages(s.nats),
+    ...executorsImages(c.executors),
+    ...executorReaperImages(c.executorReaper),
+  ];
+}
+
+/** How strictly an environment file is loaded. */
+export interface LoadOptions {
+  /**
+   * 'pending': an image of an environment with a registry may lack its digest (npm run pin loads the
+   * file it is about to pin). Synth never passes this.
+   * @default 'required'
+   */
+  readonly digests?: 'required' | 'pending';
+}
+
 /** Reads and validates one environment file. Throws ConfigError naming every problem. */
-export function loadEnvironment(root: string, name: string): EnvironmentConfig {
+export function loadEnvironment(root: string, name: string, opts: LoadOptions = {}): EnvironmentConfig {
   const { text, file } = readEnvironmentFile(root, name);
-  return parseEnvironment(text, file, name, root);
+  return parseEnvironment(text, file, name, root, opts);
 }
 
 /** Validates environment YAML text. `file` is only used in messages. */
-export function parseEnvironment(text: string, file: string, expectedName: string, root: string): EnvironmentConfig {
+export function parseEnvironment(
+  text: string,
+  file: string,
+  expectedName: string,
+  root: string,
+  opts: LoadOptions = {},
+): EnvironmentConfig {
   const doc = validateDocument(text, file, environmentSchema, root);
   const config = applyDefaults(doc.value as EnvironmentInput, file);
-  const problems = crossFieldProblems(config, expectedName).map((p) => ({
+  const problems = crossFieldProblems(config, expectedName, opts).map((p) => ({
     file,
     line: doc.lineOf(p.path),
     path: p.path,

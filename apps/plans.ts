@@ -1,14 +1,14 @@
 /**
  * Plans every component of one environment and wires them: each plan is derived once, and a
  * component that needs another's facts gets that component's plan (the middleware's NATS URL is the
- * NATS plan's client URL; the executors' NATS client is the NATS plan's, as user `executor`).
+ * NATS plan's client URL; the executors' NATS client is the NATS plan's, with a per-job ticket).
  */
 import type { PlatformConfig } from '../src/model/platform';
 import type { EnvironmentConfig } from './environment';
 import { planExecutors, type ExecutorsPlan } from '../charts/executors/plan';
 import { planFrontend, type FrontendPlan } from '../charts/frontend/plan';
 import { planMiddleware, type MiddlewarePlan } from '../charts/middleware/plan';
-import { natsClientEnv, planNats, type NatsPlan } from '../charts/nats/plan';
+import { natsExecutorEnv, planNats, type NatsPlan } from '../charts/nats/plan';
 import { planOAuth2Proxy, type OAuth2ProxyPlan } from '../charts/oauth2-proxy/plan';
 
 /** Every component's plan for one environment. */
@@ -26,12 +26,12 @@ export function planPlatform(env: EnvironmentConfig): PlatformPlans {
   const s = env.services;
   const nats = planNats(env, s.nats, env.secrets.nats);
   const executors = planExecutors(env, env.executors, {
-    env: natsClientEnv(nats, 'executor', env.secrets.natsExecutor, 'password'),
+    env: natsExecutorEnv(nats),
     ...(nats.tls ? { tlsIssuer: nats.tls.issuer } : {}),
     caMountPath: nats.caMountPath,
   });
-  const frontend = planFrontend(env, s.frontend, nats, env.secrets.nats);
-  const middleware = planMiddleware(s.middleware, nats, executors, env.secrets.nats);
+  const frontend = planFrontend(env, s.frontend, nats);
+  const middleware = planMiddleware(s.middleware, nats, executors);
   const oauth2Proxy = planOAuth2Proxy(
     env,
     s['oauth2-proxy'],

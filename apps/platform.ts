@@ -31,9 +31,9 @@ export function buildPlatform(env: EnvironmentConfig): App {
   const platform = env;
   const charts: ComponentChart[] = [
     new NamespacesChart(app, { platform }),
-    new SecretsChart(app, { platform, secrets: env.secrets }),
+    new SecretsChart(app, { platform, secrets: env.secrets, natsKeys: plans.nats.credentialKeys }),
     new ExecutorsChart(app, { platform, plan: plans.executors, priorityClassName: PRIORITY.executor.name }),
-    new ExecutorReaperChart(app, { platform }),
+    new ExecutorReaperChart(app, { platform, reaper: env.executorReaper }),
     new NatsChart(app, { platform, plan: plans.nats, priorityClassName: PRIORITY.messaging.name }),
     new FrontendChart(app, { platform, plan: plans.frontend, priorityClassName: PRIORITY.service.name }),
     new MiddlewareChart(app, { platform, plan: plans.middleware, priorityClassName: PRIORITY.service.name }),

@@ -68,11 +68,22 @@ describe('synth: bad environment files', () => {
       expected: [/environments\/dev\.yaml:\d+: services\.nats\.replicas: -1 must be >= 1/],
     },
     {
-      name: 'missing image tag',
+      name: 'missing image tag and digest',
       env: 'prod',
-      edit: (d) => d.deleteIn(['services', 'oauth2-proxy', 'image', 'tag']),
+      edit: (d) => {
+        d.deleteIn(['services', 'oauth2-proxy', 'image', 'tag']);
+        d.deleteIn(['services', 'oauth2-proxy', 'image', 'digest']);
+      },
       expected: [
         /environments\/prod\.yaml:\d+: services\.oauth2-proxy\.image: needs a tag \(not "latest"\) or a digest/,
+      ],
+    },
+    {
+      name: 'missing digest in an environment with a registry',
+      env: 'staging',
+      edit: (d) => d.deleteIn(['executors', 'images', 'go', 'digest']),
+      expected: [
+        /environments\/staging\.yaml:\d+: executors\.images\.go: registry\.staging\.coderun\.example\.com\/miguellomot\/cc-executor-go:1\.0\.0 has no digest; .*Run npm run pin -- --env staging\./,
       ],
     },
     {

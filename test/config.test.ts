@@ -5,6 +5,7 @@ import { parseDocument, type Document } from 'yaml';
 import { ConfigError, formatProblem, listEnvironments } from '../src/model/loader';
 import { loadEnvironment, parseEnvironment, type EnvironmentConfig } from '../apps/environment';
 import { environmentSchema } from '../apps/environment';
+import { natsCredentialKeys } from '../charts/nats/plan';
 
 const root = path.resolve(__dirname, '..');
 const FILE = 'environments/staging.yaml';
@@ -204,7 +205,10 @@ describe('schema problems', () => {
   });
 
   it('fails for an image with neither tag nor digest, saying a tag or digest is needed', () => {
-    const text = mutate((d) => d.deleteIn(['services', 'frontend', 'image', 'tag']));
+    const text = mutate((d) => {
+      d.deleteIn(['services', 'frontend', 'image', 'tag']);
+      d.deleteIn(['services', 'frontend', 'image', 'digest']);
+    });
     const err = configError(() => parse(text));
     expect(err.problems).toHaveLength(1);
     const p = err.problems[0];
@@ -226,7 +230,8 @@ describe('schema problems', () => {
         d.setIn(['services', 'frontend', 'image', 'digest'], digest);
       }),
     );
-    expect(env.services.frontend.image).toEqual({ repository: 'docker.io/miguellomot/cc-fronted', digest });
+    const { repository } = parse(STAGING).services.frontend.image;
+    expect(env.services.frontend.image).toEqual({ repository, digest });
   });
 
   it('fails for the tag "latest"', () => {
@@ -468,19 +473,106 @@ describe('cross-field problems', () => {
   it('fails for an image outside allowedRegistries, naming the repository field', () => {
     const text = mutate((d) => d.setIn(['services', 'frontend', 'image', 'repository'], 'ghcr.io/someone/frontend'));
     const err = configError(() => parse(text));
-    const msg = expectSingle(
-      err,
-      'services.frontend.image.repository',
-      lineOf(text, /^ {6}repository: ghcr\.io\/someone\/frontend$/),
+    const line = lineOf(text, /^ {6}repository: ghcr\.io\/someone\/frontend$/);
+    // Outside allowedRegistries, and outside the environment's registry: one problem each, on that line.
+    expect(err.problems.map((p) => [p.path, p.line])).toEqual([
+      ['services.frontend.image.repository', line],
+      ['services.frontend.image.repository', line],
+    ]);
+    expect(err.message).toContain(
+      `${FILE}:${line}: services.frontend.image.repository: ghcr.io/someone/frontend is not under allowedRegistries`,
     );
-    expect(msg).toContain('ghcr.io/someone/frontend is not under allowedRegistries');
+    expect(err.message).toContain(
+      "ghcr.io/someone/frontend is not in the environment's registry registry.staging.coderun.example.com",
+    );
   });
 
   it('matches allowedRegistries as path prefixes, not string prefixes', () => {
-    // docker.io/miguellomot/ is allowed; docker.io/miguellomot-evil/ is not.
-    const text = mutate((d) => d.setIn(['executors', 'images', 'go', 'repository'], 'docker.io/miguellomot-evil/go'));
+    // registry.staging.coderun.example.com/ is allowed; registry.staging.coderun.example.com-evil/ is not.
+    const text = mutate((d) =>
+      d.setIn(['executors', 'images', 'go', 'repository'], 'registry.staging.coderun.example.com-evil/go'),
+    );
     const err = configError(() => parse(text));
-    expect(err.problems.map((p) => p.path)).toEqual(['executors.images.go.repository']);
+    expect(err.problems.map((p) => p.path)).toEqual([
+      'executors.images.go.repository',
+      'executors.images.go.repository',
+    ]);
+    expect(err.message).toContain('is not under allowedRegistries');
+    expect(err.message).toContain("is not in the environment's registry");
+  });
+
+  describe('the registry', () => {
+    it("refuses an image of another allowed registry: with a registry, every image comes from the environment's own", () => {
+      const text = mutate((d) => {
+        d.setIn(['allowedRegistries'], ['registry.staging.coderun.example.com/', 'docker.io/library/']);
+        d.setIn(['services', 'nats', 'image', 'repository'], 'docker.io/library/nats');
+      });
+      const err = configError(() => parse(text));
+      const msg = expectSingle(
+        err,
+        'services.nats.image.repository',
+        lineOf(text, /^ {6}repository: docker\.io\/library\/nats$/),
+      );
+      expect(msg).toContain(
+        "docker.io/library/nats is not in the environment's registry registry.staging.coderun.example.com",
+      );
+      expect(msg).toContain('npm run promote');
+    });
+
+    it('refuses an image without a digest, naming the image and the pin command', () => {
+      const text = mutate((d) => d.deleteIn(['services', 'frontend', 'image', 'digest']));
+      const err = configError(() => parse(text));
+      // The line of the image mapping's first entry, as for the schema's tag-or-digest problem.
+      const msg = expectSingle(err, 'services.frontend.image', lineOf(text, /^ {6}repository:/, /^ {2}frontend:$/));
+      expect(msg).toContain('registry.staging.coderun.example.com/miguellomot/cc-fronted:1.0.0 has no digest');
+      expect(msg).toContain('repository:tag@sha256:');
+      expect(msg).toContain('Run npm run pin -- --env staging.');
+    });
+
+    it('lets a missing digest pass only for pin (digests: pending)', () => {
+      const text = mutate((d) => d.deleteIn(['services', 'frontend', 'image', 'digest']));
+      const env = parseEnvironment(text, FILE, 'staging', root, { digests: 'pending' });
+      expect(env.services.frontend.image.digest).toBeUndefined();
+    });
+
+    it('refuses production without a registry', () => {
+      const text = mutate((d) => {
+        d.set('tier', 'production');
+        d.delete('registry');
+      });
+      const err = configError(() => parse(text));
+      expect(err.problems.map((p) => p.path)).toContain('tier');
+      expect(err.message).toContain(
+        `${FILE}:${lineOf(text, /^tier: production$/)}: tier: production runs every image from its own registry`,
+      );
+    });
+
+    it('needs the remote key of the pull Secret with external-secrets, and no remote key without a registry', () => {
+      const missing = configError(() =>
+        parse(mutate((d) => d.deleteIn(['secrets', 'externalSecrets', 'remoteKeys', 'registry']))),
+      );
+      expect(missing.problems.map((p) => p.path)).toEqual(['secrets.externalSecrets.remoteKeys']);
+      expect(missing.message).toContain(
+        'has no registry key, but registry.pullSecret registry-credentials comes from the store',
+      );
+      const stray = configError(() => parse(mutate((d) => d.delete('registry'))));
+      expect(stray.problems.map((p) => p.path)).toEqual(['secrets.externalSecrets.remoteKeys.registry']);
+    });
+
+    it('refuses a registry with sealed-secrets (no sealed form of the pull Secret yet)', () => {
+      const text = mutate((d) => {
+        d.setIn(['secrets', 'provider'], 'sealed-secrets');
+        d.deleteIn(['secrets', 'externalSecrets']);
+        const ct = 'AgBciphertextciphertext';
+        d.setIn(['secrets', 'sealedSecrets'], {
+          oauth2Proxy: { 'client-id': ct, 'client-secret': ct, 'cookie-secret': ct },
+          nats: Object.fromEntries(natsCredentialKeys(parse(STAGING).services.nats).map((k) => [k, ct])),
+        });
+      });
+      const err = configError(() => parse(text));
+      expect(err.problems.map((p) => p.path)).toEqual(['registry']);
+      expect(err.message).toContain('a registry pull Secret has no sealed-secrets form yet');
+    });
   });
 
   it('fails for an ingress entry point without className', () => {

@@ -93,6 +93,7 @@ describe('README recipes', () => {
       d.setIn(['argocd', 'destination', 'name'], 'qa');
       d.setIn(['secrets', 'externalSecrets', 'remoteKeys', 'oauth2Proxy'], 'coderun/qa/oauth2-proxy');
       d.setIn(['secrets', 'externalSecrets', 'remoteKeys', 'nats'], 'coderun/qa/nats');
+      d.setIn(['secrets', 'externalSecrets', 'remoteKeys', 'registry'], 'coderun/qa/registry');
     });
   });
 
@@ -111,12 +112,16 @@ describe('README recipes', () => {
       );
     }
     for (const f of envFiles) {
-      editYaml(join(root, 'environments', f), (d) =>
+      // From the environment's registry, pinned by digest, where it names one (npm run pin writes the
+      // digest; this copy has no registry to ask, so it writes one by hand).
+      editYaml(join(root, 'environments', f), (d) => {
+        const host = d.getIn(['registry', 'host']) as string | undefined;
         d.setIn(['executors', 'images', 'rust'], {
-          repository: 'docker.io/miguellomot/cc-executor-rust',
+          repository: `${host ?? 'docker.io'}/miguellomot/cc-executor-rust`,
           tag: '1.0.0',
-        }),
-      );
+          ...(host ? { digest: `sha256:${'e'.repeat(64)}` } : {}),
+        });
+      });
     }
   });
 

@@ -154,4 +154,22 @@ describe.each(listEnvironments(ROOT))('dist/%s/README.md', (name) => {
     );
     expect(rows(section(text, 'Images')).length - 1).toBe(images.size);
   });
+
+  it('gives each image its registry, digest and pull secret, as the objects and the environment say', () => {
+    const listed = rows(section(text, 'Images'))
+      .slice(1)
+      .map((r) => r.split(' | ').map((c) => c.replace(/^\| |`| \|$/g, '')));
+    const images = objects.flatMap((o) => {
+      const spec = podSpecOf(o);
+      return spec ? podContainers(spec).map((c) => String(c.image)) : [];
+    });
+    for (const [image, registry, digest, secret] of listed) {
+      const full = images.find((i) => i === image || i.startsWith(`${image ?? ''}@`));
+      expect(full, image).toBeDefined();
+      expect(registry).toBe(image?.split('/')[0]);
+      expect(digest).toBe(full?.includes('@') ? full.slice(full.indexOf('@') + 1) : 'none (tag only)');
+      expect(secret).toBe(env.registry?.pullSecret ?? 'none');
+      if (env.registry) expect(registry).toBe(env.registry.host);
+    }
+  });
 });

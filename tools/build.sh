@@ -8,8 +8,8 @@
 #   bash tools/build.sh --list      the module names
 #
 # Cache: $CODERUN_TOOLS_CACHE, default ~/.cache/coderun-tools. A module is rebuilt only when its
-# inputs change (go.mod, go.sum, build.env, its own .go files, the Go version): the cache key is their
-# SHA-256. Build logs go to stderr, with one line per module giving its build time (with --all,
+# inputs change (go.mod, go.sum, build.env, its own .go files and those of the folders build.env's
+# SOURCES names, the Go version): the cache key is their SHA-256. Build logs go to stderr, with one line per module giving its build time (with --all,
 # reused modules too); stdout carries only the bin dirs, so callers can read them.
 #
 # CODERUN_TOOLS_NO_BUILD=1 refuses to compile: a module that is not built yet is an error. .ci/run
@@ -32,8 +32,12 @@ build_one() {
   local name="$1" dir="$here/go/$1" began=$SECONDS
   [ -f "$dir/go.mod" ] || { echo "tools/build.sh: no module tools/go/$name (modules: $(modules | tr '\n' ' '))" >&2; return 2; }
   command -v go >/dev/null || { echo "tools/build.sh: 'go' is not on PATH; install Go 1.26 to build $name" >&2; return 3; }
-  local key
-  key=$( (cd "$dir" && go version && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.env \) -print0 |
+  # build.env may name SOURCES: other tools/go folders whose files this build compiles (a replace
+  # directive), so they are part of the cache key too.
+  local key sources
+  sources=$( [ -f "$dir/build.env" ] && (SOURCES="" && source "$dir/build.env" && echo "${SOURCES:-}") || true)
+  # shellcheck disable=SC2086
+  key=$( (cd "$dir" && go version && find . $sources -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.env \) -print0 |
     sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16)
   local out="$cache/$name/$key"
   mkdir -p "$cache/$name"
@@ -53,7 +57,7 @@ build_one() {
   fi
   local ldflags="-s -w" pkgs="tool"
   # build.env may set LDFLAGS (using modver) and PKGS (default: every `tool` of the module).
-  LDFLAGS="" PKGS=""
+  LDFLAGS="" PKGS="" SOURCES=""
   # shellcheck disable=SC1091
   [ -f "$dir/build.env" ] && source "$dir/build.env"
   [ -n "$LDFLAGS" ] && ldflags="$ldflags $LDFLAGS"

@@ -6,6 +6,8 @@
 import type { PlatformConfig } from '../../src/model/platform';
 import type { ImageRef, Resources } from '../../src/model/schema';
 import type { EnvVarDefinition, HttpProbeDefinition, PortDefinition, WritablePath } from './service-definition';
+import { ApiObject, JsonPatch } from 'cdk8s';
+import type { IConstruct } from 'constructs';
 import * as k8s from '../../imports/k8s';
 import { formatMemory, parseMemory } from '../../src/model/quantity';
 
@@ -36,6 +38,22 @@ export function standardLabels(
   // A tag may be longer or use more characters than a label value allows; then the label is left out.
   if (image?.tag && isLabelValue(image.tag)) labels['app.kubernetes.io/version'] = image.tag;
   return labels;
+}
+
+/**
+ * The imagePullSecrets of a ServiceAccount that runs pods: the environment's registry pull Secret, or
+ * nothing where images are public (no registry). Spread into the ServiceAccount; the ServiceAccount
+ * admission plugin copies them into every pod that runs as it, so pods created by controllers or by
+ * the middleware carry them without anyone naming the Secret.
+ */
+export function pullSecretsOf(platform: PlatformConfig): { imagePullSecrets?: k8s.LocalObjectReference[] } {
+  return platform.registry ? { imagePullSecrets: [{ name: platform.registry.pullSecret }] } : {};
+}
+
+/** Adds {@link pullSecretsOf} to a cdk8s-plus ServiceAccount, which has no prop for them. */
+export function attachPullSecrets(serviceAccount: IConstruct, platform: PlatformConfig): void {
+  const { imagePullSecrets } = pullSecretsOf(platform);
+  if (imagePullSecrets) ApiObject.of(serviceAccount).addJsonPatch(JsonPatch.add('/imagePullSecrets', imagePullSecrets));
 }
 
 /** Whether a string is a valid label value: at most 63 characters, alphanumeric at both ends. */

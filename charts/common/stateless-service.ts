@@ -5,6 +5,7 @@ import { imageString } from '../../src/model/schema';
 import type { ServiceDefinition, ServicePlan } from './service-definition';
 import * as k8s from '../../imports/k8s';
 import {
+  attachPullSecrets,
   containerPorts,
   containerResources,
   ephemeralStorage,
@@ -65,7 +66,8 @@ export class StatelessService extends Construct {
     const labels = standardLabels(def.name, def.component, platform, config.image);
     const metadata = { name: def.name, namespace: this.namespace, labels };
 
-    new kplus.ServiceAccount(this, 'service-account', { metadata, automountToken: false });
+    const serviceAccount = new kplus.ServiceAccount(this, 'service-account', { metadata, automountToken: false });
+    attachPullSecrets(serviceAccount, platform);
 
     const volumes = writableVolumes(def.writablePaths);
     if (plan.natsCa) {

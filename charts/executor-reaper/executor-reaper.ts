@@ -1,21 +1,22 @@
 import { Construct } from 'constructs';
 import type { PlatformConfig } from '../../src/model/platform';
-import type { Resources } from '../../src/model/schema';
+import type { ImageRef, Resources } from '../../src/model/schema';
 import { imageString } from '../../src/model/schema';
 import {
   REAPER_COMPONENT,
-  REAPER_IMAGE,
   REAPER_NAME,
   REAPER_SCRIPT,
   REAPER_SCRIPT_DIR,
   REAPER_SCRIPT_KEY,
   REAPER_USER,
 } from './script';
+import { REAPER_IMAGE } from './schema';
 import * as k8s from '../../imports/k8s';
 import { EXECUTOR_COMPONENT } from '../executors/plan';
 import {
   containerResources,
   PART_OF,
+  pullSecretsOf,
   restrictedContainerSecurityContext,
   restrictedPodSecurityContext,
   selectorLabels,
@@ -24,8 +25,13 @@ import {
 
 /** Props of {@link ExecutorReaper}. */
 export interface ExecutorReaperProps {
-  /** The platform-wide settings (namespaces, instance labels). */
+  /** The platform-wide settings (namespaces, instance labels, the registry's pull Secret). */
   readonly platform: PlatformConfig;
+  /**
+   * The image reap.py runs in (python3 with its standard library).
+   * @default REAPER_IMAGE (docker.io/library/python:3.13.1-alpine)
+   */
+  readonly image?: ImageRef;
   /**
    * Cron schedule of the runs (five fields, in the controller manager's time zone).
    * @default '*\/5 * * * *' (every 5 minutes)
@@ -114,6 +120,7 @@ export class ExecutorReaper extends Construct {
     const backoffLimit = props.backoffLimit ?? d.backoffLimit;
     const ttl = props.ttlSecondsAfterFinished ?? d.ttlSecondsAfterFinished;
     const resources = props.resources ?? d.resources;
+    const image = props.image ?? REAPER_IMAGE;
 
     const whole = (what: string, v: number, min: number) => {
       if (!Number.isInteger(v) || v < min) {
@@ -139,12 +146,13 @@ export class ExecutorReaper extends Construct {
     const exe = platform.namespaces.executor;
     this.selector = selectorLabels(REAPER_NAME, platform);
     const labels = standardLabels(REAPER_NAME, REAPER_COMPONENT, platform);
-    const podLabels = standardLabels(REAPER_NAME, REAPER_COMPONENT, platform, REAPER_IMAGE);
+    const podLabels = standardLabels(REAPER_NAME, REAPER_COMPONENT, platform, image);
 
     new k8s.KubeServiceAccount(this, 'service-account', {
       metadata: { name: this.serviceAccountName, namespace: app, labels },
       // Only the reaper's pod mounts the token (automountServiceAccountToken in its pod spec).
       automountServiceAccountToken: false,
+      ...pullSecretsOf(platform),
     });
 
     new k8s.KubeRole(this, 'role', {
@@ -166,7 +174,7 @@ export class ExecutorReaper extends Construct {
     const executorSelector = `app.kubernetes.io/component=${EXECUTOR_COMPONENT},app.kubernetes.io/instance=${PART_OF}-${platform.name}`;
     const container: k8s.Container = {
       name: REAPER_NAME,
-      image: imageString(REAPER_IMAGE),
+      image: imageString(image),
       imagePullPolicy: 'IfNotPresent',
       command: ['python3', `${REAPER_SCRIPT_DIR}/${REAPER_SCRIPT_KEY}`],
       env: [

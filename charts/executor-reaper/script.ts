@@ -17,12 +17,6 @@ export const REAPER_NAME = 'executor-reaper';
 /** app.kubernetes.io/component of everything the reaper renders. */
 export const REAPER_COMPONENT = 'executor-reaper';
 
-/**
- * The image the script runs in: the official Python image (docker.io/library/, an allowed registry in
- * every environment), pinned to an exact release. Only the interpreter and its standard library are used.
- */
-export const REAPER_IMAGE = { repository: 'docker.io/library/python', tag: '3.13.1-alpine' } as const;
-
 /** UID and GID the script runs as (nobody; the image's files are world-readable). */
 export const REAPER_USER = 65534;
 

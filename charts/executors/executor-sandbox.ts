@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-28';
 import type { PlatformConfig } from '../../src/model/platform';
 import { formatCpu, formatMemory, parseCpu, parseMemory } from '../../src/model/quantity';
 import * as k8s from '../../imports/k8s';
-import { standardLabels } from '../common/pod-spec';
+import { attachPullSecrets, standardLabels } from '../common/pod-spec';
 import type { ExecutorsPlan } from './plan';
 
 /** Props of {@link ExecutorSandbox}. */
@@ -36,10 +36,11 @@ export class ExecutorSandbox extends Construct {
     const namespace = plan.namespace;
     const labels = standardLabels('executor', 'executor', platform);
 
-    new kplus.ServiceAccount(this, 'service-account', {
+    const serviceAccount = new kplus.ServiceAccount(this, 'service-account', {
       metadata: { name: this.serviceAccountName, namespace, labels },
       automountToken: false,
     });
+    attachPullSecrets(serviceAccount, platform);
 
     const n = x.maxConcurrentJobs;
     const cpu = formatCpu(parseCpu(x.cpu) * n);

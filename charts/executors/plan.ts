@@ -2,8 +2,9 @@
  * The executors' plan: what the other components and the executors' own constructs need to know,
  * derived once from the environment. One executor image per language; each pod downloads,
  * compiles and runs one job, zips the output and publishes the result to NATS, then exits.
- * Image contract: runs as UID 65532, writes only to /workspace and /tmp, reads NATS_URL, JOB_ID
- * and USER_ID from its environment (the middleware sets the last two).
+ * Image contract: runs as UID 65532, writes only to /workspace and /tmp, reads NATS_URL, JOB_ID,
+ * USER_ID and NATS_INBOX_PREFIX from its environment (the middleware sets the last three) and its
+ * per-job ticket from NATS_TICKET_FILE (README, "Image contract").
  */
 import type { PlatformConfig } from '../../src/model/platform';
 import type { ImageRef } from '../../src/model/schema';
@@ -43,7 +44,7 @@ export const EXECUTOR_COMPONENT = 'executor';
 
 /** What the executors get from NATS: the client settings of the executor user, and TLS. */
 export interface ExecutorNatsClient {
-  /** NATS_URL, NATS_USER, NATS_PASSWORD, ... for the executor user (the NATS plan's natsClientEnv). */
+  /** NATS_URL, NATS_TICKET_FILE, ... (the NATS plan's natsExecutorEnv); no credential. */
   readonly env: readonly EnvVarDefinition[];
   /** The issuer of the NATS server certificate, when NATS TLS is on. */
   readonly tlsIssuer?: { readonly kind: string; readonly name: string };

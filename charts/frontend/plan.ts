@@ -12,20 +12,15 @@ export interface FrontendPlan extends ServicePlan {
   readonly url: string;
 }
 
-/** Plans the frontend: a NATS client as user `frontend`, its password in `natsCredentialsSecret`. */
-export function planFrontend(
-  platform: PlatformConfig,
-  config: ServiceConfig,
-  nats: NatsPlan,
-  natsCredentialsSecret: string,
-): FrontendPlan {
+/** Plans the frontend: a NATS client as user `frontend`, its nkey seed in NATS's credentials Secret. */
+export function planFrontend(platform: PlatformConfig, config: ServiceConfig, nats: NatsPlan): FrontendPlan {
   const http = frontend.ports.find((p) => p.name === 'http')?.servicePort;
   return {
     config,
     resources: config.resources ?? FRONTEND_DEFAULT_RESOURCES,
     args: [],
     env: [
-      ...natsClientEnv(nats, 'frontend', natsCredentialsSecret, 'frontend-password'),
+      ...natsClientEnv(nats, 'frontend'),
       { name: 'HOSTNAME', value: '0.0.0.0' },
       { name: 'PORT', value: '3000' },
       { name: 'NEXT_TELEMETRY_DISABLED', value: '1' },

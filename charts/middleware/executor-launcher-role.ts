@@ -18,8 +18,10 @@ export interface ExecutorLauncherRoleProps {
 
 /**
  * The middleware's only grant: a namespaced Role in the executor namespace to create, read,
- * watch and delete pods and read the executor PodTemplates, bound to the middleware's
- * ServiceAccount. No ClusterRole, no wildcards, no exec, no secrets.
+ * watch and delete pods, read the executor PodTemplates, and create (only create: never read,
+ * list, update or delete) the Secret that carries each job's NATS ticket, bound to the
+ * middleware's ServiceAccount. The ticket Secret names the pod as its owner, so the garbage
+ * collector deletes it with the pod. No ClusterRole, no wildcards, no exec.
  */
 export class ExecutorLauncherRole extends Construct {
   /** Name of the Role. */
@@ -35,6 +37,7 @@ export class ExecutorLauncherRole extends Construct {
     const role = new kplus.Role(this, 'role', { metadata: { name: this.roleName, namespace, labels } });
     role.allow(['create', 'delete', 'get', 'list', 'watch'], kplus.ApiResource.PODS);
     role.allow(['get', 'list'], kplus.ApiResource.POD_TEMPLATES);
+    role.allow(['create'], kplus.ApiResource.SECRETS);
 
     const subject = kplus.ServiceAccount.fromServiceAccountName(this, 'subject', props.serviceAccountName, {
       namespaceName: platform.namespaces.app,

@@ -1,7 +1,7 @@
 /** The middleware's plan: its settings, size and environment, derived once from the environment. */
 import type { ServicePlan } from '../common/service-definition';
 import { EXECUTOR_QUEUES, EXECUTOR_TEMPLATE_PREFIX, type ExecutorsPlan } from '../executors/plan';
-import { natsClientEnv, type NatsPlan } from '../nats/plan';
+import { natsCalloutEnv, natsClientEnv, type NatsPlan } from '../nats/plan';
 import { MIDDLEWARE_DEFAULT_RESOURCES, type MiddlewareConfig } from './schema';
 
 /** The middleware's facts. */
@@ -14,19 +14,19 @@ export interface MiddlewarePlan extends ServicePlan {
   readonly executorNamespace: string;
 }
 
-/** Plans the middleware: a NATS client as user `middleware` that launches the executors' jobs. */
-export function planMiddleware(
-  config: MiddlewareConfig,
-  nats: NatsPlan,
-  executors: ExecutorsPlan,
-  natsCredentialsSecret: string,
-): MiddlewarePlan {
+/**
+ * Plans the middleware: a NATS client as user `middleware` that launches the executors' jobs and
+ * answers the auth callout with each executor's per-job credential.
+ */
+export function planMiddleware(config: MiddlewareConfig, nats: NatsPlan, executors: ExecutorsPlan): MiddlewarePlan {
   return {
     config,
     resources: config.resources ?? MIDDLEWARE_DEFAULT_RESOURCES,
     args: [],
     env: [
-      ...natsClientEnv(nats, 'middleware', natsCredentialsSecret, 'middleware-password'),
+      ...natsClientEnv(nats, 'middleware'),
+      // The job's ticket is good until its pod's deadline, plus a minute for the pod to start.
+      ...natsCalloutEnv(nats, executors.config.deadlineSeconds + 60),
       { name: 'NATS_QUEUES', value: EXECUTOR_QUEUES.join(',') },
       { name: 'NATS_QUEUE_GROUP', value: 'middleware' },
       // Replicas of the KV buckets and object stores the middleware creates: as many as NATS servers,

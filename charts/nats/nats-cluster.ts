@@ -5,9 +5,10 @@ import * as kplus from 'cdk8s-plus-28';
 import type { PlatformConfig } from '../../src/model/platform';
 import { imageString } from '../../src/model/schema';
 import { formatMemory, parseMemory } from '../../src/model/quantity';
-import { nats, type NatsUserDefinition } from './definition';
-import type { NatsPlan } from './plan';
+import { nats, NATS_ACCOUNT, subjectNeed, type NatsSubject, type NatsUserDefinition } from './definition';
+import { CALLOUT_ISSUER_KEY, nkeyKey, type NatsPlan } from './plan';
 import * as k8s from '../../imports/k8s';
+import { attachPullSecrets } from '../common/pod-spec';
 import {
   containerPorts,
   containerResources,
@@ -34,7 +35,7 @@ export interface NatsClusterProps {
 
 /**
  * NATS with JetStream as a StatefulSet: a ConfigMap rendered from typed options (its checksum
- * rolls the pods), least-privilege users whose passwords come from a Secret, a PVC-backed file
+ * rolls the pods), least-privilege nkey users and an auth callout for the executors' per-job credentials, a PVC-backed file
  * store, a headless Service for routes and identity, a client Service, a lame-duck preStop, a
  * Prometheus exporter sidecar, optional TLS from cert-manager, and a PodDisruptionBudget when
  * clustered.
@@ -55,6 +56,14 @@ export class NatsCluster extends Construct {
     const { config, name, namespace, replicas, resources } = plan;
     if (!Number.isInteger(replicas) || replicas < 1 || (replicas > 1 && replicas % 2 === 0)) {
       throw new Error(`nats: replicas (${replicas}) must be 1 or an odd number (3, 5, 7) for a JetStream quorum`);
+    }
+    for (const u of plan.users) {
+      // nats-server reads an empty allow list as "everything".
+      if (u.publish.length === 0 || u.subscribe.length === 0) {
+        throw new Error(
+          `nats: user ${u.user} has an empty publish or subscribe list, which nats-server reads as "allow all"`,
+        );
+      }
     }
     this.serviceName = plan.serviceName;
     this.headlessServiceName = plan.headlessServiceName;
@@ -80,10 +89,12 @@ export class NatsCluster extends Construct {
       memoryLimit: resources.limits.memory,
       routes: plan.routes,
       users: plan.users,
+      keys: publicKeyVariables(plan),
     });
     const checksum = createHash('sha256').update(this.serverConfig).digest('hex');
 
-    new kplus.ServiceAccount(this, 'service-account', { metadata: meta(name), automountToken: false });
+    const sa = new kplus.ServiceAccount(this, 'service-account', { metadata: meta(name), automountToken: false });
+    attachPullSecrets(sa, platform); // the registry's pull Secret (issue 16)
     if (tls) {
       // Server certificate; its Secret also carries ca.crt, which the app-namespace clients mount.
       new ApiObject(this, 'certificate', {
@@ -164,17 +175,12 @@ export class NatsCluster extends Construct {
                 env: [
                   { name: 'SERVER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'GOMEMLIMIT', value: `${goMemLimitMiB}MiB` },
-                  // nats-server lexes a `$VAR` value again as config text: a password that looks
-                  // like a number or holds `;`, `,` or `}` would break or be cut short. The kubelet
-                  // wraps each password in single quotes ($(VAR) expansion), which the lexer reads
-                  // as a literal string; only a `'` inside a password remains impossible.
-                  ...plan.users.flatMap((u) => [
-                    {
-                      name: secretVariable(u.user),
-                      valueFrom: { secretKeyRef: { name: credentials, key: u.passwordKey } },
-                    },
-                    { name: passwordVariable(u.user), value: `'$(${secretVariable(u.user)})'` },
-                  ]),
+                  // Only what verifies a client: the users' public nkeys and the auth callout issuer's public
+                  // key (charts/nats/plan.ts). The seeds stay with the clients; no password exists.
+                  ...publicKeyVariables(plan).map((v) => ({
+                    name: v.variable,
+                    valueFrom: { secretKeyRef: { name: credentials, key: v.key } },
+                  })),
                 ],
                 ports,
                 resources: containerResources(resources),
@@ -242,14 +248,25 @@ export class NatsCluster extends Construct {
   }
 }
 
-/** Environment variable the server config reads: the password, quoted as a NATS string literal. */
-export function passwordVariable(user: string): string {
-  return `NATS_${user.toUpperCase()}_PASSWORD`;
+/** A public key the server config reads from its environment, and the Secret key it comes from. */
+export interface PublicKeyVariable {
+  /** The user it verifies, or `callout-issuer`. */
+  readonly user: string;
+  readonly variable: string;
+  readonly key: string;
 }
 
-/** Environment variable that carries a NATS user's password from the Secret, as it is. */
-export function secretVariable(user: string): string {
-  return `NATS_${user.toUpperCase()}_PASSWORD_SECRET`;
+/** The public keys nats.conf reads: each user's nkey (two while it rotates) and the callout issuer. */
+export function publicKeyVariables(plan: NatsPlan): PublicKeyVariable[] {
+  return [
+    ...plan.users.flatMap((u) => [
+      { user: u.user, variable: `NATS_${u.user.toUpperCase()}_NKEY`, key: nkeyKey(u.user) },
+      ...(plan.rotating.includes(u.user)
+        ? [{ user: u.user, variable: `NATS_${u.user.toUpperCase()}_NKEY_NEXT`, key: nkeyKey(u.user, 'next') }]
+        : []),
+    ]),
+    { user: CALLOUT_ISSUER_KEY, variable: 'NATS_CALLOUT_ISSUER', key: CALLOUT_ISSUER_KEY },
+  ];
 }
 
 interface ServerConfigOptions {
@@ -261,6 +278,7 @@ interface ServerConfigOptions {
   readonly memoryLimit: string;
   readonly routes: readonly string[];
   readonly users: readonly NatsUserDefinition[];
+  readonly keys: readonly PublicKeyVariable[];
 }
 
 /** nats.conf from typed options. Sizes are bytes, so the file says exactly what it means. */
@@ -290,22 +308,46 @@ function renderServerConfig(o: ServerConfigOptions): string {
       '}',
     );
   }
-  // Least-privilege users (charts/nats/definition.ts); passwords come from the environment, never from git.
-  lines.push('authorization {', '  users: [');
+  // Every client is in one account with JetStream. The frontend and the middleware sign in with
+  // nkeys (charts/nats/definition.ts); anyone else is an executor, whose per-job ticket the server
+  // hands to the middleware (auth callout), which answers with a credential scoped to that job.
+  const list = (subjects: readonly NatsSubject[], indent: string) =>
+    subjects.map((x) => `${indent}${JSON.stringify(x.subject)}  # ${subjectNeed(x)}`);
+  const userKeys = (user: string) => o.keys.filter((k) => k.user === user);
+  lines.push('accounts {', `  ${NATS_ACCOUNT} {`, '    jetstream: enabled', '    users: [');
   for (const u of o.users) {
-    lines.push(
-      `    # ${u.user}: ${u.why}`,
-      '    {',
-      `      user: ${u.user}`,
-      `      password: $${passwordVariable(u.user)}`,
-      '      permissions: {',
-      `        publish: { allow: [${u.publish.map((x) => JSON.stringify(x)).join(', ')}] }`,
-      `        subscribe: { allow: [${u.subscribe.map((x) => JSON.stringify(x)).join(', ')}] }`,
-      '      }',
-      '    }',
-    );
+    for (const k of userKeys(u.user)) {
+      lines.push(
+        `      # ${u.user}: ${u.why}`,
+        '      {',
+        `        nkey: $${k.variable}`,
+        '        permissions: {',
+        '          publish: { allow: [',
+        ...list(u.publish, '            '),
+        '          ] }',
+        '          subscribe: { allow: [',
+        ...list(u.subscribe, '            '),
+        '          ] }',
+        ...(u.allowResponses ? ['          allow_responses: { max: 1 }'] : []),
+        '        }',
+        '      }',
+      );
+    }
   }
-  lines.push('  ]', '}');
+  const issuer = o.keys.find((k) => k.user === CALLOUT_ISSUER_KEY);
+  if (!issuer) throw new Error('nats: no auth callout issuer key');
+  lines.push(
+    '    ]',
+    '  }',
+    '}',
+    'authorization {',
+    '  auth_callout {',
+    `    issuer: $${issuer.variable}`,
+    `    account: ${NATS_ACCOUNT}`,
+    `    auth_users: [${o.users.flatMap((u) => userKeys(u.user).map((k) => `$${k.variable}`)).join(', ')}]`,
+    '  }',
+    '}',
+  );
   if (o.routes.length > 0) {
     lines.push(
       'cluster {',

@@ -6,7 +6,7 @@
 import type { PlatformConfig } from '../../src/model/platform';
 import type { Resources } from '../../src/model/schema';
 import type { EnvVarDefinition } from '../common/service-definition';
-import { inboxPrefix, nats, NATS_USERS, type NatsUserDefinition } from './definition';
+import { EXECUTOR_JOB_SCOPE, nats, NATS_ACCOUNT, NATS_USERS, type NatsUserDefinition } from './definition';
 import { NATS_DEFAULT_RESOURCES, type NatsConfig } from './schema';
 
 /** NATS's facts, derived once from the environment. */
@@ -32,9 +32,17 @@ export interface NatsPlan {
   readonly monitoringEndpoint: string;
   /** Requests and limits of the server container, defaults applied. */
   readonly resources: Resources;
-  /** Secret (app namespace) with one password per user in `users`, under each user's passwordKey. */
+  /**
+   * Secret (app namespace) with each user's nkey (`<user>-nkey`, public; `<user>-nkey-next` while it
+   * rotates; `<user>-nkey-seed`, the client's) and the auth callout's issuer key (`callout-issuer`,
+   * public; `callout-issuer-seed`, the middleware's).
+   */
   readonly credentialsSecretName: string;
   readonly users: readonly NatsUserDefinition[];
+  /** Users whose nkey is rotating: the server accepts `<user>-nkey` and `<user>-nkey-next`. */
+  readonly rotating: readonly NatsUserDefinition['user'][];
+  /** The Secret keys the NATS server and its clients read from credentialsSecretName. */
+  readonly credentialKeys: readonly string[];
   /** TLS for clients and routes: the cert-manager issuer and the server certificate's Secret. */
   readonly tls?: { readonly issuer: { readonly kind: string; readonly name: string }; readonly secretName: string };
   /** Where clients mount the CA that signed the server (NATS_CA_FILE is ca.crt below it). */
@@ -81,24 +89,96 @@ export function planNats(
     resources: config.resources ?? NATS_DEFAULT_RESOURCES,
     credentialsSecretName,
     users: NATS_USERS,
+    rotating: config.rotating ?? [],
+    credentialKeys: natsCredentialKeys(config),
     ...(config.tls ? { tls: { issuer: config.tls.issuer, secretName: `${name}-tls` } } : {}),
     caMountPath: '/etc/nats-ca',
   };
 }
 
-/** NATS client settings for a platform user whose password is key `passwordKey` of Secret `secretName`. */
-export function natsClientEnv(
-  plan: NatsPlan,
-  user: string,
-  secretName: string,
-  passwordKey: string,
-): EnvVarDefinition[] {
+/**
+ * The keys of NATS's credentials Secret: per user its public nkey (and the next one while it
+ * rotates) and its seed, then the auth callout issuer's public key and seed.
+ */
+export function natsCredentialKeys(config: NatsConfig): string[] {
+  return [
+    ...NATS_USERS.flatMap((u) => [
+      nkeyKey(u.user),
+      ...((config.rotating ?? []).includes(u.user) ? [nkeyKey(u.user, 'next')] : []),
+      seedKey(u.user),
+    ]),
+    CALLOUT_ISSUER_KEY,
+    `${CALLOUT_ISSUER_KEY}-seed`,
+  ];
+}
+
+/** Secret key of a user's public nkey (`next`: the one a rotation adds). */
+export function nkeyKey(user: string, which: 'current' | 'next' = 'current'): string {
+  return which === 'next' ? `${user}-nkey-next` : `${user}-nkey`;
+}
+
+/** Secret key of a user's nkey seed (its client's credential). */
+export function seedKey(user: string): string {
+  return `${user}-nkey-seed`;
+}
+
+/** Secret key of the auth callout issuer's public account nkey; its seed is under `<key>-seed`. */
+export const CALLOUT_ISSUER_KEY = 'callout-issuer';
+
+/**
+ * Where an executor finds its per-job credential: the middleware creates a Secret named after the
+ * pod holding the ticket under `key`, and adds it to the pod as volume `volume` (defaultMode 0400)
+ * mounted read-only at `mountPath` (README, "Image contract").
+ */
+export const EXECUTOR_TICKET = { volume: 'nats-ticket', mountPath: '/var/run/coderun/nats', key: 'ticket' } as const;
+
+/** NATS client settings for platform user `user`, whose seed is in the NATS credentials Secret. */
+export function natsClientEnv(plan: NatsPlan, user: NatsUserDefinition['user']): EnvVarDefinition[] {
+  const def = plan.users.find((u) => u.user === user);
+  if (!def) throw new Error(`nats: no NATS user ${user}`);
   return [
     { name: 'NATS_URL', value: plan.clientUrl },
-    { name: 'NATS_USER', value: user },
-    { name: 'NATS_PASSWORD', secretName, secretKey: passwordKey },
+    { name: 'NATS_NKEY_SEED', secretName: plan.credentialsSecretName, secretKey: seedKey(user) },
     // The only inbox this user may subscribe to (charts/nats/definition.ts): replies to others stay private.
-    { name: 'NATS_INBOX_PREFIX', value: inboxPrefix(user) },
+    { name: 'NATS_INBOX_PREFIX', value: def.inboxPrefix },
     ...(plan.tls ? [{ name: 'NATS_CA_FILE', value: `${plan.caMountPath}/ca.crt` }] : []),
+  ];
+}
+
+/**
+ * NATS client settings of an executor: no credential in the environment. The middleware adds
+ * USER_ID, JOB_ID and NATS_INBOX_PREFIX (`_INBOX_executor.<JOB_ID>`) and mounts the job's ticket at
+ * NATS_TICKET_FILE (README, "Image contract").
+ */
+export function natsExecutorEnv(plan: NatsPlan): EnvVarDefinition[] {
+  return [
+    { name: 'NATS_URL', value: plan.clientUrl },
+    { name: 'NATS_TICKET_FILE', value: `${EXECUTOR_TICKET.mountPath}/${EXECUTOR_TICKET.key}` },
+    ...(plan.tls ? [{ name: 'NATS_CA_FILE', value: `${plan.caMountPath}/ca.crt` }] : []),
+  ];
+}
+
+/**
+ * What the middleware needs to answer the auth callout: the issuer seed, and the per-job scope it
+ * fills in for each executor (charts/nats/definition.ts, EXECUTOR_JOB_SCOPE), as JSON.
+ */
+export function natsCalloutEnv(plan: NatsPlan, ticketSeconds: number): EnvVarDefinition[] {
+  return [
+    {
+      name: 'NATS_CALLOUT_ISSUER_SEED',
+      secretName: plan.credentialsSecretName,
+      secretKey: `${CALLOUT_ISSUER_KEY}-seed`,
+    },
+    { name: 'NATS_CALLOUT_ACCOUNT', value: NATS_ACCOUNT },
+    {
+      name: 'NATS_EXECUTOR_SCOPE',
+      value: JSON.stringify({
+        inboxPrefix: EXECUTOR_JOB_SCOPE.inboxPrefix,
+        publish: EXECUTOR_JOB_SCOPE.publish.map((s) => s.subject),
+        subscribe: EXECUTOR_JOB_SCOPE.subscribe.map((s) => s.subject),
+      }),
+    },
+    // A ticket, and the credential the callout makes of it, expire this long after the job starts.
+    { name: 'NATS_TICKET_SECONDS', value: String(ticketSeconds) },
   ];
 }

@@ -43,6 +43,13 @@ export const NATS_SCHEMA = {
       description: 'prometheus-nats-exporter image (sidecar).',
       $ref: '#/definitions/image',
     },
+    rotating: {
+      description:
+        'Users whose nkey is being rotated: the server accepts both the key in Secret key <user>-nkey and the one in <user>-nkey-next (README, "Rotating a NATS credential").',
+      type: 'array',
+      uniqueItems: true,
+      items: { type: 'string', enum: ['frontend', 'middleware'] },
+    },
     tls: {
       description: 'TLS for client connections, issued by cert-manager.',
       type: 'object',

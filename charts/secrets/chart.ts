@@ -11,6 +11,8 @@ export interface SecretsChartProps {
   readonly platform: PlatformConfig;
   /** The environment's `secrets` settings. */
   readonly secrets: SecretsConfig;
+  /** The keys of NATS's credentials Secret (the NATS plan's credentialKeys). */
+  readonly natsKeys: readonly string[];
 }
 
 export class SecretsChart extends ComponentChart {

@@ -9,24 +9,52 @@ export const EXTERNAL_SECRET_API_VERSION = 'external-secrets.io/v1';
 
 /** One Secret the platform reads, and the keys it must hold. */
 export interface PlatformSecret {
-  /** Key of `secrets` naming the Secret (and of sealedSecrets / remoteKeys). */
-  readonly ref: 'oauth2Proxy' | 'nats' | 'natsExecutor';
+  /**
+   * Key of `secrets` naming the Secret (and of sealedSecrets / remoteKeys); `registry` is the pull
+   * Secret that `registry.pullSecret` names, one in each namespace.
+   */
+  readonly ref: 'oauth2Proxy' | 'nats' | 'registry';
   readonly namespace: string;
   readonly name: string;
   /** Keys in the Secret, and the property of the remote secret each comes from. */
   readonly keys: readonly { readonly key: string; readonly remoteProperty: string }[];
   /** Which remote secret (secrets.externalSecrets.remoteKeys) holds the values. */
-  readonly remote: 'oauth2Proxy' | 'nats';
+  readonly remote: 'oauth2Proxy' | 'nats' | 'registry';
+  /** The Secret's type. */
+  readonly type: 'Opaque' | 'kubernetes.io/dockerconfigjson';
 }
 
-/** The Secrets the platform needs in an environment: names, namespaces and keys. */
-export function platformSecrets(platform: PlatformConfig, secrets: SecretsConfig): PlatformSecret[] {
+/** The key of a kubernetes.io/dockerconfigjson Secret, and the remote property it is copied from. */
+export const DOCKER_CONFIG_KEY = { key: '.dockerconfigjson', remoteProperty: 'dockerconfigjson' } as const;
+
+/**
+ * The Secrets the platform needs in an environment: names, namespaces and keys. `natsKeys` are the
+ * keys of NATS's credentials Secret (the NATS plan's natsCredentialKeys). With a registry, its pull
+ * Secret in both namespaces (the kubelet reads a pod's pull Secrets from the pod's namespace).
+ */
+export function platformSecrets(
+  platform: PlatformConfig,
+  secrets: SecretsConfig,
+  natsKeys: readonly string[],
+): PlatformSecret[] {
+  const registry = platform.registry;
+  const pull: PlatformSecret[] = registry
+    ? [platform.namespaces.app, platform.namespaces.executor].map((namespace) => ({
+        ref: 'registry',
+        namespace,
+        name: registry.pullSecret,
+        remote: 'registry',
+        type: 'kubernetes.io/dockerconfigjson',
+        keys: [DOCKER_CONFIG_KEY],
+      }))
+    : [];
   return [
     {
       ref: 'oauth2Proxy',
       namespace: platform.namespaces.app,
       name: secrets.oauth2Proxy,
       remote: 'oauth2Proxy',
+      type: 'Opaque',
       keys: ['client-id', 'client-secret', 'cookie-secret'].map((k) => ({ key: k, remoteProperty: k })),
     },
     {
@@ -34,18 +62,10 @@ export function platformSecrets(platform: PlatformConfig, secrets: SecretsConfig
       namespace: platform.namespaces.app,
       name: secrets.nats,
       remote: 'nats',
-      keys: ['frontend-password', 'middleware-password', 'executor-password'].map((k) => ({
-        key: k,
-        remoteProperty: k,
-      })),
+      type: 'Opaque',
+      keys: natsKeys.map((k) => ({ key: k, remoteProperty: k })),
     },
-    {
-      ref: 'natsExecutor',
-      namespace: platform.namespaces.executor,
-      name: secrets.natsExecutor,
-      remote: 'nats',
-      keys: [{ key: 'password', remoteProperty: 'executor-password' }],
-    },
+    ...pull,
   ];
 }
 
@@ -55,6 +75,8 @@ export interface PlatformSecretsProps {
   readonly platform: PlatformConfig;
   /** The environment's `secrets` settings; `provider` decides what is rendered. */
   readonly secrets: SecretsConfig;
+  /** The keys of NATS's credentials Secret (the NATS plan's credentialKeys). */
+  readonly natsKeys: readonly string[];
 }
 
 /**
@@ -67,27 +89,38 @@ export class PlatformSecrets extends Construct {
     super(scope, id);
     const { platform } = props;
     const s = props.secrets;
-    for (const secret of platformSecrets(platform, s)) {
+    for (const secret of platformSecrets(platform, s, props.natsKeys)) {
       const labels = standardLabels(secret.name, 'credentials', platform);
-      const metadata = { name: secret.name, namespace: secret.namespace, labels };
+      // The pull Secret has one name in both namespaces; its executor-namespace ExternalSecret gets a
+      // name of its own, so that dist/ (one file per kind and name) keeps both.
+      const objectName =
+        secret.ref === 'registry' && secret.namespace === platform.namespaces.executor
+          ? `${secret.name}-executor`
+          : secret.name;
+      const metadata = { name: objectName, namespace: secret.namespace, labels };
       if (s.provider === 'external-secrets') {
         const es = s.externalSecrets;
         if (!es) throw new Error('secrets.provider is external-secrets but secrets.externalSecrets is missing');
-        new ApiObject(this, `${secret.ref}-external`, {
+        const remoteKey = es.remoteKeys[secret.remote];
+        if (remoteKey === undefined) throw new Error(`secrets.externalSecrets.remoteKeys.${secret.remote} is missing`);
+        // A typed Secret (the pull Secret) gets its type through the target's template; its data stays spec.data.
+        const template = secret.type === 'Opaque' ? {} : { template: { type: secret.type } };
+        new ApiObject(this, `${secret.ref}-${secret.namespace}-external`, {
           apiVersion: EXTERNAL_SECRET_API_VERSION,
           kind: 'ExternalSecret',
           metadata,
           spec: {
             refreshInterval: es.refreshInterval,
             secretStoreRef: { kind: es.store.kind, name: es.store.name },
-            target: { name: secret.name, creationPolicy: 'Owner', deletionPolicy: 'Retain' },
+            target: { name: secret.name, creationPolicy: 'Owner', deletionPolicy: 'Retain', ...template },
             data: secret.keys.map((k) => ({
               secretKey: k.key,
-              remoteRef: { key: es.remoteKeys[secret.remote], property: k.remoteProperty },
+              remoteRef: { key: remoteKey, property: k.remoteProperty },
             })),
           },
         });
       } else if (s.provider === 'sealed-secrets') {
+        if (secret.ref === 'registry') throw new Error('registry pull Secrets have no sealed-secrets form yet');
         const sealed = s.sealedSecrets?.[secret.ref];
         if (!sealed) throw new Error(`secrets.sealedSecrets.${secret.ref} is missing`);
         const missing = secret.keys.filter((k) => sealed[k.key] === undefined).map((k) => k.key);

@@ -10,7 +10,7 @@ export const SECRETS_SCHEMA = {
   description: 'Where credentials come from. Secret values never enter git.',
   type: 'object',
   additionalProperties: false,
-  required: ['provider', 'oauth2Proxy', 'nats', 'natsExecutor'],
+  required: ['provider', 'oauth2Proxy', 'nats'],
   properties: {
     provider: {
       type: 'string',
@@ -23,11 +23,8 @@ export const SECRETS_SCHEMA = {
       $ref: '#/definitions/dnsSubdomain',
     },
     nats: {
-      description: 'Secret (app namespace) with frontend-password, middleware-password, executor-password.',
-      $ref: '#/definitions/dnsSubdomain',
-    },
-    natsExecutor: {
-      description: "Secret (executor namespace) with password (the executor user's).",
+      description:
+        'Secret (app namespace) with frontend-nkey, frontend-nkey-seed, middleware-nkey, middleware-nkey-seed, callout-issuer, callout-issuer-seed (and <user>-nkey-next while a key rotates).',
       $ref: '#/definitions/dnsSubdomain',
     },
     externalSecrets: {
@@ -54,6 +51,12 @@ export const SECRETS_SCHEMA = {
               type: 'string',
               minLength: 1,
             },
+            registry: {
+              description:
+                "Remote secret whose property dockerconfigjson is the registry's Docker config JSON (with registry set).",
+              type: 'string',
+              minLength: 1,
+            },
           },
         },
       },
@@ -62,7 +65,7 @@ export const SECRETS_SCHEMA = {
       description: 'Encrypted data (kubeseal output) per Secret and key.',
       type: 'object',
       additionalProperties: false,
-      required: ['oauth2Proxy', 'nats', 'natsExecutor'],
+      required: ['oauth2Proxy', 'nats'],
       properties: {
         oauth2Proxy: {
           type: 'object',
@@ -73,14 +76,6 @@ export const SECRETS_SCHEMA = {
           },
         },
         nats: {
-          type: 'object',
-          minProperties: 1,
-          additionalProperties: {
-            type: 'string',
-            pattern: '^[A-Za-z0-9+/=]{16,}$',
-          },
-        },
-        natsExecutor: {
           type: 'object',
           minProperties: 1,
           additionalProperties: {
@@ -108,7 +103,6 @@ export function secretsDefaults(input: SecretsInput): SecretsConfig {
     provider: input.provider,
     oauth2Proxy: input.oauth2Proxy,
     nats: input.nats,
-    natsExecutor: input.natsExecutor,
     ...(es ? { externalSecrets: { ...es, refreshInterval: es.refreshInterval ?? '1h' } } : {}),
     ...(input.sealedSecrets ? { sealedSecrets: input.sealedSecrets } : {}),
   };

@@ -27,6 +27,7 @@ import {
   formatMarkdown,
   formatText,
   headroomOf,
+  imageDigests,
   type DiffReport,
   type EnvironmentDiff,
   type Headroom,
@@ -144,6 +145,8 @@ export function filesAt(root: string, commit: string, paths: readonly string[]):
 interface Side {
   readonly objects: Map<string, Manifest[]>;
   readonly headroom: Map<string, Headroom>;
+  /** Each environment's promotedFrom, from its environment file. */
+  readonly promotedFrom: Map<string, string>;
 }
 
 /**
@@ -189,17 +192,20 @@ export function sideAtCommit(root: string, commit: string): Side {
   const files = filesAt(root, commit, ['dist', 'argocd', 'environments']);
   const objects = sideFromFiles(files);
   const headroom = new Map<string, Headroom>();
+  const promotedFrom = new Map<string, string>();
   for (const [name, list] of objects) {
     const text = files.get(`environments/${name}.yaml`);
     if (text === undefined) continue;
     try {
       // Validated with today's schema; an environment file it no longer accepts has no headroom figure.
-      headroom.set(name, headroomFor(parseEnvironment(text, `environments/${name}.yaml`, name, root), list));
+      const env = parseEnvironment(text, `environments/${name}.yaml`, name, root);
+      headroom.set(name, headroomFor(env, list));
+      if (env.promotedFrom !== undefined) promotedFrom.set(name, env.promotedFrom);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
     }
   }
-  return { objects, headroom };
+  return { objects, headroom, promotedFrom };
 }
 
 /** The working tree, rendered in memory by the synth pipeline. */
@@ -221,7 +227,10 @@ export function sideFromWorkingTree(root: string): Side {
   if (problems.length > 0) throw new DiffError(problems.map((p) => p.message).join('\n'));
   const objects = sideFromFiles(files);
   for (const env of envs) headroom.set(env.name, headroomFor(env, objects.get(env.name) ?? []));
-  return { objects, headroom };
+  const promotedFrom = new Map(
+    envs.flatMap((e) => (e.promotedFrom === undefined ? [] : [[e.name, e.promotedFrom] as const])),
+  );
+  return { objects, headroom, promotedFrom };
 }
 
 /** Compares two sides, environment by environment (an environment on one side only is all added or removed). */
@@ -233,14 +242,18 @@ export function compareSides(
   const names = [...new Set([...before.objects.keys(), ...after.objects.keys()])]
     .filter((n) => opts.envs.length === 0 || opts.envs.includes(n))
     .sort();
-  return names.map((env) =>
-    diffEnvironment({
+  return names.map((env) => {
+    // An environment promoted from another runs only what that one runs (on the same side).
+    const from = after.promotedFrom.get(env);
+    const source = from === undefined ? undefined : after.objects.get(from);
+    return diffEnvironment({
       env,
       before: before.objects.get(env) ?? [],
       after: after.objects.get(env) ?? [],
       headroom: { before: before.headroom.get(env), after: after.headroom.get(env), threshold: opts.threshold },
-    }),
-  );
+      ...(from !== undefined && source ? { verified: { from, digests: imageDigests(source) } } : {}),
+    });
+  });
 }
 
 /** Runs the diff in `root`; throws DiffError on bad input. */

@@ -3,7 +3,19 @@
  * platform and `argocd/<env>/...` for the Argo CD objects. Pure: nothing here touches the disk.
  */
 import { argocdObjects, platformObjects } from '../../apps/platform';
-import { NATS_USERS } from '../../charts/nats/definition';
+import {
+  EXECUTOR_JOB_SCOPE,
+  NATS_CLIENTS,
+  NATS_USERS,
+  subjectNeed,
+  type NatsSubject,
+} from '../../charts/nats/definition';
+
+/** A user's subjects with the clients and operation that need each, as the report shows them. */
+function needs(u: { readonly publish: readonly NatsSubject[]; readonly subscribe: readonly NatsSubject[] }) {
+  const one = (x: NatsSubject) => ({ subject: x.subject, for: subjectNeed(x) });
+  return { publish: u.publish.map(one), subscribe: u.subscribe.map(one) };
+}
 import { capacityProblems, capacityReport } from '../inspect/capacity';
 import type { EnvironmentConfig } from '../../apps/environment';
 import { ConfigError } from '../model/loader';
@@ -41,7 +53,14 @@ export function renderEnvironment(env: EnvironmentConfig): EnvironmentRender {
   addFile(
     files,
     `dist/${env.name}/README.md`,
-    environmentReport(env, all, capacity, { argocd, natsUsers: NATS_USERS }),
+    environmentReport(env, all, capacity, {
+      argocd,
+      nats: {
+        users: NATS_USERS.map((u) => ({ ...u, ...needs(u) })),
+        executorScope: { user: 'executor', ...EXECUTOR_JOB_SCOPE, ...needs(EXECUTOR_JOB_SCOPE) },
+        clients: NATS_CLIENTS,
+      },
+    }),
   );
   for (const obj of argocd) {
     const sub = obj.metadata.name.endsWith('-bootstrap') ? 'bootstrap/' : '';

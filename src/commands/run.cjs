@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs a TypeScript entry point without a TypeScript loader: esbuild bundles the project's own
 // code (not node_modules) into .build/<entry>.cjs once, and reuses it until a source file changes.
-// Usage: node src/commands/run.cjs <entry> [args...]   (entry: cli | bench | twin | diff)
+// Usage: node src/commands/run.cjs <entry> [args...]   (entry: cli | bench | twin | diff | pin | promote | release-sandbox)
 'use strict';
 const { existsSync, readFileSync, renameSync, statSync, writeFileSync, mkdirSync } = require('node:fs');
 const { join } = require('node:path');
@@ -13,6 +13,9 @@ const entries = {
   bench: 'src/commands/bench.ts',
   twin: 'tools/harness/twin/cli.ts',
   diff: 'src/commands/diff-cli.ts',
+  pin: 'src/commands/pin.ts',
+  promote: 'src/commands/promote.ts',
+  'release-sandbox': 'tools/harness/release-sandbox.ts',
 };
 if (!entries[entry]) {
   process.stderr.write(`usage: node src/commands/run.cjs <${Object.keys(entries).join('|')}> [args]\n`);

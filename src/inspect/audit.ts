@@ -246,6 +246,15 @@ export function secretNeeds(objects: readonly Manifest[]): SecretNeed[] {
         need(o.metadata.namespace ?? '', String(t.secretName), `Ingress ${o.metadata.name}`, ['tls.crt', 'tls.key']);
     }
   }
+  // The registry's pull Secret: named by the ServiceAccounts that run pods, read by the kubelet.
+  for (const o of objects.filter((x) => x.kind === 'ServiceAccount')) {
+    for (const ref of asArr((o as { imagePullSecrets?: unknown }).imagePullSecrets)) {
+      if (ref.name !== undefined)
+        need(o.metadata.namespace ?? '', String(ref.name), `ServiceAccount ${o.metadata.name} (image pulls)`, [
+          '.dockerconfigjson',
+        ]);
+    }
+  }
   const provided = new Map<string, { provider: string; action: string }>();
   for (const o of objects) {
     const s = asObj(o.spec);

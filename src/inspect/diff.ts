@@ -22,6 +22,8 @@
  *                   binding roleRef; data of an immutable ConfigMap/Secret; StorageClass)
  *   unpinned-image  a new or changed image with no tag, a floating tag (latest, main, stable, edge...)
  *                   or a digest removed
+ *   unverified-image  in an environment promoted from another (promotedFrom: prod from staging), a new or
+ *                   changed image whose digest the source environment's render does not run
  *   headroom        capacity headroom (CPU or memory, src/inspect/capacity.ts) falls below the threshold
  */
 import type { CapacityReport } from './capacity';
@@ -47,7 +49,14 @@ export interface FieldChange {
 }
 
 export type RiskCategory =
-  'rbac' | 'exposure' | 'policy-removed' | 'admission' | 'immutable' | 'unpinned-image' | 'headroom';
+  | 'rbac'
+  | 'exposure'
+  | 'policy-removed'
+  | 'admission'
+  | 'immutable'
+  | 'unpinned-image'
+  | 'unverified-image'
+  | 'headroom';
 
 export const RISK_CATEGORIES: readonly RiskCategory[] = [
   'rbac',
@@ -56,6 +65,7 @@ export const RISK_CATEGORIES: readonly RiskCategory[] = [
   'admission',
   'immutable',
   'unpinned-image',
+  'unverified-image',
   'headroom',
 ];
 
@@ -96,6 +106,23 @@ export interface DiffInput {
   readonly before: readonly Manifest[];
   readonly after: readonly Manifest[];
   readonly headroom?: { readonly before?: Headroom; readonly after?: Headroom; readonly threshold: number };
+  /**
+   * The environment this one is promoted from (promotedFrom) and the digests its render (the same
+   * side) runs: an image changing to another digest is flagged `unverified-image`.
+   */
+  readonly verified?: { readonly from: string; readonly digests: ReadonlySet<string> };
+}
+
+/** The digests (`sha256:…`) of every container image of `objects`. */
+export function imageDigests(objects: readonly Manifest[]): Set<string> {
+  const out = new Set<string>();
+  for (const o of objects) {
+    for (const image of containerImages(o).values()) {
+      const at = image.indexOf('@');
+      if (at >= 0) out.add(image.slice(at + 1));
+    }
+  }
+  return out;
 }
 
 /** Diffs one environment's objects. */
@@ -119,6 +146,7 @@ export function diffEnvironment(input: DiffInput): EnvironmentDiff {
       changes.push({ id, kind, change: 'changed', fields });
     } else changes.push({ id, kind, change: before ? 'removed' : 'added', fields: [] });
     risks.push(...objectRisks(id, before, after));
+    if (input.verified) risks.push(...unverifiedImages(id, before, after, input.verified));
   }
   const h = input.headroom;
   if (h?.after) {
@@ -558,13 +586,35 @@ const images: Rule = (id, before, after) => {
   for (const [name, image] of containerImages(after)) {
     const old = was.get(name);
     if (old === image) continue;
-    const why = unpinnedReason(image) ?? (old?.includes('@') ? 'digest removed' : undefined);
+    // A digest replaced by another is a pin, not a removal.
+    const why = unpinnedReason(image) ?? (old?.includes('@') && !image.includes('@') ? 'digest removed' : undefined);
     if (why) out.push(risk('unpinned-image', id, `${name}: ${old ?? '(new)'} → ${image}: ${why}`));
   }
   return out;
 };
 
 const RULES: readonly Rule[] = [rbac, exposure, policyRemoved, admission, immutable, images];
+
+/** A new or changed image whose digest the source environment does not run (or that has none to compare). */
+function unverifiedImages(
+  id: string,
+  before: Manifest | undefined,
+  after: Manifest | undefined,
+  verified: NonNullable<DiffInput['verified']>,
+): Risk[] {
+  const out: Risk[] = [];
+  const was = containerImages(before);
+  for (const [name, image] of containerImages(after)) {
+    const old = was.get(name);
+    if (old === image) continue;
+    const at = image.indexOf('@');
+    const digest = at >= 0 ? image.slice(at + 1) : undefined;
+    if (digest !== undefined && verified.digests.has(digest)) continue;
+    const why = digest === undefined ? 'no digest to compare' : `${verified.from} runs no image with digest ${digest}`;
+    out.push(risk('unverified-image', id, `${name}: ${old ?? '(new)'} → ${image}: ${why}`));
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Output

@@ -29,13 +29,36 @@ import { formatCpu } from '../model/quantity';
 export interface ReportInputs {
   /** The Argo CD objects of argocd/<env>/. */
   readonly argocd: readonly Manifest[];
-  /** The NATS users and their permissions, as the NATS component configures them. */
-  readonly natsUsers: readonly {
-    readonly user: string;
-    readonly publish: readonly string[];
-    readonly subscribe: readonly string[];
-    readonly why: string;
-  }[];
+  /** NATS access as the NATS component configures it. */
+  readonly nats: {
+    /** The nkey users and their permissions, each subject with the client and operation needing it. */
+    readonly users: readonly NatsAccess[];
+    /** What one executor job may do: the template the middleware fills in per job. */
+    readonly executorScope: NatsAccess;
+    /** The supported client libraries and versions. */
+    readonly clients: readonly {
+      readonly library: string;
+      readonly version: string;
+      readonly roles: readonly string[];
+      readonly why: string;
+    }[];
+  };
+}
+
+/** A NATS user's (or the executor scope's) permissions. */
+export interface NatsAccess {
+  readonly user: string;
+  readonly publish: readonly { readonly subject: string; readonly for: string }[];
+  readonly subscribe: readonly { readonly subject: string; readonly for: string }[];
+  readonly why: string;
+}
+
+/** Rows of subjects with what needs them. */
+function subjectRows(a: NatsAccess): string[] {
+  return [
+    ...a.publish.map((s) => `| ${a.user} | publish | \`${s.subject}\` | ${s.for} |`),
+    ...a.subscribe.map((s) => `| ${a.user} | subscribe | \`${s.subject}\` | ${s.for} |`),
+  ];
 }
 
 /** The Markdown report of one environment. */
@@ -45,14 +68,16 @@ export function environmentReport(
   cap: CapacityReport,
   inputs: ReportInputs,
 ): string {
-  const images = new Map<string, string[]>();
+  const images = new Map<string, { users: string[]; pullSecrets: Set<string> }>();
   for (const o of objects) {
     const spec = podSpecOf(o);
     if (!spec) continue;
+    const pullSecrets = podPullSecrets(objects, o.metadata.namespace ?? '', spec);
     for (const c of podContainers(spec)) {
-      const list = images.get(String(c.image)) ?? [];
-      list.push(`${o.kind} ${o.metadata.name}/${String(c.name)}`);
-      images.set(String(c.image), list);
+      const entry = images.get(String(c.image)) ?? { users: [], pullSecrets: new Set<string>() };
+      entry.users.push(`${o.kind} ${o.metadata.name}/${String(c.name)}`);
+      for (const p of pullSecrets) entry.pullSecrets.add(p);
+      images.set(String(c.image), entry);
     }
   }
   const pct = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
@@ -101,16 +126,35 @@ export function environmentReport(
     '',
     '## NATS access',
     '',
-    'Every user may do only what is listed (nats.conf `permissions`); the real nats-server and clients prove it in `test/real/software/nats.real.test.ts`. Passwords come from the Secrets below and may hold any character but a single quote.',
+    'Every client may do only what is listed; the real nats-server runs this configuration with every supported client in `test/real/software/nats.real.test.ts`.',
     '',
-    '| user | may publish to | may subscribe to | why |',
+    '**Supported clients** (the image contract; each runs the whole data flow and the denial matrix):',
+    '',
+    '| library | version | used by | why this version |',
     '| --- | --- | --- | --- |',
-    ...inputs.natsUsers.map(
-      (u) =>
-        `| ${u.user} | ${u.publish.map((x) => `\`${x}\``).join(' ')} | ${u.subscribe.map((x) => `\`${x}\``).join(' ')} | ${u.why} |`,
-    ),
+    ...inputs.nats.clients.map((c) => `| ${c.library} | ${c.version} | ${c.roles.join(', ')} | ${c.why} |`),
     '',
-    '**What remains** (static configuration cannot narrow it; see the repository README, "NATS: what remains"): one executor credential serves every job and bucket names are user ids, so an executor can write any user\'s job records and output objects (never read, list, download, create, delete or purge them). The credential is in the environment of the pod that runs user code. Scoping it to one job needs per-job credentials minted by the middleware.',
+    '**How clients authenticate.** No password exists and the server holds no secret: it reads only public keys, from the NATS credentials Secret.',
+    '',
+    ...inputs.nats.users.map(
+      (u) =>
+        `- ${u.user}: an nkey. The server reads its public key (\`${u.user}-nkey\`, and \`${u.user}-nkey-next\` during a rotation); the pod reads its seed (\`${u.user}-nkey-seed\`) as NATS_NKEY_SEED.`,
+    ),
+    `- executor: a ticket for one job. The middleware signs it when it launches the job and puts it in a Secret named after the pod (create-only RBAC), mounted read-only as a file with mode 0400 (NATS_TICKET_FILE), never in the environment. The server hands the ticket to the middleware (auth callout, \`callout-issuer\` is the public key that verifies its answers), which answers with a credential scoped to that job that expires with it.`,
+    '',
+    '**Permissions**, each subject with the client and operation that need it:',
+    '',
+    '| user | may | subject | needed by |',
+    '| --- | --- | --- | --- |',
+    ...inputs.nats.users.flatMap((u) => subjectRows(u)),
+    '',
+    `**Per-job scope** of an executor (${inputs.nats.executorScope.why}); the middleware fills in \`{user}\` (USER_ID), \`{job}\` (JOB_ID) and \`{object}\` (the object store's name token of \`<JOB_ID>-output.zip\`):`,
+    '',
+    '| user | may | subject | needed by |',
+    '| --- | --- | --- | --- |',
+    ...subjectRows(inputs.nats.executorScope),
+    '',
+    "**What remains:** an executor's output chunks go to `$O.{user}.C.*`, under a random id its client picks, so a job can add chunks (never metadata) to its own user's object store; they belong to no object, and the store's size limit bounds them. Executors using nats.js look up object metadata with `$JS.API.STREAM.MSG.GET.OBJ_{user}` and the subject in the body, so they could read other outputs of the same user (never another user's). The ticket is readable by the user's code, which runs as the same user in the same container; the scope is what limits it: that job's record and output, until the job's deadline.",
     '',
     '## Who can do what',
     '',
@@ -164,9 +208,21 @@ export function environmentReport(
     '',
     '## Images',
     '',
-    '| image | used by |',
-    '| --- | --- |',
-    ...[...images].sort(([a], [b]) => a.localeCompare(b)).map(([img, users]) => `| \`${img}\` | ${users.join(', ')} |`),
+    env.registry
+      ? `Every image comes from the registry ${env.registry.host}, pinned by digest, pulled with the Secret ${env.registry.pullSecret} that each pod's ServiceAccount names.`
+      : 'This environment names no registry: its images come from public registries, by tag.',
+    '',
+    '| image | registry | digest | pull secret | used by |',
+    '| --- | --- | --- | --- | --- |',
+    ...[...images]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([img, e]) => {
+        const at = img.indexOf('@');
+        const name = at < 0 ? img : img.slice(0, at);
+        const digest = at < 0 ? 'none (tag only)' : `\`${img.slice(at + 1)}\``;
+        const secrets = [...e.pullSecrets].sort().join(', ') || 'none';
+        return `| \`${name}\` | ${name.split('/')[0] ?? ''} | ${digest} | ${secrets} | ${e.users.join(', ')} |`;
+      }),
     '',
     '## Argo CD',
     '',
@@ -203,4 +259,15 @@ export function environmentReport(
     '',
   ];
   return lines.join('\n');
+}
+
+/** The pull Secrets a pod gets: its own imagePullSecrets and those of its ServiceAccount (admission copies them). */
+function podPullSecrets(objects: readonly Manifest[], namespace: string, spec: Record<string, unknown>): string[] {
+  const names = (list: unknown) =>
+    (Array.isArray(list) ? list : []).map((r) => String((r as { name?: unknown }).name ?? '')).filter((n) => n !== '');
+  const saName = typeof spec.serviceAccountName === 'string' ? spec.serviceAccountName : 'default';
+  const sa = objects.find(
+    (o) => o.kind === 'ServiceAccount' && o.metadata.name === saName && (o.metadata.namespace ?? '') === namespace,
+  ) as (Manifest & { imagePullSecrets?: unknown }) | undefined;
+  return [...new Set([...names(spec.imagePullSecrets), ...names(sa?.imagePullSecrets)])];
 }

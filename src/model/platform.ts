@@ -111,6 +111,32 @@ export const PLATFORM_PROPERTIES = {
       pattern: '^[a-z0-9.-]+(:[0-9]+)?/([a-z0-9._-]+/)*$',
     },
   },
+  registry: {
+    description:
+      "The environment's private registry (or mirror): every image comes from it, pinned by digest (repository:tag@sha256:...), and every ServiceAccount that runs pods pulls with its pull Secret. Required in production; dev may keep public registries.",
+    type: 'object',
+    additionalProperties: false,
+    required: ['host', 'pullSecret'],
+    properties: {
+      host: {
+        description:
+          'Registry host (and port), e.g. registry.prod.coderun.example.com: every image repository starts with <host>/.',
+        type: 'string',
+        pattern: '^[a-z0-9]+([.-][a-z0-9]+)*(:[0-9]+)?$',
+      },
+      pullSecret: {
+        description:
+          'Name of the kubernetes.io/dockerconfigjson Secret (key .dockerconfigjson) in the app and executor namespaces, from the secret provider.',
+        $ref: '#/definitions/dnsSubdomain',
+      },
+    },
+  },
+  promotedFrom: {
+    description:
+      "The environment whose verified images this one runs (npm run promote's source): the semantic diff flags an image of this environment whose digest that environment does not run.",
+    type: 'string',
+    pattern: '^[a-z][a-z0-9-]{0,19}$',
+  },
   network: {
     description: 'Cluster addresses NetworkPolicies must allow.',
     type: 'object',
@@ -261,12 +287,51 @@ export function serviceSettingsRules(
   return out;
 }
 
-/** Every image under one of allowedRegistries; `images` pairs each image with its field path. */
-export function registryRules(c: PlatformConfig, images: readonly (readonly [string, ImageRef])[]): PathProblem[] {
-  return images
+/** One image field of an environment file: its dotted path (e.g. `services.frontend.image`) and value. */
+export type ImageField = readonly [string, ImageRef];
+
+/**
+ * Every image under one of allowedRegistries; with a `registry`, every image comes from it and names a
+ * digest (the release path: npm run pin writes them); production names a registry. `images` pairs each
+ * image with its field path; `digests: 'pending'` (npm run pin, which is about to write them) lets a
+ * missing digest pass.
+ */
+export function registryRules(
+  c: PlatformConfig,
+  images: readonly ImageField[],
+  opts: { readonly digests: 'required' | 'pending' } = { digests: 'required' },
+): PathProblem[] {
+  const out: PathProblem[] = images
     .filter(([, img]) => !c.allowedRegistries.some((r) => `${img.repository}/`.startsWith(r)))
     .map(([path, img]) => ({
       path: `${path}.repository`,
       message: `${img.repository} is not under allowedRegistries (${c.allowedRegistries.join(', ')}). Use an allowed registry or add it there.`,
     }));
+  const reg = c.registry;
+  if (!reg) {
+    if (c.tier === 'production') {
+      out.push({
+        path: 'tier',
+        message:
+          'production runs every image from its own registry, pinned by digest, but this environment names no registry. ' +
+          'Add registry.host and registry.pullSecret (README: How to release).',
+      });
+    }
+    return out;
+  }
+  for (const [path, img] of images) {
+    if (!img.repository.startsWith(`${reg.host}/`)) {
+      out.push({
+        path: `${path}.repository`,
+        message: `${img.repository} is not in the environment's registry ${reg.host}. Copy the image there (npm run promote does) and use ${reg.host}/<path>.`,
+      });
+    }
+    if (!img.digest && opts.digests === 'required') {
+      out.push({
+        path,
+        message: `${img.repository}${img.tag ? `:${img.tag}` : ''} has no digest; an environment with a registry runs every image as repository:tag@sha256:... Run npm run pin -- --env ${c.name}.`,
+      });
+    }
+  }
+  return out;
 }

@@ -49,6 +49,7 @@ import {
   podSecurityRestrictedRule,
   rbacRule,
   readOnlyRootRule,
+  registryPullRule,
   serviceAccountTokensRule,
 } from './rules/security';
 
@@ -88,6 +89,7 @@ export const RULES: readonly Rule[] = [
   // Security
   pinnedImagesRule,
   allowedRegistriesRule,
+  registryPullRule,
   podSecurityRestrictedRule,
   readOnlyRootRule,
   serviceAccountTokensRule,

@@ -9,6 +9,7 @@ import {
   formatMarkdown,
   formatText,
   RISK_CATEGORIES,
+  imageDigests,
   unpinnedReason,
   type DiffInput,
   type RiskCategory,
@@ -404,6 +405,12 @@ const CASES: readonly Case[] = [
     says: 'digest removed',
   },
   {
+    name: 'image digest replaced by another (a promotion)',
+    before: [deployment(container({ image: `registry.example/app:1.4.0@sha256:${'1'.repeat(64)}` }))],
+    after: [deployment(container({ image: `registry.example/app:1.5.0@sha256:${'2'.repeat(64)}` }))],
+    expect: [],
+  },
+  {
     name: 'image bumped to a release tag',
     before: [deployment()],
     after: [deployment(container({ image: 'registry.example/app:1.5.0' }), { replicas: 4 })],
@@ -422,6 +429,7 @@ describe('semantic diff: risk flags', () => {
   it('every risk category has a fixture that raises it', () => {
     const raised = new Set(CASES.flatMap((c) => c.expect));
     raised.add('headroom'); // below
+    raised.add('unverified-image'); // below
     expect(RISK_CATEGORIES.filter((c) => !raised.has(c))).toEqual([]);
   });
 
@@ -437,6 +445,53 @@ describe('semantic diff: risk flags', () => {
     expect(at(30, 25)).toEqual([]);
     expect(at(30, 25, 40)).toHaveLength(1);
     expect(at(15, 15)).toEqual([]); // already below: not this change's doing
+  });
+
+  describe('unverified-image: an environment promoted from another runs only what that one runs', () => {
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    const staging = [deployment(container({ image: `registry.staging.example/app:1.5.0@${digest('a')}` }))];
+    const verified = { from: 'staging', digests: imageDigests(staging) };
+    const flag = (before: string, after: string) =>
+      diffEnvironment({
+        env: 'prod',
+        before: [deployment(container({ image: before }))],
+        after: [deployment(container({ image: after }))],
+        verified,
+      }).risks.filter((r) => r.category === 'unverified-image');
+
+    it('passes a digest staging runs, under another registry and tag', () => {
+      expect(imageDigests(staging)).toEqual(new Set([digest('a')]));
+      expect(
+        flag(`registry.prod.example/app:1.4.0@${digest('0')}`, `registry.prod.example/app:1.5.0@${digest('a')}`),
+      ).toEqual([]);
+    });
+
+    it('flags a digest staging does not run', () => {
+      const r = flag(
+        `registry.prod.example/app:1.4.0@${digest('0')}`,
+        `registry.prod.example/app:1.5.0@${digest('b')}`,
+      );
+      expect(r.map((x) => x.message)).toEqual([
+        `app: registry.prod.example/app:1.4.0@${digest('0')} → registry.prod.example/app:1.5.0@${digest('b')}: staging runs no image with digest ${digest('b')}`,
+      ]);
+    });
+
+    it('flags a dropped digest (nothing to compare), as unpinned-image does', () => {
+      const r = flag(`registry.prod.example/app:1.5.0@${digest('a')}`, 'registry.prod.example/app:1.5.0');
+      expect(r.map((x) => x.message)).toEqual([
+        `app: registry.prod.example/app:1.5.0@${digest('a')} → registry.prod.example/app:1.5.0: no digest to compare`,
+      ]);
+    });
+
+    it('says nothing of an unchanged image or an environment promoted from nowhere', () => {
+      const same = `registry.prod.example/app:1.4.0@${digest('0')}`;
+      expect(flag(same, same)).toEqual([]);
+      const { categories } = run(
+        [deployment(container({ image: same }))],
+        [deployment(container({ image: `registry.prod.example/app:1.5.0@${digest('b')}` }))],
+      );
+      expect(categories).toEqual([]);
+    });
   });
 
   it('names unpinned references', () => {

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/model/objects';
+import { natsCredentialKeys } from '../../charts/nats/plan';
 import { check, committed, container, pick, pod, withGateway, withReplaced } from './fixtures';
 import {
   autoscalersRule,
@@ -315,7 +316,7 @@ describe('rule references', () => {
     pod(sts).priorityClassName = 'coderun-critical';
     const out = check(referencesRule, withReplaced('staging', sts), 'staging');
     expect(out).toContain('volume config reads ConfigMap coderun/nats-conf, which is neither rendered nor provided');
-    expect(out).toContain('env NATS_FRONTEND_PASSWORD_SECRET reads Secret coderun/nats-creds');
+    expect(out).toContain('env NATS_FRONTEND_NKEY reads Secret coderun/nats-creds');
     expect(out).toContain('runs as ServiceAccount coderun/nats-server, which is not rendered');
     expect(out).toContain('uses PriorityClass coderun-critical, which is not rendered');
   });
@@ -330,10 +331,9 @@ describe('rule references', () => {
   });
 
   it('fails when a Secret is read in the wrong namespace', () => {
-    const t: any = pick('dev', 'PodTemplate', 'executor-go');
-    t.template.spec.containers[0].env.find((e: any) => e.name === 'NATS_PASSWORD').valueFrom.secretKeyRef.name =
-      'nats-credentials';
-    expect(check(referencesRule, withReplaced('dev', t), 'dev')).toContain(
+    const t: any = pick('prod', 'PodTemplate', 'executor-go');
+    t.template.spec.volumes.find((v: any) => v.name === 'nats-ca').secret.secretName = 'nats-credentials';
+    expect(check(referencesRule, withReplaced('prod', t), 'prod')).toContain(
       'reads Secret coderun-executors/nats-credentials',
     );
   });
@@ -388,7 +388,7 @@ describe('rule references', () => {
     pod(d).volumes.find((v: any) => v.name === 'nats-ca').secret.items[0].key = 'ca.pem';
     const out = check(referencesRule, withReplaced('prod', d));
     expect(out).toContain(
-      'reads key password of Secret coderun/nats-credentials, which holds only frontend-password, middleware-password, executor-password (ExternalSecret coderun/nats-credentials)',
+      'reads key password of Secret coderun/nats-credentials, which holds only frontend-nkey, frontend-nkey-seed, middleware-nkey, middleware-nkey-seed, callout-issuer, callout-issuer-seed (ExternalSecret coderun/nats-credentials)',
     );
     expect(out).toContain(
       'volume nats-ca reads key ca.pem of Secret coderun/nats-tls, which holds only tls.crt, tls.key, ca.crt (Certificate coderun/nats-tls)',
@@ -470,22 +470,20 @@ describe('providedByCluster', () => {
     const names = providedByCluster(env, objects).map((p) => `${p.namespace}/${p.name}`);
     expect(names.sort()).toEqual([
       'coderun-executors/nats-ca',
-      'coderun-executors/nats-executor-credentials',
+      'coderun-executors/registry-credentials',
       'coderun/nats-credentials',
       'coderun/nats-tls',
       'coderun/oauth2-proxy-credentials',
       'coderun/oauth2-proxy-tls',
+      'coderun/registry-credentials',
     ]);
   });
 
   it('knows the keys of ExternalSecret targets, Certificate and ingress-shim Secrets', () => {
     const { env, objects } = committed('prod');
     const keys = new Map(providedByCluster(env, objects).map((p) => [`${p.namespace}/${p.name}`, p.keys]));
-    expect(keys.get('coderun/nats-credentials')).toEqual([
-      'frontend-password',
-      'middleware-password',
-      'executor-password',
-    ]);
+    // The ExternalSecret copies what the NATS plan says the Secret holds.
+    expect(keys.get('coderun/nats-credentials')).toEqual(natsCredentialKeys(env.services.nats));
     expect(keys.get('coderun/nats-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
     expect(keys.get('coderun/oauth2-proxy-tls')).toEqual(['tls.crt', 'tls.key', 'ca.crt']);
     const es: any = structuredClone(objects.find((o) => o.kind === 'ExternalSecret'));
@@ -504,7 +502,6 @@ describe('providedByCluster', () => {
     expect(providedByCluster(env, objects).map((p) => `${p.namespace}/${p.name} (${p.by})`)).toEqual([
       'coderun/oauth2-proxy-credentials (pre-created (env.secrets))',
       'coderun/nats-credentials (pre-created (env.secrets))',
-      'coderun-executors/nats-executor-credentials (pre-created (env.secrets))',
     ]);
     const sealed = { ...env, secrets: { ...env.secrets, provider: 'sealed-secrets' as const } };
     expect(providedByCluster(sealed, objects)).toEqual([]);

@@ -24,6 +24,7 @@ import {
   goMemoryLimitRule,
   imageReference,
   jetstreamReplicasRule,
+  natsCredentialsRule,
   natsLeastPrivilegeRule,
   natsTlsRule,
   natsUsers,
@@ -55,15 +56,17 @@ const envOf = (env: string) => committed(env).env;
 
 describe('rule executor-exact-images', () => {
   const GUARD = 'coderun-executor-guard';
-  const prefixOnly = (s: any) => {
+  // A guard that admits any image of the environment's registry (the first path segment of its images).
+  const prefixOnly = (s: any, env: string) => {
+    const host = envOf(env).executors.images.go.repository.split('/')[0] ?? '';
     const v = s.validations.find((x: any) => /\.image\b/.test(x.expression));
-    v.expression = "object.spec.containers.all(c, c.image.startsWith('docker.io/'))";
+    v.expression = `object.spec.containers.all(c, c.image.startsWith('${host}/'))`;
   };
 
   it.each(ENVS)('fails in %s when the guard admits any image of the registry (another tag, another image)', (env) => {
     const out = check(
       executorExactImagesRule,
-      edited(env, 'ValidatingAdmissionPolicy', GUARD, (p) => prefixOnly(p.spec)),
+      edited(env, 'ValidatingAdmissionPolicy', GUARD, (p) => prefixOnly(p.spec, env)),
       env,
     );
     const repo = envOf(env).executors.images.go.repository;
@@ -486,18 +489,25 @@ describe('rule nats-least-privilege', () => {
     });
   /** Adds `subject` to the first allow list of `what` (publish or subscribe) of `user`. */
   const allow = (user: string, what: string, subject: string) => (conf: string) =>
-    conf.replace(new RegExp(`(user: ${user}\\b[\\s\\S]*?${what}: \\{ allow: \\[)`), `$1"${subject}", `);
-
-  it.each(ENVS)('fails in %s when the executors may inject jobs or create streams', (env) => {
-    const out = check(
-      natsLeastPrivilegeRule,
-      withConf(env, (c) =>
-        allow('executor', 'publish', '$JS.API.STREAM.CREATE.*')(allow('executor', 'publish', 'cola.>')(c)),
-      ),
-      env,
+    conf.replace(
+      new RegExp(`(nkey: \\$NATS_${user.toUpperCase()}_NKEY\\b[\\s\\S]*?${what}: \\{ allow: \\[)`),
+      `$1"${subject}", `,
     );
-    for (const l of EXECUTOR_LANGUAGES) expect(out).toContain(`user executor may publish jobs to cola.${l}`);
-    expect(out).toContain('user executor may publish $JS.API.STREAM.CREATE.KV_someone (stream administration)');
+
+  it.each(ENVS)('fails in %s when the executors may inject jobs, create streams or read other inboxes', (env) => {
+    const os = edited(env, 'Deployment', 'middleware', (d) => {
+      const v = container(d).env.find((e: any) => e.name === 'NATS_EXECUTOR_SCOPE');
+      const scope = JSON.parse(v.value);
+      scope.publish.push('cola.>', '$JS.API.STREAM.CREATE.*');
+      scope.subscribe.push('_INBOX_executor.>');
+      v.value = JSON.stringify(scope);
+    });
+    const out = check(natsLeastPrivilegeRule, os, env);
+    for (const l of EXECUTOR_LANGUAGES) expect(out).toContain(`an executor may publish jobs to cola.${l}`);
+    expect(out).toContain('an executor may publish $JS.API.STREAM.CREATE.KV_someone (stream administration)');
+    expect(out).toContain(
+      "an executor may subscribe to _INBOX_executor.>, beyond its job's inbox _INBOX_executor.job1.>",
+    );
   });
 
   it("fails when a client may subscribe beyond its inbox (another client's replies, or the job queues)", () => {
@@ -507,7 +517,9 @@ describe('rule nats-least-privilege', () => {
         allow('frontend', 'subscribe', 'cola.go')(allow('middleware', 'subscribe', '_INBOX_frontend.>')(c)),
       ),
     );
-    expect(out).toContain('user middleware may subscribe to _INBOX_frontend.>, beyond its inbox and the job queues');
+    expect(out).toContain(
+      'user middleware may subscribe to _INBOX_frontend.>, beyond its inbox, the job queues and the auth callout',
+    );
     expect(out).toContain('user frontend may subscribe to cola.go, beyond its inbox');
   });
 
@@ -522,7 +534,7 @@ describe('rule nats-least-privilege', () => {
 
   it('reads the users of the committed nats.conf and matches NATS subjects', () => {
     const conf = (pick('prod', 'ConfigMap', 'nats-config') as any).data['nats.conf'];
-    expect(natsUsers(conf).map((u) => u.user)).toEqual(['frontend', 'middleware', 'executor']);
+    expect(natsUsers(conf).map((u) => u.user)).toEqual(['frontend', 'middleware']);
     expect(natsUsers(conf).every((u) => u.publish.length > 0 && u.subscribe.length > 0)).toBe(true);
     expect(subjectMatches('cola.>', 'cola.go')).toBe(true);
     expect(subjectMatches('cola.*', 'cola.go')).toBe(true);
@@ -600,8 +612,8 @@ describe('rule nats-volume-as-declared', () => {
 
 describe('rule external-secrets-as-declared', () => {
   const external = ENVS.filter((e) => envOf(e).secrets.provider === 'external-secrets');
-  const nameOf = (env: string, secret: 'nats' | 'natsExecutor') => envOf(env).secrets[secret];
-  const withSecret = (env: string, secret: 'nats' | 'natsExecutor', edit: (spec: any) => void) => {
+  const nameOf = (env: string, secret: 'nats' | 'oauth2Proxy') => envOf(env).secrets[secret];
+  const withSecret = (env: string, secret: 'nats' | 'oauth2Proxy', edit: (spec: any) => void) => {
     const os: any[] = structuredClone(committed(env).objects) as any[];
     const o = os.find((x) => x.kind === 'ExternalSecret' && x.spec.target.name === nameOf(env, secret));
     edit(o.spec);
@@ -621,14 +633,14 @@ describe('rule external-secrets-as-declared', () => {
     expect(out).toContain(`not [`);
   });
 
-  it('fails on another store or refresh interval, or an executor password from another property', () => {
+  it('fails on another store or refresh interval, or a seed from another property', () => {
     const env = external[0] ?? '';
     const out = check(
       externalSecretsRule,
-      withSecret(env, 'natsExecutor', (s) => {
+      withSecret(env, 'nats', (s) => {
         s.secretStoreRef.name = 'somewhere-else';
         s.refreshInterval = '720h';
-        s.data[0].remoteRef.property = 'middleware-password';
+        s.data.find((d: any) => d.secretKey === 'frontend-nkey-seed').remoteRef.property = 'middleware-nkey-seed';
       }),
       env,
     );
@@ -636,16 +648,85 @@ describe('rule external-secrets-as-declared', () => {
     expect(out).toContain(
       `refreshInterval is 720h, not ${String(envOf(env).secrets.externalSecrets?.refreshInterval)}`,
     );
-    expect(out).toContain(':middleware-password], not [password <- ');
+    expect(out).toContain('frontend-nkey-seed <- ');
+    expect(out).toContain(':middleware-nkey-seed, ');
+  });
+
+  it("fails when a rotating user's next nkey is not copied, or copied when nothing rotates", () => {
+    const env = external[0] ?? '';
+    const base = envOf(env);
+    const rotating = {
+      ...base,
+      services: { ...base.services, nats: { ...base.services.nats, rotating: ['frontend'] } },
+    };
+    expect(check(externalSecretsRule, committed(env).objects, env, rotating as any)).toContain(
+      'frontend-nkey-next <- ',
+    );
+    const extra = withSecret(env, 'nats', (s) => {
+      s.data.push({
+        secretKey: 'frontend-nkey-next',
+        remoteRef: { ...s.data[0].remoteRef, property: 'frontend-nkey-next' },
+      });
+    });
+    expect(check(externalSecretsRule, extra, env)).toContain('frontend-nkey-next <- ');
   });
 
   it('fails when a Secret has no ExternalSecret', () => {
     const env = external[0] ?? '';
     const os = committed(env).objects.filter(
-      (o: any) => !(o.kind === 'ExternalSecret' && o.spec.target.name === nameOf(env, 'natsExecutor')),
+      (o: any) => !(o.kind === 'ExternalSecret' && o.spec.target.name === nameOf(env, 'nats')),
     );
     expect(check(externalSecretsRule, os, env)).toContain(
-      `Secret ${nameOf(env, 'natsExecutor')} comes from 0 ExternalSecrets, not one`,
+      `Secret ${nameOf(env, 'nats')} comes from 0 ExternalSecrets, not one`,
+    );
+  });
+});
+
+describe('rule nats-no-plaintext-credentials', () => {
+  const conf = (cm: any) => cm.data['nats.conf'] as string;
+
+  it.each(ENVS)('passes on the committed %s render', (env) => {
+    expect(check(natsCredentialsRule, committed(env).objects, env)).toBe('');
+  });
+
+  it('fails on a password or a token in nats.conf, or a user that signs in otherwise than by an nkey', () => {
+    const os = edited('prod', 'ConfigMap', 'nats-config', (cm) => {
+      cm.data['nats.conf'] = conf(cm)
+        .replace('nkey: $NATS_FRONTEND_NKEY\n', 'user: frontend\n        password: $NATS_FRONTEND_PASSWORD\n')
+        .replace('nkey: $NATS_MIDDLEWARE_NKEY\n', 'nkey: UABCDEF\n        token: s3cr3t\n');
+    });
+    const out = check(natsCredentialsRule, os);
+    expect(out).toContain('nats.conf: sets password; users sign in by nkey');
+    expect(out).toContain('nats.conf: sets token; users sign in by nkey');
+    expect(out).toContain('a user signs in by user frontend, not by an nkey read from the environment');
+    expect(out).toContain('a user signs in by nkey UABCDEF, not by an nkey read from the environment');
+  });
+
+  it('fails without an auth callout whose issuer comes from the environment', () => {
+    const os = edited('dev', 'ConfigMap', 'nats-config', (cm) => {
+      cm.data['nats.conf'] = conf(cm).replace('issuer: $NATS_CALLOUT_ISSUER', 'issuer: AABC');
+    });
+    expect(check(natsCredentialsRule, os, 'dev')).toContain(
+      'has no auth_callout with an issuer read from the environment',
+    );
+  });
+
+  it('fails when the server reads a seed, or an executor template a Secret', () => {
+    const sts = edited('prod', 'StatefulSet', 'nats', (s) => {
+      container(s).env.find((e: any) => e.name === 'NATS_FRONTEND_NKEY').valueFrom.secretKeyRef.key =
+        'frontend-nkey-seed';
+    });
+    expect(check(natsCredentialsRule, sts)).toContain(
+      'env NATS_FRONTEND_NKEY reads Secret key frontend-nkey-seed: the server needs public keys only',
+    );
+    const t = edited('prod', 'PodTemplate', `executor-${EXECUTOR_LANGUAGES[0]}`, (x) => {
+      container(x).env.push({
+        name: 'NATS_TOKEN',
+        valueFrom: { secretKeyRef: { name: 'nats-credentials', key: 'x' } },
+      });
+    });
+    expect(check(natsCredentialsRule, t)).toContain(
+      'env NATS_TOKEN reads Secret key x: executors run user code and get no credential in their environment',
     );
   });
 });

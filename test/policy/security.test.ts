@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- tests break manifests on purpose */
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/model/objects';
-import { check, committed, container, pick, pod, withReplaced } from './fixtures';
+import { check, committed, committedByEnv, container, pick, pod, withReplaced } from './fixtures';
 import {
   allowedRegistriesRule,
   executorGuardrailsRule,
@@ -11,6 +11,7 @@ import {
   noSecretsInGitRule,
   podSecurityRestrictedRule,
   readOnlyRootRule,
+  registryPullRule,
   secretLooking,
   serviceAccountTokensRule,
 } from '../../src/policy/rules';
@@ -34,6 +35,47 @@ describe('rule allowed-registries', () => {
     const t: any = pick('dev', 'PodTemplate', 'executor-go');
     t.template.spec.containers[0].image = 'docker.io/golang:1.22';
     expect(check(allowedRegistriesRule, [t], 'dev')).toContain("image 'docker.io/golang:1.22'");
+  });
+});
+
+describe('rule registry-as-declared', () => {
+  it('passes the committed output of every environment', () => {
+    for (const env of committedByEnv().keys()) expect(check(registryPullRule, committed(env).objects, env)).toBe('');
+  });
+
+  it('fails on an image without its digest, and on one from another registry', () => {
+    const d: any = pick('prod', 'Deployment', 'frontend');
+    const pinned = String(container(d).image);
+    container(d).image = pinned.slice(0, pinned.indexOf('@'));
+    expect(check(registryPullRule, withReplaced('prod', d))).toContain(
+      `container frontend image '${pinned.slice(0, pinned.indexOf('@'))}' is not registry.prod.coderun.example.com/<path>:<tag>@sha256:<digest>`,
+    );
+    container(d).image = pinned.replace('registry.prod.', 'registry.staging.');
+    expect(check(registryPullRule, withReplaced('prod', d))).toContain('is not registry.prod.coderun.example.com/');
+  });
+
+  it("fails when a pod's ServiceAccount does not name the pull Secret: the executors', the reaper's", () => {
+    for (const name of ['executor', 'executor-reaper']) {
+      const sa: any = pick('prod', 'ServiceAccount', name);
+      delete sa.imagePullSecrets;
+      const out = check(registryPullRule, withReplaced('prod', sa));
+      expect(out).toContain(
+        `ServiceAccount ${String(sa.metadata.namespace)}/${name}, which does not name the pull Secret registry-credentials`,
+      );
+    }
+    const d: any = pick('staging', 'Deployment', 'middleware');
+    d.spec.template.spec.serviceAccountName = 'default';
+    expect(check(registryPullRule, withReplaced('staging', d), 'staging')).toContain(
+      'ServiceAccount coderun/default, which is not rendered to name the pull Secret',
+    );
+  });
+
+  it('fails on a pull Secret in an environment without a registry', () => {
+    const sa: any = pick('dev', 'ServiceAccount', 'nats');
+    sa.imagePullSecrets = [{ name: 'registry-credentials' }];
+    expect(check(registryPullRule, withReplaced('dev', sa), 'dev')).toContain(
+      'names pull Secret(s) registry-credentials, but the environment names no registry',
+    );
   });
 });
 
@@ -176,7 +218,10 @@ describe('rule no-secrets-in-git', () => {
   it('accepts env-variable references in the NATS config but not literal passwords', () => {
     expect(check(noSecretsInGitRule, [pick('prod', 'ConfigMap', 'nats-config')])).toBe('');
     const cm: any = pick('prod', 'ConfigMap', 'nats-config');
-    cm.data['nats.conf'] = cm.data['nats.conf'].replace('password: $NATS_FRONTEND_PASSWORD', 'password: s3cr3t-pw');
+    cm.data['nats.conf'] = cm.data['nats.conf'].replace(
+      'nkey: $NATS_FRONTEND_NKEY',
+      'user: frontend\n        password: s3cr3t-pw',
+    );
     expect(check(noSecretsInGitRule, [cm])).toContain(
       'data.nats.conf sets password to a literal; use an environment variable reference filled from a Secret',
     );

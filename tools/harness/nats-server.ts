@@ -2,7 +2,8 @@
  * Runs the committed NATS StatefulSet of an environment as real nats-server processes on loopback.
  * Only addresses and paths are rewritten: each container port moves to a free loopback port, each
  * volume mount to a temp dir, and the route URLs to the peers' loopback cluster ports. Everything
- * else (JetStream limits, users, permissions, TLS settings, lame duck) is the committed text.
+ * else (JetStream limits, accounts, users, permissions, the auth callout, TLS settings, lame duck) is the
+ * committed text.
  */
 import { mkdirSync, mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -84,7 +85,7 @@ export interface NatsCluster {
 
 /**
  * Prepares one loopback node per StatefulSet replica from the committed StatefulSet and ConfigMap.
- * `secrets` gives the test passwords; `tls` is whether the committed config has a tls block.
+ * `secrets` gives the Secret values the test made (public nkeys for the server).
  */
 export async function prepareCluster(
   statefulSet: Manifest,

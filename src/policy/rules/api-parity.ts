@@ -537,7 +537,7 @@ const CERT_MANAGER_INGRESS_ANNOTATIONS = ['cert-manager.io/cluster-issuer', 'cer
  * ExternalSecrets, rendered SealedSecrets, the secretName of rendered cert-manager Certificates,
  * the tls secretNames of Ingresses that cert-manager's ingress-shim serves (a cert-manager.io
  * issuer annotation) and, when env.secrets.provider is 'pre-created', the names in env.secrets
- * (oauth2Proxy and nats in the app namespace, natsExecutor in the executor namespace). Each comes
+ * (oauth2Proxy and nats in the app namespace). Each comes
  * with the keys it will hold where the render says.
  */
 export function providedByCluster(env: EnvironmentConfig, objects: readonly Manifest[]): ProvidedSecret[] {
@@ -571,7 +571,6 @@ export function providedByCluster(env: EnvironmentConfig, objects: readonly Mani
     const by = 'pre-created (env.secrets)';
     out.push({ namespace: env.namespaces.app, name: env.secrets.oauth2Proxy, by });
     out.push({ namespace: env.namespaces.app, name: env.secrets.nats, by });
-    out.push({ namespace: env.namespaces.executor, name: env.secrets.natsExecutor, by });
   }
   return out;
 }

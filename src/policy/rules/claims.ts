@@ -343,6 +343,51 @@ export const natsTlsRule: Rule = claimRule({
   },
 });
 
+export const natsCredentialsRule: Rule = claimRule({
+  id: 'nats-no-plaintext-credentials',
+  reason:
+    "The NATS server holds only what verifies a client: nats.conf has no password or token, every user signs in by an nkey read from the environment, executors through the auth callout, and the server's environment reads no seed; executor pods, which run user code, get no credential in their environment (their per-job ticket is a mounted file).",
+  check(objects, _env, report) {
+    for (const cm of objects.filter((o) => o.kind === 'ConfigMap'))
+      for (const [file, text] of Object.entries(asStrRecord(cm.data))) {
+        if (!/^jetstream\s*\{/m.test(text)) continue;
+        const conf = text.replace(/#.*$/gm, '');
+        for (const m of conf.matchAll(/^\s*(password|token|auth_token)\s*[:=]/gm))
+          report(cm, `${file}: sets ${String(m[1])}; users sign in by nkey, executors through the auth callout`);
+        const users = [...conf.matchAll(/^\s*\{?\s*(user|nkey)\s*:\s*(\S+)/gm)];
+        for (const u of users)
+          if (u[1] !== 'nkey' || !String(u[2]).startsWith('$'))
+            report(
+              cm,
+              `${file}: a user signs in by ${String(u[1])} ${String(u[2])}, not by an nkey read from the environment`,
+            );
+        if (!/auth_callout\s*\{[^}]*\bissuer\s*:\s*\$\w+/.test(conf))
+          report(cm, `${file}: has no auth_callout with an issuer read from the environment`);
+      }
+    for (const w of workloads(objects)) {
+      const executor = w.object.kind === 'PodTemplate' && w.namespace === _env.namespaces.executor;
+      for (const c of allContainers(w.pod.spec)) {
+        const refs = asArr(c.env).flatMap((e) => {
+          const key = asObj(asObj(e.valueFrom).secretKeyRef).key;
+          return typeof key === 'string' ? [{ name: String(e.name), key }] : [];
+        });
+        if (w.object.kind === 'StatefulSet' && refs.some((r) => r.name.startsWith('NATS_')))
+          for (const r of refs.filter((x) => /seed|password/i.test(x.key)))
+            report(
+              w.object,
+              `container ${String(c.name)} env ${r.name} reads Secret key ${r.key}: the server needs public keys only`,
+            );
+        if (executor)
+          for (const r of refs)
+            report(
+              w.object,
+              `container ${String(c.name)} env ${r.name} reads Secret key ${r.key}: executors run user code and get no credential in their environment`,
+            );
+      }
+    }
+  },
+});
+
 // ---------------------------------------------------------------------------------------------
 // Executors: sizes as declared
 
@@ -554,6 +599,8 @@ export const spreadDeclaredRule: Rule = claimRule({
 
 /** Who may touch the job queues, as README.md says: the frontend publishes jobs, the middleware consumes them. */
 export const QUEUE_ROLES = { publisher: 'frontend', consumer: 'middleware' } as const;
+/** nats-server's auth callout subject: only the middleware answers it (it mints the executors' credentials). */
+const AUTH_CALLOUT = '$SYS.REQ.USER.AUTH';
 /** Subjects only the middleware may publish to: creating, deleting or purging a stream (a user's bucket). */
 const STREAM_ADMIN = ['CREATE', 'DELETE', 'PURGE'].map((op) => `$JS.API.STREAM.${op}.KV_someone`);
 
@@ -568,52 +615,93 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   return p.length === s.length;
 }
 
-/** The users of a nats.conf authorization block: name and the publish and subscribe allow lists. */
+/**
+ * The nkey users of a nats.conf: the user (from the variable its public key is read from,
+ * `$NATS_<USER>_NKEY[_NEXT]`) and the publish and subscribe allow lists.
+ */
 export function natsUsers(conf: string): { user: string; publish: string[]; subscribe: string[] }[] {
+  const text = conf.replace(/#.*$/gm, '');
   const list = (block: string, what: string) =>
     [...(new RegExp(`${what}:\\s*\\{\\s*allow:\\s*\\[([^\\]]*)\\]`).exec(block)?.[1] ?? '').matchAll(/"([^"]*)"/g)].map(
       (m) => m[1] ?? '',
     );
-  return conf
-    .split(/\buser:\s*/)
+  return text
+    .split(/\bnkey:\s*\$NATS_/)
     .slice(1)
     .map((block) => ({
-      user: /^\S+/.exec(block)?.[0] ?? '',
+      user: (/^([A-Z]+)_NKEY/.exec(block)?.[1] ?? '').toLowerCase(),
       publish: list(block, 'publish'),
       subscribe: list(block, 'subscribe'),
     }));
 }
 
+/** The NATS user a container signs in as: the user whose nkey seed NATS_NKEY_SEED reads (`<user>-nkey-seed`). */
+function natsUserOf(c: Json): string | undefined {
+  const v = asArr(c.env).find((e) => e.name === 'NATS_NKEY_SEED');
+  const key = asObj(asObj(v?.valueFrom).secretKeyRef).key;
+  return typeof key === 'string' ? key.replace(/-nkey-seed$/, '') : undefined;
+}
+
 export const natsLeastPrivilegeRule: Rule = claimRule({
   id: 'nats-least-privilege',
   reason:
-    "NATS users keep to their roles: only the frontend publishes to the job queues and only the middleware consumes them or creates, deletes or purges streams; every client subscribes to its own NATS_INBOX_PREFIX and nothing else, so no client reads another's replies.",
+    "NATS users keep to their roles: only the frontend publishes to the job queues and only the middleware consumes them, answers the auth callout or creates, deletes or purges streams; every client subscribes to its own NATS_INBOX_PREFIX and nothing else, so no client reads another's replies.",
   check(objects, env, report) {
     // The loader holds executors.images to exactly the executor languages.
     const queues = Object.keys(env.executors.images).map((l) => `cola.${l}`);
     const inboxes = new Map<string, Set<string>>();
     for (const w of workloads(objects))
       for (const c of allContainers(w.pod.spec)) {
-        const user = envValue(c, 'NATS_USER');
+        const user = natsUserOf(c);
         if (user === undefined) continue;
         const inbox = envValue(c, 'NATS_INBOX_PREFIX');
         if (inbox === undefined)
           report(w.object, `container ${String(c.name)} connects as ${user} with no NATS_INBOX_PREFIX`);
         else inboxes.set(user, (inboxes.get(user) ?? new Set()).add(inbox));
       }
+    // The executors' per-job scope, which the middleware fills in when it answers the auth callout.
+    for (const w of workloads(objects))
+      for (const c of allContainers(w.pod.spec)) {
+        const raw = envValue(c, 'NATS_EXECUTOR_SCOPE');
+        if (raw === undefined) continue;
+        let scope: { inboxPrefix?: string; publish?: string[]; subscribe?: string[] };
+        try {
+          scope = JSON.parse(raw) as typeof scope;
+        } catch {
+          report(w.object, `container ${String(c.name)}: NATS_EXECUTOR_SCOPE is not JSON`);
+          continue;
+        }
+        const fill = (x: string) =>
+          x
+            .replace(/\{user\}/g, 'someone')
+            .replace(/\{job\}/g, 'job1')
+            .replace(/\{object\}/g, 'b2JqZWN0');
+        const at = `NATS_EXECUTOR_SCOPE of container ${String(c.name)}`;
+        const inbox = `${fill(scope.inboxPrefix ?? '')}.>`;
+        for (const x of (scope.subscribe ?? []).map(fill))
+          if (x !== inbox)
+            report(w.object, `${at}: an executor may subscribe to ${x}, beyond its job's inbox ${inbox}`);
+        const publishes = (subject: string) => (scope.publish ?? []).map(fill).some((p) => subjectMatches(p, subject));
+        for (const q of queues.filter(publishes)) report(w.object, `${at}: an executor may publish jobs to ${q}`);
+        for (const x of STREAM_ADMIN.filter(publishes))
+          report(w.object, `${at}: an executor may publish ${x} (stream administration)`);
+      }
     for (const cm of objects.filter((o) => o.kind === 'ConfigMap'))
       for (const [file, text] of Object.entries(asStrRecord(cm.data))) {
-        if (!/^authorization\s*\{/m.test(text)) continue;
+        if (!/^accounts\s*\{/m.test(text)) continue;
         for (const u of natsUsers(text)) {
           const at = `${file}: user ${u.user}`;
           const mine = [...(inboxes.get(u.user) ?? [])];
           if (mine.length !== 1) report(cm, `${at} is used with ${mine.length} inbox prefixes, not one`);
-          const allowed = [...mine.map((i) => `${i}.>`), ...(u.user === QUEUE_ROLES.consumer ? queues : [])];
+          const allowed = [
+            ...mine.map((i) => `${i}.>`),
+            ...(u.user === QUEUE_ROLES.consumer ? [...queues, AUTH_CALLOUT] : []),
+          ];
           for (const s of u.subscribe)
             if (!allowed.includes(s))
               report(
                 cm,
-                `${at} may subscribe to ${s}, beyond its inbox${u.user === QUEUE_ROLES.consumer ? ' and the job queues' : ''}`,
+                `${at} may subscribe to ${s}, beyond its inbox${u.user === QUEUE_ROLES.consumer ? ', the job queues and the auth callout' : ''}`,
               );
           const publishes = (subject: string) => u.publish.some((p) => subjectMatches(p, subject));
           if (u.user !== QUEUE_ROLES.publisher)
@@ -724,18 +812,23 @@ export const README_SECRETS = [
     secret: 'nats',
     remote: 'nats',
     keys: {
-      'frontend-password': 'frontend-password',
-      'middleware-password': 'middleware-password',
-      'executor-password': 'executor-password',
+      'frontend-nkey': 'frontend-nkey',
+      'frontend-nkey-seed': 'frontend-nkey-seed',
+      'middleware-nkey': 'middleware-nkey',
+      'middleware-nkey-seed': 'middleware-nkey-seed',
+      'callout-issuer': 'callout-issuer',
+      'callout-issuer-seed': 'callout-issuer-seed',
     },
   },
-  { secret: 'natsExecutor', remote: 'nats', keys: { password: 'executor-password' } },
 ] as const;
+
+/** The key a rotation adds for `user` (README, "Rotating a NATS credential"), while services.nats.rotating names it. */
+const rotationKey = (user: string) => `${user}-nkey-next`;
 
 export const externalSecretsRule: Rule = claimRule({
   id: 'external-secrets-as-declared',
   reason:
-    "With external-secrets, each of the three Secrets comes from an ExternalSecret on the declared store and refresh interval that copies exactly the README's keys from the environment's own remote secret (remoteKeys), the executor's password from the NATS remote secret's executor-password.",
+    "With external-secrets, each of the two Secrets comes from an ExternalSecret on the declared store and refresh interval that copies exactly the README's keys from the environment's own remote secret (remoteKeys), and the next nkey of each user services.nats.rotating names.",
   check(objects, env, report) {
     const es = env.secrets.externalSecrets;
     if (env.secrets.provider !== 'external-secrets' || es === undefined) return;
@@ -760,7 +853,10 @@ export const externalSecretsRule: Rule = claimRule({
       const have = asArr(spec.data).map(
         (d) => `${String(d.secretKey)} <- ${String(asObj(d.remoteRef).key)}:${String(asObj(d.remoteRef).property)}`,
       );
-      const want = Object.entries(s.keys).map(([k, p]) => `${k} <- ${es.remoteKeys[s.remote]}:${p}`);
+      const keys: [string, string][] = Object.entries(s.keys);
+      if (s.secret === 'nats')
+        for (const user of env.services.nats.rotating ?? []) keys.push([rotationKey(user), rotationKey(user)]);
+      const want = keys.map(([k, p]) => `${k} <- ${es.remoteKeys[s.remote]}:${p}`);
       if (!sameSet(have, want)) report(o, `copies [${have.join(', ')}], not [${want.join(', ')}]`);
     }
   },
@@ -774,6 +870,7 @@ export const CLAIM_RULES: readonly Rule[] = [
   goMemoryLimitRule,
   jetstreamReplicasRule,
   natsTlsRule,
+  natsCredentialsRule,
   executorSizingRule,
   executorReaperRule,
   autoscalingRule,

@@ -42,6 +42,62 @@ export const allowedRegistriesRule: Rule = {
   },
 };
 
+/**
+ * The environment's registry: with `registry`, every container image is `<host>/…:tag@sha256:…` and
+ * every ServiceAccount a pod runs as names the pull Secret; without one, nothing names a pull Secret.
+ */
+export const registryPullRule: Rule = {
+  id: 'registry-as-declared',
+  reason:
+    "With env.registry every image comes from that registry as repository:tag@sha256:…, so each pod runs exactly the bytes pin or promote recorded, and every ServiceAccount a pod runs as names the registry's pull Secret (imagePullSecrets; admission copies it into each pod, the middleware's executor pods included), or the kubelet cannot pull; an environment without a registry names no pull Secret that nothing provides.",
+  check(objects, env) {
+    const out: Violation[] = [];
+    const reg = env.registry;
+    const serviceAccounts = objects.filter((o) => o.kind === 'ServiceAccount');
+    const pullSecrets = (sa: Manifest) =>
+      asArr((sa as { imagePullSecrets?: unknown }).imagePullSecrets).map((r) => String(r.name));
+    for (const w of workloads(objects)) {
+      const saName = typeof w.pod.spec.serviceAccountName === 'string' ? w.pod.spec.serviceAccountName : 'default';
+      if (reg) {
+        for (const c of allContainers(w.pod.spec)) {
+          const image = String(c.image ?? '');
+          if (!image.startsWith(`${reg.host}/`) || !/^[^@]+:[^/@]+@sha256:[0-9a-f]{64}$/.test(image)) {
+            out.push(
+              violation(
+                'registry-as-declared',
+                w.object,
+                `container ${String(c.name)} image '${image}' is not ${reg.host}/<path>:<tag>@sha256:<digest>`,
+              ),
+            );
+          }
+        }
+        const sa = serviceAccounts.find((o) => o.metadata.name === saName && nsOf(o) === w.namespace);
+        if (!sa || !pullSecrets(sa).includes(reg.pullSecret)) {
+          out.push(
+            violation(
+              'registry-as-declared',
+              w.object,
+              `its pods run as ServiceAccount ${w.namespace}/${saName}, which ${sa ? 'does not name' : 'is not rendered to name'} the pull Secret ${reg.pullSecret} in imagePullSecrets`,
+            ),
+          );
+        }
+      }
+    }
+    if (!reg) {
+      for (const sa of serviceAccounts.filter((o) => pullSecrets(o).length > 0)) {
+        out.push(
+          violation(
+            'registry-as-declared',
+            sa,
+            `names pull Secret(s) ${pullSecrets(sa).join(', ')}, but the environment names no registry`,
+          ),
+        );
+      }
+    }
+    return out;
+  },
+};
+
 /** Volume types Pod Security Standards "restricted" allows. */
 export const RESTRICTED_VOLUME_TYPES = new Set([
   'configMap',
@@ -399,6 +455,9 @@ export const namespacePodSecurityRule: Rule = {
 export const RBAC_ALLOW_LIST: Readonly<Record<string, readonly string[]>> = {
   '/pods': ['create', 'delete', 'get', 'list', 'watch'],
   '/podtemplates': ['get', 'list'],
+  // The Secret that carries each executor job's NATS ticket: create only, so the middleware can
+  // never read, list or change a Secret (charts/middleware/executor-launcher-role.ts).
+  '/secrets': ['create'],
 };
 
 /** Verbs that let a holder grant itself more than it has. */

@@ -10,6 +10,7 @@ import { podSpecOf } from '../../../src/model/objects';
 import { frontend } from '../../../charts/frontend/definition';
 import { middleware } from '../../../charts/middleware/definition';
 import { oauth2Proxy } from '../../../charts/oauth2-proxy/definition';
+import { imageString } from '../../../src/model/schema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -241,7 +242,7 @@ describe('StatelessService', () => {
     });
 
     it('pins the image from the environment', () => {
-      expect(container(render(frontend, staging)).image).toBe('docker.io/miguellomot/cc-fronted:1.0.0');
+      expect(container(render(frontend, staging)).image).toBe(imageString(staging.services.frontend.image));
     });
   });
 
@@ -375,23 +376,34 @@ describe('StatelessService', () => {
     });
 
     it.each([
-      ['frontend', frontend, 'frontend-password'],
-      ['middleware', middleware, 'middleware-password'],
-    ] as const)(
-      '%s: authenticates to NATS as its own user, with the password from the NATS Secret',
-      (name, def, key) => {
-        const vars = container(render(def, staging)).env as any[];
-        expect(vars).toContainEqual({ name: 'NATS_USER', value: name });
-        const password = vars.find((v) => v.name === 'NATS_PASSWORD');
-        expect(password).not.toHaveProperty('value');
-        expect(password.valueFrom.secretKeyRef).toEqual({ name: staging.secrets.nats, key });
-      },
-    );
+      ['frontend', frontend, 'frontend-nkey-seed'],
+      ['middleware', middleware, 'middleware-nkey-seed'],
+    ] as const)('%s: signs in to NATS with its own nkey, the seed from the NATS Secret', (name, def, key) => {
+      const vars = container(render(def, staging)).env as any[];
+      expect(vars).toContainEqual({ name: 'NATS_INBOX_PREFIX', value: `_INBOX_${name}` });
+      const seed = vars.find((v) => v.name === 'NATS_NKEY_SEED');
+      expect(seed).not.toHaveProperty('value');
+      expect(seed.valueFrom.secretKeyRef).toEqual({ name: staging.secrets.nats, key });
+      expect(vars.map((v) => v.name)).not.toContain('NATS_PASSWORD');
+    });
+
+    it('middleware: answers the auth callout with the issuer seed from the NATS Secret and the per-job scope', () => {
+      const vars = container(render(middleware, staging)).env as any[];
+      const seed = vars.find((v) => v.name === 'NATS_CALLOUT_ISSUER_SEED');
+      expect(seed.valueFrom.secretKeyRef).toEqual({ name: staging.secrets.nats, key: 'callout-issuer-seed' });
+      const scope = JSON.parse(vars.find((v) => v.name === 'NATS_EXECUTOR_SCOPE').value);
+      expect(scope.publish).toContain('$KV.{user}.{job}');
+      expect(scope.subscribe).toEqual(['_INBOX_executor.{job}.>']);
+      expect(vars).toContainEqual({
+        name: 'NATS_TICKET_SECONDS',
+        value: String(staging.executors.deadlineSeconds + 60),
+      });
+    });
 
     it.each([frontend, middleware, oauth2Proxy])('$name: every secret-looking variable is a secretKeyRef', (def) => {
       for (const env of [dev, staging, prod]) {
         for (const v of (container(render(def, env)).env ?? []) as any[]) {
-          if (/PASSWORD|SECRET|TOKEN|CLIENT_ID|KEY/.test(v.name)) {
+          if (/PASSWORD|SECRET|TOKEN|CLIENT_ID|KEY|SEED/.test(v.name)) {
             expect(v, v.name).not.toHaveProperty('value');
             expect(v.valueFrom?.secretKeyRef?.name, v.name).toBeTruthy();
           }

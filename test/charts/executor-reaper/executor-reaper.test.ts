@@ -11,7 +11,8 @@ import {
   scheduleIntervalSeconds,
   type ExecutorReaperProps,
 } from '../../../charts/executor-reaper/executor-reaper';
-import { REAPER_IMAGE, REAPER_SCRIPT, REAPER_USER } from '../../../charts/executor-reaper/script';
+import { REAPER_SCRIPT, REAPER_USER } from '../../../charts/executor-reaper/script';
+import { REAPER_IMAGE } from '../../../charts/executor-reaper/schema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 

@@ -8,13 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listEnvironments } from '../../../src/model/loader';
-import {
-  embeddedScript,
-  REAPER_IMAGE,
-  REAPER_NAME,
-  REAPER_SCRIPT,
-  REAPER_SCRIPT_KEY,
-} from '../../../charts/executor-reaper/script';
+import { loadEnvironment } from '../../../apps/environment';
+import { embeddedScript, REAPER_NAME, REAPER_SCRIPT, REAPER_SCRIPT_KEY } from '../../../charts/executor-reaper/script';
+import { REAPER_IMAGE } from '../../../charts/executor-reaper/schema';
 import { parseYamlDocuments, ROOT } from '../../support/committed';
 
 const DIR = 'charts/executor-reaper';
@@ -73,8 +69,13 @@ describe(`${SCRIPT_FILE}`, () => {
     const image = `${REAPER_IMAGE.repository}:${REAPER_IMAGE.tag}`;
     expect(
       targets[0],
-      `${RUFF_CONFIG} target-version must be the Python of REAPER_IMAGE (${image}, charts/executor-reaper/script.ts); change both together`,
+      `${RUFF_CONFIG} target-version must be the Python of REAPER_IMAGE (${image}, charts/executor-reaper/schema.ts); change both together`,
     ).toBe(ruffTarget(REAPER_IMAGE.tag));
+    // And of every environment's executorReaper.image (a mirror of it in the environment's registry).
+    for (const env of listEnvironments(ROOT)) {
+      const tag = loadEnvironment(ROOT, env).executorReaper.image.tag ?? '';
+      expect(targets[0], `environments/${env}.yaml executorReaper.image.tag ${tag}`).toBe(ruffTarget(tag));
+    }
   });
 
   it('is checked by linters pinned to exact versions', () => {

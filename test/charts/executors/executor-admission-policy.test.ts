@@ -19,6 +19,11 @@ const root = path.resolve(__dirname, '../../..');
 const dev = loadEnvironment(root, 'dev');
 const staging = loadEnvironment(root, 'staging');
 const prod = loadEnvironment(root, 'prod');
+// The committed prod images (repository:tag@sha256:…), and the go image's repository and tag alone.
+const GO = imageString(prod.executors.images.go);
+const C = imageString(prod.executors.images.c);
+const GO_REPO = prod.executors.images.go.repository;
+const GO_TAG = prod.executors.images.go.tag ?? '';
 const validator = new SchemaValidator({ kubernetesVersions: ['1.28', '1.30', '1.33'] });
 
 /** The ServiceAccount the platform gives executors (what buildPlatform passes to the policy). */
@@ -229,16 +234,15 @@ describe('ExecutorAdmissionPolicy', () => {
 
       it.each([
         ['from another registry', 'docker.io/library/alpine:3.20'],
-        ['of the right repository without a tag', 'docker.io/miguellomot/cc-executor-go'],
-        ['of a repository that only starts like an executor', 'docker.io/miguellomot/cc-executor-go-debug:1.0.0'],
-        ['of the right path on another registry', 'ghcr.io/miguellomot/cc-executor-go:1.0.0'],
-        ['named without its registry', 'miguellomot/cc-executor-go:1.0.0'],
-        [
-          'pinned by digest instead of the template tag',
-          'docker.io/miguellomot/cc-executor-go@sha256:' + 'a'.repeat(64),
-        ],
-        ['pinned by another tag', 'docker.io/miguellomot/cc-executor-go:1.0.1'],
-        ['tagged latest', 'docker.io/miguellomot/cc-executor-go:latest'],
+        ['of the right repository without a tag', GO_REPO],
+        ['of the right repository and tag without the digest', `${GO_REPO}:${GO_TAG}`],
+        ['of a repository that only starts like an executor', `${GO_REPO}-debug:${GO_TAG}`],
+        ['of the right path on another registry', `ghcr.io/${GO_REPO.split('/').slice(1).join('/')}:${GO_TAG}`],
+        ['named without its registry', GO.split('/').slice(1).join('/')],
+        ['pinned by another digest', `${GO_REPO}:${GO_TAG}@sha256:${'a'.repeat(64)}`],
+        ['pinned by digest alone', `${GO_REPO}@${prod.executors.images.go.digest ?? ''}`],
+        ['pinned by another tag', `${GO_REPO}:1.0.1`],
+        ['tagged latest', `${GO_REPO}:latest`],
       ])('rejects an image %s (%s)', (_what, image) => {
         const pod = mutate((p) => {
           p.spec.containers[0].image = image;
@@ -247,8 +251,8 @@ describe('ExecutorAdmissionPolicy', () => {
       });
 
       it.each([
-        ['of this language', 'docker.io/miguellomot/cc-executor-go:1.0.0'],
-        ['of another language', 'docker.io/miguellomot/cc-executor-c:1.0.0'],
+        ['of this language', GO],
+        ['of another language', C],
       ])('accepts the template image %s', (_what, image) => {
         const pod = mutate((p) => {
           p.spec.containers[0].image = image;
@@ -262,9 +266,7 @@ describe('ExecutorAdmissionPolicy', () => {
         });
         expect(violations(pod)).toEqual([rule(images)]);
         const ok = mutate((p) => {
-          p.spec.initContainers = [
-            { name: 'fetch', image: 'docker.io/miguellomot/cc-executor-go:1.0.0', resources: limited },
-          ];
+          p.spec.initContainers = [{ name: 'fetch', image: GO, resources: limited }];
         });
         expect(violations(ok)).toEqual([]);
       });
@@ -312,7 +314,11 @@ describe('ExecutorAdmissionPolicy', () => {
 
       it("uses the environment's deadline: staging (120 s) refuses the prod pod (300 s)", () => {
         const rules = render(staging).rules;
-        expect(violations(prodPod, rules)).toEqual([rule(deadline, rules)]);
+        // With staging's image (its registry, its digest): only the deadline is wrong.
+        const pod = mutate((p) => {
+          p.spec.containers[0].image = imageString(staging.executors.images.go);
+        });
+        expect(violations(pod, rules)).toEqual([rule(deadline, rules)]);
         expect(rule(deadline, rules)).toBe('executor pods need activeDeadlineSeconds of at most 120');
       });
     });
@@ -390,14 +396,14 @@ describe('ExecutorAdmissionPolicy', () => {
 
       it('rejects a second container without limits', () => {
         const pod = mutate((p) => {
-          p.spec.containers.push({ name: 'sidecar', image: 'docker.io/miguellomot/cc-executor-go:1.0.0' });
+          p.spec.containers.push({ name: 'sidecar', image: GO });
         });
         expect(violations(pod)).toEqual([rule(limits)]);
       });
 
       it('rejects an init container without limits', () => {
         const pod = mutate((p) => {
-          p.spec.initContainers = [{ name: 'prepare', image: 'docker.io/miguellomot/cc-executor-go:1.0.0' }];
+          p.spec.initContainers = [{ name: 'prepare', image: GO }];
         });
         expect(violations(pod)).toEqual([rule(limits)]);
       });
@@ -434,7 +440,7 @@ describe('ExecutorAdmissionPolicy', () => {
     describe('ephemeral containers', () => {
       it('rejects a pod with an ephemeral (debug) container, even of an allowed image', () => {
         const pod = mutate((p) => {
-          p.spec.ephemeralContainers = [{ name: 'debug', image: 'docker.io/miguellomot/cc-executor-go:1.0.0' }];
+          p.spec.ephemeralContainers = [{ name: 'debug', image: GO }];
         });
         expect(violations(pod)).toEqual([rule('ephemeral')]);
       });

@@ -13,6 +13,7 @@ import {
 } from '../../../charts/executors/plan';
 import { planPlatform } from '../../../apps/plans';
 import { ephemeralStorage } from '../../../charts/common/pod-spec';
+import { imageString } from '../../../src/model/schema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -61,7 +62,7 @@ describe('ExecutorTemplate', () => {
       expect(t.metadata.name).toBe(executor.templateName);
       expect(t.metadata.namespace).toBe(prod.namespaces.executor);
       expect(t.metadata.labels['coderun.dev/language']).toBe(language);
-      expect(t.template.spec.containers[0].image).toBe(`docker.io/miguellomot/cc-executor-${language}:1.0.0`);
+      expect(t.template.spec.containers[0].image).toBe(imageString(prod.executors.images[language]));
       expect(t.template.spec.containers[0].env).toContainEqual({ name: 'LANGUAGE', value: language });
     },
   );
@@ -132,13 +133,12 @@ describe('ExecutorTemplate', () => {
     expect(custom.find((v) => v.name === 'nats-ca').secret.secretName).toBe('ca-copy');
   });
 
-  it('authenticates to NATS as the executor user, password from the executor Secret (never a literal)', () => {
+  it('holds no NATS credential: only where the middleware mounts the job ticket (README, Image contract)', () => {
     for (const env of [staging, prod]) {
       const vars = render(env).template.spec.containers[0].env as any[];
-      expect(vars).toContainEqual({ name: 'NATS_USER', value: 'executor' });
-      const password = vars.find((v) => v.name === 'NATS_PASSWORD');
-      expect(password).not.toHaveProperty('value');
-      expect(password.valueFrom.secretKeyRef).toEqual({ name: env.secrets.natsExecutor, key: 'password' });
+      expect(vars).toContainEqual({ name: 'NATS_TICKET_FILE', value: '/var/run/coderun/nats/ticket' });
+      expect(vars.filter((v) => /USER|PASSWORD|SEED|TOKEN|NKEY|INBOX/.test(v.name))).toEqual([]);
+      expect(vars.filter((v) => v.valueFrom !== undefined)).toEqual([]);
     }
   });
 

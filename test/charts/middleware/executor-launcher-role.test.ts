@@ -36,14 +36,14 @@ describe('ExecutorLauncherRole', () => {
     for (const o of objs) expect(o.metadata.namespace).toBe(staging.namespaces.executor);
   });
 
-  it('grants only pods and podtemplates in the core group', () => {
+  it('grants only pods, podtemplates and secrets in the core group', () => {
     const rules = one(render(staging).objs, 'Role').rules as any[];
     const resources = rules.flatMap((r) => r.resources as string[]);
-    expect(new Set(resources)).toEqual(new Set(['pods', 'podtemplates']));
+    expect(new Set(resources)).toEqual(new Set(['pods', 'podtemplates', 'secrets']));
     for (const r of rules) expect(r.apiGroups).toEqual(['']);
   });
 
-  it('lets the middleware create, read, watch and delete pods, and only read podtemplates', () => {
+  it('lets the middleware create, read, watch and delete pods, only read podtemplates, only create secrets', () => {
     const rules = one(render(staging).objs, 'Role').rules as any[];
     const verbsOf = (resource: string) =>
       rules
@@ -52,15 +52,18 @@ describe('ExecutorLauncherRole', () => {
         .sort();
     expect(verbsOf('pods')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
     expect(verbsOf('podtemplates')).toEqual(['get', 'list']);
+    // The job's ticket Secret: create only, never read, list, change or delete one.
+    expect(verbsOf('secrets')).toEqual(['create']);
   });
 
-  it('has no wildcard, no subresource (exec, log…), no secrets and no escalation verbs', () => {
+  it('has no wildcard, no subresource (exec, log…), no reading of secrets and no escalation verbs', () => {
     const rules = one(render(staging).objs, 'Role').rules as any[];
     for (const r of rules) {
       for (const field of ['apiGroups', 'resources', 'verbs'] as const) {
         expect(r[field] as string[], field).not.toContain('*');
       }
-      for (const res of r.resources as string[]) expect(res).not.toMatch(/\/|secrets/);
+      for (const res of r.resources as string[]) expect(res).not.toMatch(/\//);
+      if ((r.resources as string[]).includes('secrets')) expect(r.verbs).toEqual(['create']);
       for (const v of r.verbs as string[])
         expect(['bind', 'escalate', 'impersonate', 'patch', 'update']).not.toContain(v);
       expect(r).not.toHaveProperty('resourceNames');

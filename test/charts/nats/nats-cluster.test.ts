@@ -8,7 +8,8 @@ import { podSpecOf } from '../../../src/model/objects';
 import { parseMemory } from '../../../src/model/quantity';
 import { NatsCluster } from '../../../charts/nats/nats-cluster';
 import { planNats } from '../../../charts/nats/plan';
-import { NATS_USERS } from '../../../charts/nats/definition';
+import { NATS_USERS, subjectNeed } from '../../../charts/nats/definition';
+import { imageString } from '../../../src/model/schema';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -308,26 +309,40 @@ describe('NatsCluster', () => {
   });
 
   describe('authentication', () => {
-    it('declares one user per NATS_USERS entry, with its permissions, and no literal password', () => {
+    it('declares one nkey user per NATS_USERS entry with its permissions, and an auth callout; no password', () => {
       const conf = serverConf(render(prod).objs);
-      expect(NATS_USERS.map((u) => u.user)).toEqual(['frontend', 'middleware', 'executor']);
+      expect(NATS_USERS.map((u) => u.user)).toEqual(['frontend', 'middleware']);
       for (const u of NATS_USERS) {
-        expect(conf).toContain(`user: ${u.user}\n`);
-        expect(conf).toContain(`password: $NATS_${u.user.toUpperCase()}_PASSWORD\n`);
-        expect(conf).toContain(`publish: { allow: [${u.publish.map((x) => JSON.stringify(x)).join(', ')}] }`);
+        expect(conf).toContain(`nkey: $NATS_${u.user.toUpperCase()}_NKEY\n`);
+        for (const x of u.publish) expect(conf).toContain(`${JSON.stringify(x.subject)}  # ${subjectNeed(x)}\n`);
       }
-      const passwords = [...conf.matchAll(/password: (\S+)/g)].map((m) => m[1]);
-      expect(passwords).toHaveLength(NATS_USERS.length);
-      for (const p of passwords) expect(p).toMatch(/^\$NATS_[A-Z]+_PASSWORD$/);
+      expect(conf).toContain('auth_callout {\n    issuer: $NATS_CALLOUT_ISSUER\n    account: coderun\n');
+      expect(conf).toContain('auth_users: [$NATS_FRONTEND_NKEY, $NATS_MIDDLEWARE_NKEY]');
+      expect(conf).not.toMatch(/password|token/i);
+      // Only the middleware may answer the callout, once per request.
+      expect(conf.match(/allow_responses: \{ max: 1 \}/g)).toHaveLength(1);
+    });
+
+    it('accepts both nkeys of a rotating user, with the same permissions', () => {
+      const conf = serverConf(render(prod, nats(prod, { rotating: ['frontend'] })).objs);
+      expect(conf).toContain('nkey: $NATS_FRONTEND_NKEY_NEXT\n');
+      expect(conf).toContain('auth_users: [$NATS_FRONTEND_NKEY, $NATS_FRONTEND_NKEY_NEXT, $NATS_MIDDLEWARE_NKEY]');
+      const block = (v: string) =>
+        conf
+          .slice(conf.indexOf(`nkey: ${v}\n`))
+          .split('\n      }\n')[0]
+          ?.split('\n')
+          .slice(1);
+      expect(block('$NATS_FRONTEND_NKEY_NEXT')).toEqual(block('$NATS_FRONTEND_NKEY'));
     });
 
     it('no user may publish or subscribe to everything, nor delete streams or consumers', () => {
       for (const u of NATS_USERS) {
         expect(
-          u.subscribe.filter((x) => x.startsWith('_INBOX')),
+          u.subscribe.map((x) => x.subject).filter((x) => x.startsWith('_INBOX')),
           u.user,
         ).toEqual([`${u.inboxPrefix}.>`]);
-        for (const subject of [...u.publish, ...u.subscribe]) {
+        for (const { subject } of [...u.publish, ...u.subscribe]) {
           expect(subject, u.user).not.toBe('>');
           expect(subject, u.user).not.toMatch(/^\$JS\.API\.>$|DELETE|PURGE/);
           // Wildcards match whole tokens only: `KV_*` would be a literal that matches nothing.
@@ -340,19 +355,15 @@ describe('NatsCluster', () => {
     it.each([
       ['env.secrets.nats', undefined, prod.secrets.nats],
       ['the credentialsSecretName prop', 'other-creds', 'other-creds'],
-    ])('feeds each password from %s via secretKeyRef', (_n, credentialsSecretName, secret) => {
+    ])('reads only public keys from %s via secretKeyRef, never a seed', (_n, credentialsSecretName, secret) => {
       const { objs } = render(prod, undefined, credentialsSecretName ? { credentialsSecretName } : {});
       const vars = natsContainer(objs).env as any[];
-      for (const u of NATS_USERS) {
-        const raw = vars.find((e) => e.name === `NATS_${u.user.toUpperCase()}_PASSWORD_SECRET`);
-        expect(raw, u.user).toBeDefined();
-        expect(raw).not.toHaveProperty('value');
-        expect(raw.valueFrom.secretKeyRef).toEqual({ name: secret, key: u.passwordKey });
-        // The config reads the quoted copy, defined after the raw one so the kubelet can expand it.
-        const quoted = vars.findIndex((e) => e.name === `NATS_${u.user.toUpperCase()}_PASSWORD`);
-        expect(vars[quoted]?.value).toBe(`'$(NATS_${u.user.toUpperCase()}_PASSWORD_SECRET)'`);
-        expect(quoted).toBeGreaterThan(vars.indexOf(raw));
-      }
+      const refs = vars.filter((e) => e.valueFrom?.secretKeyRef).map((e) => [e.name, e.valueFrom.secretKeyRef]);
+      expect(refs).toEqual([
+        ['NATS_FRONTEND_NKEY', { name: secret, key: 'frontend-nkey' }],
+        ['NATS_MIDDLEWARE_NKEY', { name: secret, key: 'middleware-nkey' }],
+        ['NATS_CALLOUT_ISSUER', { name: secret, key: 'callout-issuer' }],
+      ]);
     });
   });
 
@@ -414,7 +425,7 @@ describe('NatsCluster', () => {
       const containers = one(objs, 'StatefulSet').spec.template.spec.containers as any[];
       expect(containers.map((c) => c.name)).toEqual(['nats', 'metrics']);
       const exporter = containers[1];
-      expect(exporter.image).toBe('docker.io/natsio/prometheus-nats-exporter:0.15.0');
+      expect(exporter.image).toBe(imageString(prod.services.nats.exporterImage));
       expect(exporter.args).toContain('http://localhost:8222');
       expect(exporter.ports).toEqual([{ name: 'metrics', containerPort: 7777, protocol: 'TCP' }]);
       expect(exporter.args).toContain('-port=7777');

@@ -7,6 +7,7 @@ import {
   platformSecrets,
   EXTERNAL_SECRET_API_VERSION,
 } from '../../../charts/secrets/platform-secrets';
+import { natsCredentialKeys } from '../../../charts/nats/plan';
 import { SchemaValidator } from '../../support/schema-validator';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -20,7 +21,11 @@ const validator = new SchemaValidator({ kubernetesVersions: ['1.30'] });
 function render(env: EnvironmentConfig): any[] {
   const app = new App();
   const chart = new Chart(app, 'test', { disableResourceNameHashes: true });
-  new PlatformSecrets(chart, 'secrets', { platform: env, secrets: env.secrets });
+  new PlatformSecrets(chart, 'secrets', {
+    platform: env,
+    secrets: env.secrets,
+    natsKeys: natsCredentialKeys(env.services.nats),
+  });
   return chart.toJson() as any[];
 }
 
@@ -40,22 +45,39 @@ const fakeSealed: Sealed = {
     'cookie-secret': 'AgB-cookie-secret-ciphertext',
   },
   nats: {
-    'frontend-password': 'AgB-frontend-ciphertext',
-    'middleware-password': 'AgB-middleware-ciphertext',
-    'executor-password': 'AgB-executor-ciphertext',
+    'frontend-nkey': 'AgB-frontend-nkey-ciphertext',
+    'frontend-nkey-seed': 'AgB-frontend-seed-ciphertext',
+    'middleware-nkey': 'AgB-middleware-nkey-ciphertext',
+    'middleware-nkey-seed': 'AgB-middleware-seed-ciphertext',
+    'callout-issuer': 'AgB-callout-issuer-ciphertext',
+    'callout-issuer-seed': 'AgB-callout-issuer-seed-ciphertext',
   },
-  natsExecutor: { password: 'AgB-executor-only-ciphertext' },
 };
+
+/** The environment as if it named no registry: the platform's two Secrets alone. */
+function publicImages(env: EnvironmentConfig): EnvironmentConfig {
+  const { registry: _unused, ...rest } = env;
+  return rest;
+}
+
+const NATS_KEYS = [
+  'frontend-nkey',
+  'frontend-nkey-seed',
+  'middleware-nkey',
+  'middleware-nkey-seed',
+  'callout-issuer',
+  'callout-issuer-seed',
+];
 
 function withSealed(env: EnvironmentConfig, sealedSecrets: Sealed = fakeSealed): EnvironmentConfig {
   const { externalSecrets: _unused, ...rest } = env.secrets;
-  return { ...env, secrets: { ...rest, provider: 'sealed-secrets', sealedSecrets } };
+  return { ...publicImages(env), secrets: { ...rest, provider: 'sealed-secrets', sealedSecrets } };
 }
 
 describe('PlatformSecrets', () => {
-  it('lists the three Secrets the platform reads, with their namespaces and keys', () => {
+  it('lists the two Secrets the platform reads, with their namespaces and keys', () => {
     expect(
-      platformSecrets(prod, prod.secrets).map((s) => ({
+      platformSecrets(publicImages(prod), prod.secrets, natsCredentialKeys(prod.services.nats)).map((s) => ({
         ns: s.namespace,
         name: s.name,
         remote: s.remote,
@@ -72,18 +94,21 @@ describe('PlatformSecrets', () => {
         ns: 'coderun',
         name: 'nats-credentials',
         remote: 'nats',
-        keys: [
-          'frontend-password<-frontend-password',
-          'middleware-password<-middleware-password',
-          'executor-password<-executor-password',
-        ],
+        keys: NATS_KEYS.map((k) => `${k}<-${k}`),
       },
-      {
-        ns: 'coderun-executors',
-        name: 'nats-executor-credentials',
-        remote: 'nats',
-        keys: ['password<-executor-password'],
-      },
+    ]);
+  });
+
+  it("adds a user's next nkey while services.nats.rotating names it", () => {
+    const rotating = { ...prod.services.nats, rotating: ['middleware' as const] };
+    expect(natsCredentialKeys(rotating)).toEqual([
+      'frontend-nkey',
+      'frontend-nkey-seed',
+      'middleware-nkey',
+      'middleware-nkey-next',
+      'middleware-nkey-seed',
+      'callout-issuer',
+      'callout-issuer-seed',
     ]);
   });
 
@@ -115,10 +140,10 @@ describe('PlatformSecrets', () => {
         'coderun-prod-nats',
       ],
     ] as const)(
-      '%s: renders three ExternalSecrets from %s %s, refreshed every %s',
+      '%s: renders two ExternalSecrets from %s %s, refreshed every %s',
       (_n, env, storeKind, storeName, refresh, oauthKey, natsKey) => {
-        const objs = render(env);
-        expect(objs).toHaveLength(3);
+        const objs = render(publicImages(env));
+        expect(objs).toHaveLength(2);
         for (const o of objs) {
           expect(o.apiVersion).toBe('external-secrets.io/v1');
           expect(o.kind).toBe('ExternalSecret');
@@ -141,17 +166,11 @@ describe('PlatformSecrets', () => {
         const nats = byName(objs, 'nats-credentials');
         expect(nats.metadata.namespace).toBe('coderun');
         expect(nats.spec.data).toEqual(
-          ['frontend-password', 'middleware-password', 'executor-password'].map((k) => ({
+          NATS_KEYS.map((k) => ({
             secretKey: k,
             remoteRef: { key: natsKey, property: k },
           })),
         );
-
-        const executor = byName(objs, 'nats-executor-credentials');
-        expect(executor.metadata.namespace).toBe('coderun-executors');
-        expect(executor.spec.data).toEqual([
-          { secretKey: 'password', remoteRef: { key: natsKey, property: 'executor-password' } },
-        ]);
       },
     );
 
@@ -166,12 +185,11 @@ describe('PlatformSecrets', () => {
 
     it('uses a namespaced SecretStore and the configured Secret names', () => {
       const env: EnvironmentConfig = {
-        ...staging,
+        ...publicImages(staging),
         secrets: {
           ...staging.secrets,
           oauth2Proxy: 'edge-creds',
           nats: 'bus-creds',
-          natsExecutor: 'job-creds',
           externalSecrets: {
             store: { kind: 'SecretStore', name: 'local-vault' },
             refreshInterval: '5m',
@@ -183,12 +201,56 @@ describe('PlatformSecrets', () => {
       expect(objs.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
         'coderun/edge-creds',
         'coderun/bus-creds',
-        'coderun-executors/job-creds',
       ]);
-      expect(objs.map((o) => o.spec.target.name)).toEqual(['edge-creds', 'bus-creds', 'job-creds']);
-      expect(objs.map((o) => o.spec.secretStoreRef.kind)).toEqual(['SecretStore', 'SecretStore', 'SecretStore']);
-      expect(objs.map((o) => o.spec.data[0].remoteRef.key)).toEqual(['edge', 'bus', 'bus']);
+      expect(objs.map((o) => o.spec.target.name)).toEqual(['edge-creds', 'bus-creds']);
+      expect(objs.map((o) => o.spec.secretStoreRef.kind)).toEqual(['SecretStore', 'SecretStore']);
+      expect(objs.map((o) => o.spec.data[0].remoteRef.key)).toEqual(['edge', 'bus']);
       for (const o of objs) expect(validator.validate(o, '1.30')).toEqual([]);
+    });
+
+    it.each([
+      ['staging', staging],
+      ['prod', prod],
+    ] as const)(
+      '%s: renders the registry pull Secret in both namespaces, typed kubernetes.io/dockerconfigjson',
+      (_n, env) => {
+        const registry = env.registry;
+        const es = env.secrets.externalSecrets;
+        if (!registry || !es?.remoteKeys.registry) throw new Error(`${env.name} names a registry and its remote key`);
+        const objs = render(env).filter((o) => o.spec.target.name === registry.pullSecret);
+        expect(objs.map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+          `${env.namespaces.app}/${registry.pullSecret}`,
+          `${env.namespaces.executor}/${registry.pullSecret}-executor`,
+        ]);
+        for (const o of objs) {
+          expect(o.spec.target).toEqual({
+            name: registry.pullSecret,
+            creationPolicy: 'Owner',
+            deletionPolicy: 'Retain',
+            template: { type: 'kubernetes.io/dockerconfigjson' },
+          });
+          expect(o.spec.data).toEqual([
+            {
+              secretKey: '.dockerconfigjson',
+              remoteRef: { key: es.remoteKeys.registry, property: 'dockerconfigjson' },
+            },
+          ]);
+          expect(validator.validate(o, '1.30')).toEqual([]);
+        }
+      },
+    );
+
+    it('refuses a registry without its remote key, and sealed-secrets with a registry', () => {
+      const es = staging.secrets.externalSecrets;
+      if (!es) throw new Error('staging uses external-secrets');
+      const { registry: _unused, ...keys } = es.remoteKeys;
+      expect(() =>
+        render({ ...staging, secrets: { ...staging.secrets, externalSecrets: { ...es, remoteKeys: keys } } }),
+      ).toThrow('secrets.externalSecrets.remoteKeys.registry is missing');
+      const { externalSecrets: _es, ...rest } = staging.secrets;
+      expect(() =>
+        render({ ...staging, secrets: { ...rest, provider: 'sealed-secrets', sealedSecrets: fakeSealed } }),
+      ).toThrow('registry pull Secrets have no sealed-secrets form yet');
     });
 
     it('fails when externalSecrets is missing', () => {
@@ -202,18 +264,14 @@ describe('PlatformSecrets', () => {
   describe('sealed-secrets', () => {
     const env = withSealed(prod);
 
-    it('renders three SealedSecrets holding only the ciphertext, in the right namespaces', () => {
+    it('renders two SealedSecrets holding only the ciphertext, in the right namespaces', () => {
       const objs = render(env);
       expect(objs.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
         'SealedSecret coderun/oauth2-proxy-credentials',
         'SealedSecret coderun/nats-credentials',
-        'SealedSecret coderun-executors/nats-executor-credentials',
       ]);
       expect(byName(objs, 'oauth2-proxy-credentials').spec.encryptedData).toEqual(fakeSealed.oauth2Proxy);
       expect(byName(objs, 'nats-credentials').spec.encryptedData).toEqual(fakeSealed.nats);
-      expect(byName(objs, 'nats-executor-credentials').spec.encryptedData).toEqual({
-        password: 'AgB-executor-only-ciphertext',
-      });
       for (const o of objs) {
         expect(o.apiVersion).toBe('bitnami.com/v1alpha1');
         expect(validator.validate(o, '1.30')).toEqual([]);
@@ -233,14 +291,14 @@ describe('PlatformSecrets', () => {
     });
 
     it('copies only the keys the platform reads', () => {
-      const extra = withSealed(prod, { ...fakeSealed, natsExecutor: { password: 'AgB-x', stray: 'AgB-y' } });
-      expect(byName(render(extra), 'nats-executor-credentials').spec.encryptedData).toEqual({ password: 'AgB-x' });
+      const extra = withSealed(prod, { ...fakeSealed, nats: { ...fakeSealed.nats, 'executor-password': 'AgB-y' } });
+      expect(byName(render(extra), 'nats-credentials').spec.encryptedData).toEqual(fakeSealed.nats);
     });
 
     it('fails when a sealed key is missing, naming it', () => {
-      const { 'middleware-password': _gone, ...nats } = fakeSealed.nats;
+      const { 'middleware-nkey-seed': _gone, ...nats } = fakeSealed.nats;
       expect(() => render(withSealed(prod, { ...fakeSealed, nats }))).toThrow(
-        'secrets.sealedSecrets.nats lacks encrypted key(s) middleware-password',
+        'secrets.sealedSecrets.nats lacks encrypted key(s) middleware-nkey-seed',
       );
     });
 
@@ -248,12 +306,6 @@ describe('PlatformSecrets', () => {
       const oauth2Proxy = { 'client-secret': 'AgB' };
       expect(() => render(withSealed(prod, { ...fakeSealed, oauth2Proxy }))).toThrow(
         'secrets.sealedSecrets.oauth2Proxy lacks encrypted key(s) client-id, cookie-secret',
-      );
-    });
-
-    it('fails when the executor Secret has no password, naming it', () => {
-      expect(() => render(withSealed(prod, { ...fakeSealed, natsExecutor: { 'executor-password': 'AgB' } }))).toThrow(
-        'secrets.sealedSecrets.natsExecutor lacks encrypted key(s) password',
       );
     });
 

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import { twinScenario } from './scenario';
 
 export const accessMatrixScenario = twinScenario('access-matrix', (s) => {
-  it('access matrix: the middleware may do exactly what its Role allows, nobody else creates pods or reads Secrets', async () => {
+  it('access matrix: the middleware may do exactly what its Role allows, nobody else creates pods, nobody reads Secrets', async () => {
     type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
     const roles = s.byKind('Role');
     const bindings = s.byKind('RoleBinding');
@@ -29,6 +29,10 @@ export const accessMatrixScenario = twinScenario('access-matrix', (s) => {
       { group: '', resource: 'secrets', verb: 'get' },
       { group: '', resource: 'secrets', verb: 'list' },
       { group: '', resource: 'secrets', verb: 'watch' },
+      // The middleware creates each executor job's ticket Secret, and may do nothing else with Secrets.
+      { group: '', resource: 'secrets', verb: 'create' },
+      { group: '', resource: 'secrets', verb: 'update' },
+      { group: '', resource: 'secrets', verb: 'delete' },
       { group: '', resource: 'configmaps', verb: 'get' },
       { group: '', resource: 'serviceaccounts', sub: 'token', verb: 'create' },
       { group: '', resource: 'resourcequotas', verb: 'update' },
@@ -107,7 +111,7 @@ export const accessMatrixScenario = twinScenario('access-matrix', (s) => {
     lines.push(
       '',
       `${reviews} SubjectAccessReviews (${checks.length} verb/resource pairs × ${namespaces.length} namespaces incl. cluster-wide × ${accounts.size} ServiceAccounts); rows omitted where nothing is allowed.`,
-      `Pod creators: ${[...accounts].filter((sa) => namespaces.some((n) => n && expected(sa, n, { group: '', resource: 'pods', verb: 'create' }))).join(', ')} (in ${s.ns().executor} only). Secret readers: none.`,
+      `Pod creators: ${[...accounts].filter((sa) => namespaces.some((n) => n && expected(sa, n, { group: '', resource: 'pods', verb: 'create' }))).join(', ')} (in ${s.ns().executor} only). Secret creators (executor tickets): ${[...accounts].filter((sa) => namespaces.some((n) => n && expected(sa, n, { group: '', resource: 'secrets', verb: 'create' }))).join(', ')}. Secret readers: none.`,
     );
     s.facts.section('Access matrix', lines);
     expect(wrong).toEqual([]);

@@ -211,4 +211,74 @@ export const executorAdmissionScenario = twinScenario('executor-admission', (s) 
     }
     s.facts.section('Security: the executor guard at its limit and on updates', lines);
   });
+
+  it('hands an executor its NATS ticket as the contract says: a Secret the middleware may create but not read, owned by the pod and gone with it', async () => {
+    const mw = await s.asMiddleware();
+    const lang = s.languages()[0] ?? '';
+    const exe = s.ns().executor;
+    const job = `j${Date.now().toString(36)}`;
+    const template = await s.executorPod(mw, lang);
+    const name = `executor-${lang}-${job}`;
+    const { generateName: _generated, ...metadata } = template.metadata as Manifest['metadata'] & {
+      generateName?: string;
+    };
+    const pod: Manifest = { ...template, metadata: { ...metadata, name } };
+    const spec = pod.spec as {
+      containers: { env?: { name: string; value: string }[]; volumeMounts?: Record<string, unknown>[] }[];
+      volumes?: Record<string, unknown>[];
+    };
+    const c = spec.containers[0];
+    if (!c) throw new Error('no executor container');
+    const ticketFile = c.env?.find((e) => e.name === 'NATS_TICKET_FILE')?.value ?? '';
+    expect(ticketFile, 'the PodTemplate names NATS_TICKET_FILE').not.toBe('');
+    // What the middleware adds (README, Image contract): the job's env and the ticket volume.
+    c.env = [
+      ...(c.env ?? []),
+      { name: 'USER_ID', value: 'u1' },
+      { name: 'JOB_ID', value: job },
+      { name: 'NATS_INBOX_PREFIX', value: `_INBOX_executor.${job}` },
+    ];
+    const dir = ticketFile.slice(0, ticketFile.lastIndexOf('/'));
+    const key = ticketFile.slice(ticketFile.lastIndexOf('/') + 1);
+    c.volumeMounts = [...(c.volumeMounts ?? []), { name: 'nats-ticket', mountPath: dir, readOnly: true }];
+    spec.volumes = [
+      ...(spec.volumes ?? []),
+      { name: 'nats-ticket', secret: { secretName: name, defaultMode: 0o400, items: [{ key, path: key }] } },
+    ];
+    const created = await mw.must<Manifest>('POST', `/api/v1/namespaces/${exe}/pods`, pod);
+    const lines = ['| step (as the middleware unless said) | HTTP |', '| --- | ---: |'];
+    try {
+      const secret = await mw.req('POST', `/api/v1/namespaces/${exe}/secrets`, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name,
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid: String(created.metadata?.uid) }],
+        },
+        stringData: { [key]: 'a ticket' },
+      });
+      lines.push(`| create the ticket Secret, owned by the pod | ${secret.status} |`);
+      expect(secret.status, secret.message).toBe(201);
+      for (const [what, method, path] of [
+        ['read it', 'GET', `/api/v1/namespaces/${exe}/secrets/${name}`],
+        ['list Secrets', 'GET', `/api/v1/namespaces/${exe}/secrets`],
+        ['delete it', 'DELETE', `/api/v1/namespaces/${exe}/secrets/${name}`],
+      ] as const) {
+        const r = await mw.req(method, path);
+        lines.push(`| ${what} | ${r.status} |`);
+        expect(`${what}: ${r.status}`).toBe(`${what}: 403`);
+      }
+    } finally {
+      await s.kube.req('DELETE', `/api/v1/namespaces/${exe}/pods/${name}?gracePeriodSeconds=0`);
+    }
+    // The garbage collector (the real kube-controller-manager) deletes the Secret with its pod.
+    const began = Date.now();
+    await waitFor(
+      `ticket Secret ${name} deleted with its pod`,
+      async () => (await s.kube.req('GET', `/api/v1/namespaces/${exe}/secrets/${name}`)).status === 404,
+      { timeoutMs: 60_000 },
+    );
+    lines.push(`| (cluster) the Secret is gone ${((Date.now() - began) / 1000).toFixed(1)} s after its pod | 404 |`);
+    s.facts.section("Executor tickets: the middleware's create-only Secret", lines);
+  });
 });

@@ -14,6 +14,7 @@ import { executorReaperScenario } from './executor-reaper.scenario';
 import { externalSecretsScenario } from './external-secrets.scenario';
 import { fullScaleScenario } from './full-scale.scenario';
 import { placementScenario } from './placement.scenario';
+import { pullSecretsScenario } from './pull-secrets.scenario';
 import { twinScenarios, type TwinScenarioModule } from './scenario';
 import { zoneLossScenario } from './zone-loss.scenario';
 
@@ -28,6 +29,7 @@ const SCENARIOS: readonly TwinScenarioModule[] = [
   externalSecretsScenario,
   drainScenario,
   zoneLossScenario,
+  pullSecretsScenario,
   // Last: pod metrics need two scrapes (20-30 s) after a pod starts; by now the committed pods have them.
   autoscalingScenario,
 ];

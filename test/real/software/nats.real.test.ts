@@ -1,25 +1,39 @@
 /**
  * The committed NATS configuration of every environment, run by the real nats-server at the version
- * the environment pins, and used by the real clients: nats.go (tools/go/nats-client, playing the
- * middleware and the executors) and nats.js (playing the Next.js frontend). Each client gets the
- * environment variables its committed Deployment or PodTemplate gives it; only addresses and paths
- * are rewritten for loopback.
+ * the environment pins, and used by every supported client (charts/nats/definition.ts,
+ * NATS_CLIENTS): nats.go at both ends of its range (tools/go/nats-client and nats-client-latest,
+ * playing the middleware and the executors) and both nats.js lines (tools/harness/nats-js.ts,
+ * playing the frontend and executors written in JavaScript). Each client gets the environment
+ * variables its committed Deployment or PodTemplate gives it, the middleware adds what the image
+ * contract says it adds for an executor (USER_ID, JOB_ID, NATS_INBOX_PREFIX, the ticket file); only
+ * addresses and paths are rewritten for loopback, and the Secrets hold keys made for the test.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
-import { Kvm } from '@nats-io/kv';
-import { Objm } from '@nats-io/obj';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../../src/model/objects';
 import { loadCommitted } from '../../support/committed';
-import { containerEnv, type SecretValues } from '../../../tools/harness/kubelet-env';
 import { container, localPath, podSpec, prepareCluster, type NatsCluster } from '../../../tools/harness/nats-server';
-import { httpGet, start, stopAll, waitFor } from '../../../tools/harness/process';
+import { credentialValues, natsSecrets, newTestKeys, ticketFile } from '../../../tools/harness/nats-auth';
+import {
+  attempt,
+  clientEnv,
+  connects,
+  executorJobEnv,
+  goBinary,
+  jsDriver,
+  type RecordedJob,
+} from '../../../tools/harness/nats-clients';
+import type { JsClient, TryCase } from '../../../tools/harness/nats-js';
+import { httpGet, start, stopAll, waitFor, type Running } from '../../../tools/harness/process';
 import { output, tool } from '../../../tools/harness/tools';
 import { parseMemory } from '../../../src/model/quantity';
 import { JETSTREAM_HEADROOM } from '../../../src/policy/rules/promises';
+import { NATS_CLIENTS, NATS_USERS } from '../../../charts/nats/definition';
+import { natsCredentialKeys } from '../../../charts/nats/plan';
 
+const run = promisify(execFile);
 const committed = loadCommitted();
 const envNames = [...new Set(committed.map((d) => d.env.name))];
 
@@ -39,83 +53,17 @@ function findAll(env: string, kind: string): Manifest[] {
   return committed.filter((x) => x.env.name === env && x.object.kind === kind).map((x) => x.object);
 }
 
-/** Test passwords for every Secret key the committed containers read, plus the executor's copy. */
-function testSecrets(env: string, passwords: Readonly<Record<string, string>>): SecretValues {
-  const cfg = committed.find((d) => d.env.name === env)?.env;
-  if (!cfg) throw new Error(env);
-  return {
-    [cfg.secrets.nats]: {
-      'frontend-password': passwords.frontend ?? '',
-      'middleware-password': passwords.middleware ?? '',
-      'executor-password': passwords.executor ?? '',
-    },
-    [cfg.secrets.natsExecutor]: { password: passwords.executor ?? '' },
-  };
-}
+const supporting = (role: 'frontend' | 'middleware' | 'executor') => NATS_CLIENTS.filter((c) => c.roles.includes(role));
+/** The client a round uses for a role its own client does not play: the newest that plays it. */
+const defaultFor = (role: 'frontend' | 'middleware' | 'executor') => supporting(role).at(-1)?.id ?? '';
 
-/** A client container's environment, pointed at the loopback cluster. */
-function clientEnv(
-  obj: Manifest,
-  name: string,
-  cluster: NatsCluster,
-  secrets: SecretValues,
-  node = 0,
-): Record<string, string> {
-  const vars = containerEnv(container(obj, name).env, { secrets, podName: `${obj.metadata.name}-test` });
-  const url = new URL(vars.NATS_URL ?? '');
-  const scheme = url.protocol.replace(':', '');
-  vars.NATS_URL = `${scheme}://127.0.0.1:${cluster.nodes[node]?.clientPort ?? 0}`;
-  if (vars.NATS_CA_FILE) {
-    if (!cluster.pki) throw new Error(`${obj.metadata.name} expects a CA but the server has no TLS`);
-    vars.NATS_CA_FILE = cluster.pki.caFile;
-  }
-  if (scheme === 'tls' && !cluster.pki) throw new Error(`${obj.metadata.name} uses tls:// but the server has no TLS`);
-  return vars;
-}
-
-type NatsConnection = Awaited<ReturnType<typeof connect>>;
-
-/** The frontend, with nats.js, as its committed Deployment configures it. */
-async function frontendConnection(vars: Readonly<Record<string, string>>): Promise<NatsConnection> {
-  return connect({
-    servers: vars.NATS_URL,
-    user: vars.NATS_USER,
-    pass: vars.NATS_PASSWORD,
-    ...(vars.NATS_INBOX_PREFIX ? { inboxPrefix: vars.NATS_INBOX_PREFIX } : {}),
-    ...(vars.NATS_CA_FILE ? { tls: { caFile: vars.NATS_CA_FILE } } : {}),
-    timeout: 20_000,
-  });
-}
-
-interface TryResult {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly error: string;
-}
-
-/** Runs `cases` as one user with nats.go; returns what the server allowed. */
-function tryAs(
-  bin: string,
-  vars: Record<string, string>,
-  cases: readonly { name: string; op: string; args: string[] }[],
-): TryResult[] {
-  const out = execFileSync(bin, ['try'], {
-    env: { PATH: process.env.PATH, ...vars },
-    input: cases.map((c) => JSON.stringify(c)).join('\n') + '\n',
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as TryResult);
-}
-
-const strongPasswords = {
-  frontend: randomBytes(24).toString('hex'),
-  middleware: randomBytes(24).toString('hex'),
-  executor: randomBytes(24).toString('hex'),
-};
+/** One round of the matrix: the client under test plays every role it supports. */
+const ROUNDS = NATS_CLIENTS.map((c) => ({
+  client: c.id,
+  frontend: c.roles.includes('frontend') ? c.id : defaultFor('frontend'),
+  middleware: c.roles.includes('middleware') ? c.id : defaultFor('middleware'),
+  executor: c.roles.includes('executor') ? c.id : defaultFor('executor'),
+}));
 
 describe.each(envNames)('NATS in %s', (envName) => {
   const sts = find(envName, 'StatefulSet', 'nats');
@@ -124,17 +72,18 @@ describe.each(envNames)('NATS in %s', (envName) => {
   const frontendDeploy = find(envName, 'Deployment', 'frontend');
   const templates = findAll(envName, 'PodTemplate').filter((t) => t.metadata.name.startsWith('executor-'));
   const natsContainer = container(sts, 'nats');
-  const secrets = testSecrets(envName, strongPasswords);
+  const env = committed.find((d) => d.env.name === envName)?.env;
+  if (!env) throw new Error(envName);
+  const keys = newTestKeys(NATS_USERS.map((u) => u.user));
+  const secrets = natsSecrets(env.secrets.nats, credentialValues(keys, natsCredentialKeys(env.services.nats)));
   const replicas = (sts as unknown as { spec: { replicas: number } }).spec.replicas;
   let server: string;
-  let client: string;
   let cluster: NatsCluster;
-  const users = { a: `u${randomInt(1e9)}`, b: `u${randomInt(1e9)}` };
-  const jobs: { queue: string; userId: string; jobId: string; language: string }[] = [];
+  /** Per round: its users, the jobs the middleware recorded, and its running middlewares. */
+  const rounds = new Map<string, { users: { a: string; b: string }; jobs: RecordedJob[]; mws: Running[] }>();
 
   beforeAll(async () => {
     server = tool('nats', 'nats-server');
-    client = tool('nats-client', 'nats-client');
     cluster = await prepareCluster(sts, cm, secrets);
     await Promise.all(cluster.nodes.map((n) => cluster.startNode(n.index, server)));
     if (replicas > 1) {
@@ -161,7 +110,7 @@ describe.each(envNames)('NATS in %s', (envName) => {
   });
 
   it('runs the nats-server version the environment pins', () => {
-    const tag = natsContainer.image.split(':').pop() ?? '';
+    const tag = (natsContainer.image.split('@')[0] ?? '').split(':').pop() ?? '';
     const pinned = `v${tag.replace(/-.*$/, '')}`;
     const reported = output(server, ['--version']).trim();
     expect(
@@ -213,160 +162,217 @@ describe.each(envNames)('NATS in %s', (envName) => {
     }
   });
 
-  it('carries the whole data flow: frontend job -> middleware queue group -> executor output -> frontend reads', async () => {
-    const mwVars = clientEnv(middlewareDeploy, 'middleware', cluster, secrets);
-    const queues = (mwVars.NATS_QUEUES ?? '').split(',');
-    expect(queues.length).toBe(templates.length);
-    // Two middleware replicas share the queues as one queue group: each job is recorded once.
-    const mws = [0, 1].map((i) =>
-      start(`middleware-${i}`, client, ['middleware', '-jobs', '0'], { env: { PATH: process.env.PATH, ...mwVars } }),
+  it('holds no secret: the server reads only public keys, and warns of no plaintext password', () => {
+    const conf = cluster.nodes[0]?.config ?? '';
+    expect(conf).not.toMatch(/password|token/i);
+    const fromSecrets = (natsContainer.env ?? []).flatMap((e) =>
+      e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : [],
     );
-    for (const mw of mws)
-      await waitFor('middleware ready', () => mw.log().includes('"ready":true'), {
-        proc: mw,
-        from: mw,
-        timeoutMs: 60_000,
-      });
-
-    const feVars = clientEnv(frontendDeploy, 'frontend', cluster, secrets);
-    const nc = await frontendConnection(feVars);
-    try {
-      // 1. The frontend publishes one job per queue for user a, and one for user b.
-      const sent = [...queues.map((q) => ({ q, user: users.a })), { q: queues[0] ?? '', user: users.b }];
-      for (const s of sent)
-        nc.publish(s.q, JSON.stringify({ userId: s.user, language: s.q.split('.').pop(), code: 'main(){}' }));
-      await nc.flush();
-      // 2. The middleware records each job as Pending in the user's KV bucket (created if absent).
-      const recorded = () => mws.flatMap((p) => p.log().split('\n')).filter((l) => l.includes('"jobId"'));
-      await waitFor(`${sent.length} jobs recorded`, () => recorded().length >= sent.length, {
-        timeoutMs: 60_000,
-      }).catch((e: Error) => {
-        throw new Error(`${e.message}\n${mws.map((p) => `--- ${p.name}\n${p.log()}`).join('\n')}`);
-      });
-      await new Promise((r) => setTimeout(r, 300));
-      for (const p of mws) expect(await p.stop(), p.log()).toBe(0);
-      for (const line of recorded()) jobs.push(JSON.parse(line) as (typeof jobs)[number]);
-      expect(jobs.map((j) => j.queue).sort()).toEqual(sent.map((s) => s.q).sort());
-      expect(new Set(jobs.map((j) => j.jobId)).size).toBe(sent.length);
-
-      // 3. Each executor, with its language's committed PodTemplate env, stores output and the result.
-      for (const job of jobs) {
-        const template = templates.find((t) => t.metadata.name === `executor-${job.language}`);
-        expect(template, `PodTemplate executor-${job.language}`).toBeDefined();
-        const exVars = clientEnv(template as Manifest, 'executor', cluster, secrets);
-        const out = execFileSync(client, ['executor', '-size', '300000'], {
-          env: { PATH: process.env.PATH, ...exVars, USER_ID: job.userId, JOB_ID: job.jobId },
-          encoding: 'utf8',
-        });
-        expect(JSON.parse(out)).toMatchObject({ object: `${job.jobId}-output.zip`, size: 300000 });
-      }
-
-      // 4. The frontend reads each job (latest and history), lists and downloads the outputs.
-      const kvm = new Kvm(nc);
-      const objm = new Objm(nc);
-      for (const user of [users.a, users.b]) {
-        const mine = jobs.filter((j) => j.userId === user);
-        const kv = await kvm.open(user);
-        const keys: string[] = [];
-        for await (const k of await kv.keys()) keys.push(k);
-        expect(keys.sort()).toEqual(mine.map((j) => j.jobId).sort());
-        for (const job of mine) {
-          const latest = await kv.get(job.jobId);
-          expect(latest?.json<{ status: string }>().status).toBe('Done');
-          const history: string[] = [];
-          for await (const e of await kv.history({ key: job.jobId })) history.push(e.json<{ status: string }>().status);
-          expect(history).toEqual(['Pending', 'Done']);
-        }
-        const os = await objm.open(user);
-        const listed = (await os.list()).map((i) => i.name).sort();
-        expect(listed).toEqual(mine.map((j) => `${j.jobId}-output.zip`).sort());
-        for (const job of mine) {
-          const blob = await os.getBlob(`${job.jobId}-output.zip`);
-          expect(blob?.length).toBe(300000);
-          expect(Buffer.from(blob ?? []).toString('utf8', 0, 15)).toBe('coderun-output:');
-        }
-      }
-    } finally {
-      await nc.close();
-    }
+    expect(fromSecrets.length).toBeGreaterThan(0);
+    for (const k of fromSecrets) expect(k, 'a Secret key the server reads').not.toMatch(/seed|password/);
+    for (const n of cluster.nodes) expect(n.proc?.log() ?? '').not.toContain('Plaintext passwords detected');
   });
 
-  it('denies every user what it must not do', () => {
-    expect(jobs.length, 'the data flow test ran first').toBeGreaterThan(0);
-    const a = jobs.find((j) => j.userId === users.a);
-    const b = jobs.find((j) => j.userId === users.b);
-    if (!a || !b) throw new Error('jobs for both users');
-    const queue = a.queue;
-    const vars = {
-      frontend: clientEnv(frontendDeploy, 'frontend', cluster, secrets),
-      middleware: clientEnv(middlewareDeploy, 'middleware', cluster, secrets),
-      executor: {
-        ...clientEnv(templates[0] as Manifest, 'executor', cluster, secrets),
-        USER_ID: a.userId,
-        JOB_ID: a.jobId,
-      },
-    };
-    const denied = {
-      frontend: [
-        { name: 'write a job record', op: 'kv-put', args: [a.userId, a.jobId] },
-        { name: 'write an output object', op: 'obj-put', args: [a.userId, 'forged.zip'] },
-        { name: 'create a KV bucket', op: 'kv-create', args: ['intruder'] },
-        { name: 'delete a user bucket', op: 'kv-delete-bucket', args: [`KV_${a.userId}`] },
-        { name: 'purge a user bucket', op: 'stream-purge', args: [`KV_${a.userId}`] },
-        { name: 'consume a job queue', op: 'sub', args: [queue] },
-        { name: 'read the shared inbox', op: 'sub', args: ['_INBOX.>'] },
-        { name: "read the middleware's replies", op: 'sub', args: ['_INBOX_middleware.>'] },
-        { name: "read the executors' replies", op: 'sub', args: ['_INBOX_executor.>'] },
-        { name: 'watch KV subjects directly', op: 'sub', args: [`$KV.${a.userId}.>`] },
-      ],
-      middleware: [
-        { name: 'inject a job', op: 'pub', args: [queue] },
-        { name: 'read a job record', op: 'kv-get', args: [a.userId, a.jobId] },
-        { name: 'read an output object', op: 'obj-get', args: [a.userId, `${a.jobId}-output.zip`] },
-        { name: 'write an output object', op: 'obj-put', args: [a.userId, 'forged.zip'] },
-        { name: 'delete a user bucket', op: 'kv-delete-bucket', args: [`KV_${a.userId}`] },
-        { name: 'purge a user bucket', op: 'stream-purge', args: [`OBJ_${a.userId}`] },
-        { name: "read the frontend's replies", op: 'sub', args: ['_INBOX_frontend.>'] },
-        { name: 'read the shared inbox', op: 'sub', args: ['_INBOX.>'] },
-      ],
-      executor: [
-        { name: 'create a KV bucket', op: 'kv-create', args: ['intruder'] },
-        { name: 'create an object store', op: 'obj-create', args: ['intruder'] },
-        { name: 'create any stream', op: 'stream-create', args: ['CAPTURE', 'cola.>'] },
-        { name: 'delete a user bucket', op: 'kv-delete-bucket', args: [`KV_${b.userId}`] },
-        { name: 'purge an object store', op: 'stream-purge', args: [`OBJ_${b.userId}`] },
-        { name: 'consume a job queue', op: 'sub', args: [queue] },
-        { name: 'inject a job', op: 'pub', args: [queue] },
-        { name: 'read a job record (KV get)', op: 'kv-get', args: [b.userId, b.jobId] },
-        { name: 'read a job record by subject', op: 'msg-get', args: [`KV_${b.userId}`, `$KV.${b.userId}.${b.jobId}`] },
-        { name: 'list job records (KV keys)', op: 'kv-keys', args: [b.userId] },
-        { name: "download another job's output", op: 'obj-get', args: [b.userId, `${b.jobId}-output.zip`] },
-        { name: 'list outputs', op: 'obj-list', args: [b.userId] },
-        { name: "read the frontend's replies", op: 'sub', args: ['_INBOX_frontend.>'] },
-        { name: 'read the shared inbox', op: 'sub', args: ['_INBOX.>'] },
-        { name: 'watch object subjects directly', op: 'sub', args: [`$O.${b.userId}.>`] },
-      ],
-    };
-    const allowedAnyway: string[] = [];
-    for (const [user, cases] of Object.entries(denied)) {
-      const results = tryAs(client, vars[user as keyof typeof vars], cases);
-      expect(results.length).toBe(cases.length);
-      for (const r of results) {
-        expect(`${user} ${r.name}: ${r.ok ? 'ALLOWED' : 'denied'}`, r.error).toBe(`${user} ${r.name}: denied`);
-        if (r.ok) allowedAnyway.push(`${user} ${r.name}`);
+  it.each(NATS_CLIENTS.map((c) => [c.id, c.version] as const))('builds or installs %s at %s', async (id, version) => {
+    const bin = goBinary[id];
+    if (bin) {
+      const { stdout } = await run('go', ['version', '-m', bin()]);
+      expect(stdout).toMatch(new RegExp(`\\bdep\\s+github.com/nats-io/nats.go\\s+${version.replace(/\./g, '\\.')}\\s`));
+    } else expect(jsDriver(id).version).toBe(version);
+  });
+
+  describe.each(ROUNDS)('with $client', (round) => {
+    const users = { a: `u${randomInt(1e9)}`, b: `u${randomInt(1e9)}` };
+    const state = { users, jobs: [] as RecordedJob[], mws: [] as Running[] };
+    rounds.set(round.client, state);
+
+    it(`carries the whole data flow: frontend (${round.frontend}) job -> middleware (${round.middleware}) queue group -> executor (${round.executor}) output -> frontend reads`, async () => {
+      const mwVars = clientEnv(middlewareDeploy, 'middleware', cluster, secrets);
+      const queues = (mwVars.NATS_QUEUES ?? '').split(',');
+      expect(queues.length).toBe(templates.length);
+      const mwBin = goBinary[round.middleware];
+      if (!mwBin) throw new Error(`${round.middleware} cannot play the middleware`);
+      // Two middleware replicas share the queues as one queue group: each job is recorded once.
+      // They keep running: they answer the auth callout for the executors.
+      state.mws = [0, 1].map((i) =>
+        start(`middleware-${round.client}-${i}`, mwBin(), ['middleware', '-jobs', '0'], {
+          env: { PATH: process.env.PATH, ...mwVars },
+        }),
+      );
+      for (const mw of state.mws)
+        await waitFor('middleware ready', () => mw.log().includes('"ready":true'), {
+          proc: mw,
+          from: mw,
+          timeoutMs: 60_000,
+        });
+
+      const fe = await jsDriver(round.frontend).connect(clientEnv(frontendDeploy, 'frontend', cluster, secrets));
+      try {
+        // 1. The frontend publishes one job per queue for user a, and one for user b.
+        const sent = [...queues.map((q) => ({ q, user: users.a })), { q: queues[0] ?? '', user: users.b }];
+        for (const x of sent)
+          await fe.publish(x.q, JSON.stringify({ userId: x.user, language: x.q.split('.').pop(), code: 'main(){}' }));
+        // 2. The middleware records each job as Pending in the user's KV bucket (created if absent)
+        //    and signs the job's ticket.
+        const recorded = () => state.mws.flatMap((p) => p.log().split('\n')).filter((l) => l.includes('"jobId"'));
+        await waitFor(`${sent.length} jobs recorded`, () => recorded().length >= sent.length, {
+          timeoutMs: 60_000,
+        }).catch((e: Error) => {
+          throw new Error(`${e.message}\n${state.mws.map((p) => `--- ${p.name}\n${p.log()}`).join('\n')}`);
+        });
+        for (const line of recorded()) state.jobs.push(JSON.parse(line) as RecordedJob);
+        expect(state.jobs.map((j) => j.queue).sort()).toEqual(sent.map((x) => x.q).sort());
+        expect(new Set(state.jobs.map((j) => j.jobId)).size).toBe(sent.length);
+
+        // 3. Each executor, with its language's committed PodTemplate env and its job's ticket, stores
+        //    its output and the result.
+        for (const job of state.jobs) {
+          const template = templates.find((t) => t.metadata.name === `executor-${job.language}`);
+          if (!template) throw new Error(`PodTemplate executor-${job.language}`);
+          const exVars = executorJobEnv(clientEnv(template, 'executor', cluster, secrets), job);
+          const bin = goBinary[round.executor];
+          let stored: { object: string; size: number };
+          if (bin) {
+            const { stdout } = await run(bin(), ['executor', '-size', '300000'], {
+              env: { PATH: process.env.PATH, ...exVars },
+            }).catch((e: Error & { stderr?: string }) => {
+              throw new Error(`${e.message}\n${e.stderr ?? ''}\n${state.mws.map((p) => p.log()).join('\n')}`);
+            });
+            stored = JSON.parse(stdout) as typeof stored;
+          } else {
+            const ex = await jsDriver(round.executor).connect(exVars);
+            try {
+              stored = await ex.storeOutput(job.userId, job.jobId, 300000);
+            } finally {
+              await ex.close();
+            }
+          }
+          expect(stored).toMatchObject({ object: `${job.jobId}-output.zip`, size: 300000 });
+        }
+
+        // 4. The frontend reads each user's jobs (latest, at a revision, history) and outputs.
+        for (const user of [users.a, users.b]) {
+          const mine = state.jobs.filter((j) => j.userId === user);
+          const view = await fe.readUser(user);
+          expect(view.keys.sort()).toEqual(mine.map((j) => j.jobId).sort());
+          for (const job of mine)
+            expect(view.jobs[job.jobId]).toEqual({ latest: 'Done', history: ['Pending', 'Done'] });
+          expect(Object.keys(view.outputs).sort()).toEqual(mine.map((j) => `${j.jobId}-output.zip`).sort());
+          for (const o of Object.values(view.outputs)) expect(o).toEqual({ size: 300000, head: 'coderun-output:' });
+        }
+      } finally {
+        await fe.close();
       }
-    }
-    // What static configuration cannot narrow (README, "NATS: what remains"): one executor
-    // credential serves every job, and bucket names are user ids, so the subjects that let an
-    // executor write its own user's bucket let it write any user's. This test keeps that claim true.
-    const gaps = tryAs(client, vars.executor, [
-      { name: "write another user's job record", op: 'kv-put', args: [b.userId, b.jobId] },
-      { name: "write into another user's object store", op: 'obj-put', args: [b.userId, 'forged.zip'] },
-    ]);
-    expect(gaps.map((g) => `${g.name}: ${g.ok ? 'possible' : 'denied'}`)).toEqual([
-      "write another user's job record: possible",
-      "write into another user's object store: possible",
-    ]);
+    }, 240_000);
+
+    it('denies every role what it must not do, and an executor everything but its own job', async () => {
+      const jobs = state.jobs;
+      expect(jobs.length, 'the data flow test ran first').toBeGreaterThan(0);
+      try {
+        const a = jobs.find((j) => j.userId === users.a);
+        const a2 = jobs.find((j) => j.userId === users.a && j.jobId !== a?.jobId);
+        const b = jobs.find((j) => j.userId === users.b);
+        if (!a || !a2 || !b) throw new Error('two jobs of user a and one of user b');
+        const queue = a.queue;
+        const template = templates.find((t) => t.metadata.name === `executor-${a.language}`) as Manifest;
+        const vars = {
+          frontend: clientEnv(frontendDeploy, 'frontend', cluster, secrets),
+          middleware: clientEnv(middlewareDeploy, 'middleware', cluster, secrets),
+          executor: executorJobEnv(clientEnv(template, 'executor', cluster, secrets), a),
+        };
+        const denied: Record<'frontend' | 'middleware' | 'executor', TryCase[]> = {
+          frontend: [
+            { name: 'write a job record', op: 'kv-put', args: [a.userId, a.jobId] },
+            { name: 'write an output object', op: 'obj-put', args: [a.userId, 'forged.zip'] },
+            { name: 'create a KV bucket', op: 'kv-create', args: ['intruder'] },
+            { name: 'delete a user bucket', op: 'kv-delete-bucket', args: [`KV_${a.userId}`] },
+            { name: 'purge a user bucket', op: 'stream-purge', args: [`KV_${a.userId}`] },
+            { name: 'consume a job queue', op: 'sub', args: [queue] },
+            { name: 'read the shared inbox', op: 'sub', args: ['_INBOX.>'] },
+            { name: "read the middleware's replies", op: 'sub', args: ['_INBOX_middleware.>'] },
+            { name: "read the executors' replies", op: 'sub', args: ['_INBOX_executor.>'] },
+            { name: 'answer the auth callout', op: 'sub', args: ['$SYS.REQ.USER.AUTH'] },
+            { name: 'watch KV subjects directly', op: 'sub', args: [`$KV.${a.userId}.>`] },
+          ],
+          middleware: [
+            { name: 'inject a job', op: 'pub', args: [queue] },
+            { name: 'read a job record', op: 'kv-get', args: [a.userId, a.jobId] },
+            { name: 'read an output object', op: 'obj-get', args: [a.userId, `${a.jobId}-output.zip`] },
+            { name: 'write an output object', op: 'obj-put', args: [a.userId, 'forged.zip'] },
+            { name: 'delete a user bucket', op: 'kv-delete-bucket', args: [`KV_${a.userId}`] },
+            { name: 'purge a user bucket', op: 'stream-purge', args: [`OBJ_${a.userId}`] },
+            { name: "read the frontend's replies", op: 'sub', args: ['_INBOX_frontend.>'] },
+            { name: 'read the shared inbox', op: 'sub', args: ['_INBOX.>'] },
+          ],
+          executor: [
+            { name: "write another job's record of the same user", op: 'kv-put', args: [a.userId, a2.jobId] },
+            { name: "write another user's job record", op: 'kv-put', args: [b.userId, b.jobId] },
+            {
+              name: "overwrite another job's output of the same user",
+              op: 'obj-put',
+              args: [a.userId, `${a2.jobId}-output.zip`],
+            },
+            { name: 'write any other object of the same user', op: 'obj-put', args: [a.userId, 'forged.zip'] },
+            { name: "write into another user's object store", op: 'obj-put', args: [b.userId, 'forged.zip'] },
+            { name: 'create a KV bucket', op: 'kv-create', args: ['intruder'] },
+            { name: 'create an object store', op: 'obj-create', args: ['intruder'] },
+            { name: 'create any stream', op: 'stream-create', args: ['CAPTURE', 'cola.>'] },
+            { name: 'delete a user bucket', op: 'kv-delete-bucket', args: [`KV_${b.userId}`] },
+            { name: 'purge an object store', op: 'stream-purge', args: [`OBJ_${a.userId}`] },
+            { name: 'consume a job queue', op: 'sub', args: [queue] },
+            { name: 'inject a job', op: 'pub', args: [queue] },
+            { name: "read another user's job record (KV get)", op: 'kv-get', args: [b.userId, b.jobId] },
+            { name: 'read a job record of its own user (KV get)', op: 'kv-get', args: [a.userId, a2.jobId] },
+            {
+              name: 'read a job record by subject',
+              op: 'msg-get',
+              args: [`KV_${b.userId}`, `$KV.${b.userId}.${b.jobId}`],
+            },
+            { name: 'list job records (KV keys)', op: 'kv-keys', args: [a.userId] },
+            { name: "download another job's output", op: 'obj-get', args: [b.userId, `${b.jobId}-output.zip`] },
+            { name: 'list outputs', op: 'obj-list', args: [a.userId] },
+            { name: "read the other executors' replies", op: 'sub', args: ['_INBOX_executor.>'] },
+            { name: "read the frontend's replies", op: 'sub', args: ['_INBOX_frontend.>'] },
+            { name: 'read the shared inbox', op: 'sub', args: ['_INBOX.>'] },
+            { name: 'watch object subjects directly', op: 'sub', args: [`$O.${a.userId}.>`] },
+          ],
+        };
+        const roleClient = { frontend: round.frontend, middleware: round.middleware, executor: round.executor };
+        for (const [role, cases] of Object.entries(denied) as [keyof typeof denied, TryCase[]][]) {
+          const results = await attempt(roleClient[role], vars[role], cases);
+          expect(results.length).toBe(cases.length);
+          for (const r of results)
+            expect(`${role} (${roleClient[role]}) ${r.name}: ${r.ok ? 'ALLOWED' : 'denied'}`, r.error).toBe(
+              `${role} (${roleClient[role]}) ${r.name}: denied`,
+            );
+        }
+        // The control: the executor's own record is writable with the same credential, so the
+        // denials above are the scope's, not a broken sign-in.
+        const own = await attempt(round.executor, vars.executor, [
+          { name: 'write its own job record', op: 'kv-put', args: [a.userId, a.jobId] },
+        ]);
+        expect(own.map((r) => `${r.name}: ${r.ok ? 'allowed' : r.error}`)).toEqual([
+          'write its own job record: allowed',
+        ]);
+
+        // Signing in as an executor takes a ticket the middleware signed, unaltered.
+        const [head, payload, sig] = a.ticket.split('.');
+        const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as { nats?: { user?: string } };
+        const forged = `${head}.${Buffer.from(JSON.stringify({ ...claims, nats: { ...claims.nats, user: b.userId } })).toString('base64url')}.${sig}`;
+        const signIns = {
+          'no ticket': { ...vars.executor, NATS_TICKET_FILE: ticketFile('none', '') },
+          'a ticket with another user in it': { ...vars.executor, NATS_TICKET_FILE: ticketFile('forged', forged) },
+          "the frontend's nkey seed as a ticket": {
+            ...vars.executor,
+            NATS_TICKET_FILE: ticketFile('seed', vars.frontend.NATS_NKEY_SEED ?? ''),
+          },
+        };
+        for (const [what, v] of Object.entries(signIns))
+          expect(`${what}: ${(await connects(round.executor, v)) ? 'refused' : 'ACCEPTED'}`).toBe(`${what}: refused`);
+      } finally {
+        for (const p of state.mws) expect(await p.stop(), p.log()).toBe(0);
+      }
+    }, 240_000);
   });
 
   if (replicas > 1) {
@@ -390,21 +396,23 @@ describe.each(envNames)('NATS in %s', (envName) => {
       // Clients of the survivors keep reading and writing every user's buckets: each is replicated
       // on all servers, and two of three keep the quorum. (A new R3 bucket cannot be placed while a
       // server is gone; the README says so.)
-      const feVars = clientEnv(frontendDeploy, 'frontend', cluster, secrets, 0);
-      const nc = await frontendConnection(feVars);
+      const state = rounds.get(ROUNDS[0]?.client ?? '');
+      // User b's job: the denial matrix overwrote a record of user a with its own credential.
+      const job = state?.jobs.find((j) => j.userId === state.users.b);
+      if (!state || !job) throw new Error('no job from the first round');
+      const fe: JsClient = await jsDriver(defaultFor('frontend')).connect(
+        clientEnv(frontendDeploy, 'frontend', cluster, secrets, 0),
+      );
+      const mwBin = goBinary[defaultFor('middleware')];
+      const exBin = goBinary[defaultFor('middleware')];
+      if (!mwBin || !exBin) throw new Error('no nats.go build');
       try {
-        const job = jobs.find((j) => j.userId === users.a);
-        if (!job) throw new Error('no job');
-        const kv = await new Kvm(nc).open(job.userId);
-        await waitFor(
-          'job readable after the loss',
-          async () => (await kv.get(job.jobId))?.json<{ status: string }>().status === 'Done',
-          { timeoutMs: 60_000 },
-        );
-        expect((await kv.status()).replicas).toBe(replicas);
-        // The middleware records a new job of the same user.
+        await waitFor('job readable after the loss', async () => (await fe.status(job.userId, job.jobId)) === 'Done', {
+          timeoutMs: 60_000,
+        });
+        // The middleware records a new job of the same user (and answers the executor's callout).
         const mwVars = clientEnv(middlewareDeploy, 'middleware', cluster, secrets, 0);
-        const mw = start('middleware-after-loss', client, ['middleware', '-jobs', '1'], {
+        const mw = start('middleware-after-loss', mwBin(), ['middleware', '-jobs', '0'], {
           env: { PATH: process.env.PATH, ...mwVars },
         });
         await waitFor('middleware ready', () => mw.log().includes('"ready":true'), {
@@ -418,41 +426,34 @@ describe.each(envNames)('NATS in %s', (envName) => {
           'a job recorded after the loss',
           async () => {
             if (mw.log().includes('"jobId"')) return true;
-            nc.publish(job.queue, JSON.stringify({ userId: job.userId, language: job.language, code: 'x' }));
-            await nc.flush();
+            await fe.publish(job.queue, JSON.stringify({ userId: job.userId, language: job.language, code: 'x' }));
             await new Promise((r) => setTimeout(r, 500));
             return mw.log().includes('"jobId"');
           },
           { timeoutMs: 90_000 },
         );
-        expect(await mw.exited, mw.log()).toBe(0);
         const rec = JSON.parse(
           mw
             .log()
             .split('\n')
             .find((l) => l.includes('"jobId"')) ?? '{}',
-        ) as { jobId: string };
+        ) as RecordedJob;
         // The executor stores its output and result through the survivors; the frontend reads them.
         const template = templates.find((t) => t.metadata.name === `executor-${job.language}`) as Manifest;
-        execFileSync(client, ['executor', '-size', '100000'], {
+        await run(exBin(), ['executor', '-size', '100000'], {
           env: {
             PATH: process.env.PATH,
-            ...clientEnv(template, 'executor', cluster, secrets, 1 % replicas),
-            USER_ID: job.userId,
-            JOB_ID: rec.jobId,
+            ...executorJobEnv(clientEnv(template, 'executor', cluster, secrets, 1 % replicas), rec),
           },
-          encoding: 'utf8',
         });
-        expect((await kv.get(rec.jobId))?.json<{ status: string }>().status).toBe('Done');
-        const os = await new Objm(nc).open(job.userId);
-        const blob = await waitFor(
-          'output downloadable',
-          async () => (await os.getBlob(`${rec.jobId}-output.zip`)) ?? undefined,
-          { timeoutMs: 60_000 },
-        );
-        expect(blob.length).toBe(100000);
+        expect(await mw.stop(), mw.log()).toBe(0);
+        expect(await fe.status(job.userId, rec.jobId)).toBe('Done');
+        const size = await waitFor('output downloadable', () => fe.outputSize(job.userId, `${rec.jobId}-output.zip`), {
+          timeoutMs: 60_000,
+        });
+        expect(size).toBe(100000);
       } finally {
-        await nc.close();
+        await fe.close();
       }
     }, 300_000);
   }
@@ -464,10 +465,9 @@ describe.each(envNames)('NATS in %s', (envName) => {
     expect(preStop[0]).toBe('nats-server');
     const grace = podSpec(sts).terminationGracePeriodSeconds ?? 30;
     const began = Date.now();
-    execFileSync(
+    await run(
       server,
       preStop.slice(1).map((a) => localPath(a, node.mounts)),
-      { stdio: 'pipe' },
     );
     await waitFor('lame duck mode', () => node.proc?.log().includes('Entering lame duck mode'), {
       from: began,

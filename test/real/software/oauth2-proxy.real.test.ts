@@ -188,9 +188,14 @@ for (const c of containers) {
 
   describe(`${c.env} (${c.image})`, () => {
     it(`pins the version the suite built and runs (oauth2-proxy --version)`, () => {
-      const m = /^(.+):(v[^@:]+)$/.exec(c.image);
+      const m = /^(.+):(v[^@:]+)(@sha256:[0-9a-f]{64})?$/.exec(c.image);
       if (!m) throw new Error(`${c.file}: image ${c.image} has no tag, so no version this suite can check`);
-      expect(m[1], `${c.file}: image repository`).toBe(IMAGE_REPOSITORY);
+      // The upstream repository, or its mirror in the environment's registry (same path).
+      const registry = envConfig.registry;
+      const repository = registry
+        ? `${registry.host}/${IMAGE_REPOSITORY.split('/').slice(1).join('/')}`
+        : IMAGE_REPOSITORY;
+      expect(m[1], `${c.file}: image repository`).toBe(repository);
       expect(
         m[2],
         `${c.env} pins ${c.image}, but the suite built oauth2-proxy ${builtVersion}: change ${GO_MOD} (and go.sum) ` +

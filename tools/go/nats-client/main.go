@@ -1,21 +1,30 @@
 // Command nats-client plays the platform's Go services against a real nats-server, with nats.go
-// (the client family the middleware and the executors use). It reads the same environment
-// variables the rendered Deployments and PodTemplates give the containers:
+// (the client family the middleware and the executors use). The same source is built at both ends
+// of the supported nats.go range: this module pins the oldest (v1.32.0), tools/go/nats-client-latest
+// the newest. It reads the environment variables the rendered Deployments and PodTemplates give
+// the containers:
 //
-//	NATS_URL, NATS_USER, NATS_PASSWORD, NATS_CA_FILE, NATS_INBOX_PREFIX   (every role)
+//	NATS_URL, NATS_CA_FILE, NATS_INBOX_PREFIX                             (every role)
+//	NATS_NKEY_SEED                                                        (middleware: its nkey)
 //	NATS_QUEUES, NATS_QUEUE_GROUP, NATS_JETSTREAM_REPLICAS                (middleware)
-//	USER_ID, JOB_ID                                                       (executor; set by the middleware)
+//	NATS_CALLOUT_ISSUER_SEED, NATS_CALLOUT_ACCOUNT, NATS_EXECUTOR_SCOPE,
+//	NATS_TICKET_SECONDS                                                   (middleware: the auth callout)
+//	NATS_TICKET_FILE, USER_ID, JOB_ID                                     (executor; the middleware sets the
+//	                                                                       last two and NATS_INBOX_PREFIX)
 //
 // Usage:
 //
 //	nats-client middleware -jobs N   consume jobs from the queues as the queue group; for each,
-//	                                 create the user's KV bucket and object store if absent and record
-//	                                 the job as Pending; print one JSON line per job. Exit after N jobs,
-//	                                 or with -jobs 0 at SIGTERM (draining first)
+//	                                 create the user's KV bucket and object store if absent, record
+//	                                 the job as Pending and sign its executor's ticket; print one JSON
+//	                                 line per job (with the ticket). Answer the auth callout for
+//	                                 executors all along. Exit after N jobs, or with -jobs 0 at
+//	                                 SIGTERM (draining first)
 //	nats-client executor -size B     store B bytes as "<JOB_ID>-output.zip" in USER_ID's object store,
 //	                                 then record the job as Done; print one JSON line
 //	nats-client try                  read cases (JSON lines: {"name","op","args"}) on stdin, run each
-//	                                 with this user's credentials, print {"name","ok","error"} per case
+//	                                 with this user's credentials, print {"name","ok","error","ms"}
+//	                                 per case
 //
 // It is test tooling: it exits non-zero on any unexpected error and prints what went wrong.
 package main
@@ -38,6 +47,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // Job is what the frontend publishes on a language queue.
@@ -66,6 +76,7 @@ type asyncErrors struct {
 func newAsyncErrors() *asyncErrors { return &asyncErrors{signal: make(chan struct{}, 1)} }
 
 func (a *asyncErrors) add(err error) {
+	fmt.Fprintf(os.Stderr, "nats-client: asynchronous error: %v\n", err)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.errs = append(a.errs, err.Error())
@@ -96,10 +107,26 @@ func env(name string) string {
 	return v
 }
 
+// credentials is how this process signs in: its nkey seed (middleware), or its job's ticket read
+// from the file the middleware mounted (executor; the ticket never enters the environment).
+func credentials() nats.Option {
+	if seed := os.Getenv("NATS_NKEY_SEED"); seed != "" {
+		kp, err := nkeys.FromSeed([]byte(seed))
+		must(err == nil, "NATS_NKEY_SEED is not an nkey seed: %v", err)
+		pub, err := kp.PublicKey()
+		must(err == nil, "nkey: %v", err)
+		return nats.Nkey(pub, kp.Sign)
+	}
+	file := env("NATS_TICKET_FILE")
+	ticket, err := os.ReadFile(file)
+	must(err == nil, "read the ticket: %v", err)
+	return nats.Token(strings.TrimSpace(string(ticket)))
+}
+
 func connect(errs *asyncErrors) *nats.Conn {
 	opts := []nats.Option{
-		nats.UserInfo(env("NATS_USER"), env("NATS_PASSWORD")),
-		nats.Name("coderun-" + os.Getenv("NATS_USER")),
+		credentials(),
+		nats.Name("coderun-" + os.Args[1]),
 		nats.Timeout(5 * time.Second),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs.add(err) }),
 	}
@@ -110,7 +137,7 @@ func connect(errs *asyncErrors) *nats.Conn {
 		opts = append(opts, nats.RootCAs(ca))
 	}
 	nc, err := nats.Connect(env("NATS_URL"), opts...)
-	must(err == nil, "connect to %s as %s: %v", os.Getenv("NATS_URL"), os.Getenv("NATS_USER"), err)
+	must(err == nil, "connect to %s as %s: %v", os.Getenv("NATS_URL"), os.Args[1], err)
 	return nc
 }
 
@@ -194,6 +221,7 @@ func middleware(jobs int) {
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	must(err == nil, "jetstream: %v", err)
+	issuer := answerCallout(nc)
 	done := make(chan struct{}, 1024)
 	var mu sync.Mutex
 	handled := 0
@@ -221,10 +249,15 @@ func middleware(jobs int) {
 				emit(map[string]any{"queue": queue, "error": "record job: " + err.Error()})
 				return
 			}
+			ticket, err := signTicket(issuer, job.UserID, rec.ID)
+			if err != nil {
+				emit(map[string]any{"queue": queue, "error": "ticket: " + err.Error()})
+				return
+			}
 			mu.Lock()
 			handled++
 			mu.Unlock()
-			emit(map[string]any{"queue": queue, "userId": job.UserID, "jobId": rec.ID, "language": job.Language})
+			emit(map[string]any{"queue": queue, "userId": job.UserID, "jobId": rec.ID, "language": job.Language, "ticket": ticket})
 			done <- struct{}{}
 		})
 		must(err == nil, "queue subscribe %s: %v", queue, err)
@@ -269,6 +302,15 @@ func executor(size int) {
 	must(err == nil, "jetstream: %v", err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// A refused request gets no reply, only an asynchronous permission violation: give up on it at
+	// once rather than at the timeout.
+	go func() {
+		select {
+		case <-errs.signal:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	user, job := env("USER_ID"), env("JOB_ID")
 	obj, err := js.ObjectStore(ctx, user)
 	must(err == nil, "open object store %s: %v (async: %v)", user, err, errs.take())
@@ -308,6 +350,7 @@ func try() {
 		}
 		// A denied request is answered by an asynchronous permission violation, not by a reply:
 		// stop waiting for the reply as soon as the violation arrives.
+		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		result := make(chan error, 1)
 		go func() { result <- run(ctx, js, nc, c) }()
@@ -316,7 +359,13 @@ func try() {
 		case err = <-result:
 		case <-errs.signal:
 			cancel()
-			err = <-result
+			// Some nats.go releases (v1.32's ordered consumers) wait out their own timeout whatever
+			// the context says; the violation already answered the case.
+			select {
+			case err = <-result:
+			case <-time.After(200 * time.Millisecond):
+				err = errors.New("refused: the server reported a permission violation")
+			}
 		}
 		cancel()
 		_ = nc.FlushTimeout(2 * time.Second)
@@ -329,7 +378,7 @@ func try() {
 		if len(async) > 0 {
 			msg = strings.TrimSpace(msg + " " + strings.Join(async, "; "))
 		}
-		emit(map[string]any{"name": c.Name, "ok": err == nil && len(async) == 0, "error": msg})
+		emit(map[string]any{"name": c.Name, "ok": err == nil && len(async) == 0, "error": msg, "ms": time.Since(began).Milliseconds()})
 	}
 }
 

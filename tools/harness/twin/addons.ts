@@ -27,7 +27,8 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import type { Manifest } from '../../../src/model/objects';
 import type { EnvironmentConfig } from '../../../apps/environment';
-import { platformSecrets } from '../../../charts/secrets/platform-secrets';
+import { planPlatform } from '../../../apps/plans';
+import { DOCKER_CONFIG_KEY, platformSecrets } from '../../../charts/secrets/platform-secrets';
 import { issueFiles, makeCa, type Ca } from '../pki';
 import { freePorts } from '../ports';
 import { tool } from '../tools';
@@ -332,6 +333,17 @@ function externalSecretsRbac(): Manifest[] {
 }
 
 /**
+ * A generated value for a remote property: for a pull Secret's docker config, one the API server
+ * accepts in a kubernetes.io/dockerconfigjson Secret (credentials for the environment's registry).
+ */
+function storeValue(property: string, env: EnvironmentConfig): string {
+  const random = () => randomBytes(24).toString('base64url');
+  if (property !== DOCKER_CONFIG_KEY.remoteProperty) return random();
+  const auth = Buffer.from(`twin-puller:${random()}`).toString('base64');
+  return JSON.stringify({ auths: { [env.registry?.host ?? 'registry.invalid']: { auth } } });
+}
+
+/**
  * Starts External Secrets (tools/go/external-secrets: our own main running ESO's ExternalSecret and
  * ClusterSecretStore reconcilers with the fake provider) and creates the environment's store
  * (`secrets.externalSecrets.store`) as a ClusterSecretStore of the fake provider holding, under each
@@ -349,10 +361,12 @@ export async function startExternalSecrets(host: AddOnHost, env: EnvironmentConf
   }
   const bin = tool('external-secrets', 'external-secrets', host.root);
   const data: StoreData = {};
-  for (const secret of platformSecrets(env, env.secrets)) {
+  for (const secret of platformSecrets(env, env.secrets, planPlatform(env).nats.credentialKeys)) {
     const key = es.remoteKeys[secret.remote];
-    data[key] ??= {};
-    for (const k of secret.keys) data[key][k.remoteProperty] ??= randomBytes(24).toString('base64url');
+    if (key === undefined)
+      throw new Error(`${env.name}: secrets.externalSecrets.remoteKeys.${secret.remote} is missing`);
+    const props = (data[key] ??= {});
+    for (const k of secret.keys) props[k.remoteProperty] ??= storeValue(k.remoteProperty, env);
   }
   await applyAll(host.kube, [
     ...externalSecretsRbac(),
