@@ -148,7 +148,7 @@ export class ArgoLoop {
     const redis = redisServer();
     await this.timed('twin', () => this.twin.up());
     await this.timed('stand-ins', async () => {
-      this.standIns = new StandIns(this.kube, this.twin.credentials.ca, this.twin.env, { log: this.log });
+      this.standIns = new StandIns(this.kube, this.twin.env, { log: this.log });
       await this.standIns.start();
     });
     const [redisPort, repoPort, repoMetrics, ctrlMetrics] = await freePorts(4);

@@ -303,15 +303,18 @@ export function twinScenario(name: string, body: (s: TwinScenario) => void): Twi
 
 /**
  * Runs every scenario for every environment, on one twin per environment: up before the first
- * scenario, down after the last. Each scenario has its own describe and its own fact sheet.
+ * scenario, down after the last. Each scenario has its own describe and its own fact sheet. The
+ * environments run concurrently, the scenarios of one environment in turn.
  */
 export function twinScenarios(scenarios: readonly TwinScenarioModule[]): void {
-  describe.each(ENVS)('control-plane twin: %s', (envName) => {
+  // The environments' twins run side by side (much of a scenario is waiting: for two metrics-server
+  // scrapes, for the HPA, for a lost zone's leases); each environment's scenarios run one after another.
+  describe.concurrent.each(ENVS)('control-plane twin: %s', (envName) => {
     const s = new TwinScenario(envName);
     beforeAll(() => s.up());
     afterAll(() => s.down());
     for (const scenario of scenarios) {
-      describe(scenario.name, () => {
+      describe.sequential(scenario.name, () => {
         const facts = new Facts(ROOT, envName, scenario.name);
         const started = { at: 0 };
         // Declaring the tests may already note facts (a skipped drill says why).

@@ -5,10 +5,13 @@
  * order below is only the order of the report; CODERUN_TWIN_SHUFFLE=<seed> runs them shuffled.
  */
 import { acceptanceScenario } from './acceptance.scenario';
+import { autoscalingScenario } from './autoscaling.scenario';
+import { certificatesScenario } from './certificates.scenario';
 import { accessMatrixScenario } from './access-matrix.scenario';
 import { drainScenario } from './drain.scenario';
 import { executorAdmissionScenario } from './executor-admission.scenario';
 import { executorReaperScenario } from './executor-reaper.scenario';
+import { externalSecretsScenario } from './external-secrets.scenario';
 import { fullScaleScenario } from './full-scale.scenario';
 import { placementScenario } from './placement.scenario';
 import { pullSecretsScenario } from './pull-secrets.scenario';
@@ -22,9 +25,13 @@ const SCENARIOS: readonly TwinScenarioModule[] = [
   executorAdmissionScenario,
   accessMatrixScenario,
   executorReaperScenario,
+  certificatesScenario,
+  externalSecretsScenario,
   drainScenario,
   zoneLossScenario,
   pullSecretsScenario,
+  // Last: pod metrics need two scrapes (20-30 s) after a pod starts; by now the committed pods have them.
+  autoscalingScenario,
 ];
 
 /** The scenarios in a seeded random order (a small LCG), to prove none depends on another's leftovers. */

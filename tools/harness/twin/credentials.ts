@@ -1,11 +1,12 @@
 /**
  * Throwaway credentials for one twin: its CA and the API server's serving certificate (the
- * harness's PKI), the service-account signing key pair (node:crypto), and static bearer tokens for
- * the admin, the controller manager, the scheduler and kwok. Everything lives in the twin's state
- * directory and dies with it.
+ * harness's PKI), the front-proxy CA and the client certificate the API server's aggregator presents
+ * to add-on API servers (metrics-server), the service-account signing key pair (node:crypto), and
+ * static bearer tokens for the admin, the controller manager, the scheduler, kwok and the cluster
+ * add-ons. Everything lives in the twin's state directory and dies with it.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issueFiles, makeCa, type Ca } from '../pki';
 
@@ -19,6 +20,12 @@ export interface Tokens {
   readonly scheduler: string;
   /** kwok stands in for every kubelet; it gets system:masters, as kwok's own setups do. */
   readonly kwok: string;
+  /** The real metrics-server, as user twin-metrics-server with metrics-server's own RBAC (addons.ts). */
+  readonly metricsServer: string;
+  /** The real cert-manager controllers, as user twin-cert-manager with their RBAC (addons.ts). */
+  readonly certManager: string;
+  /** The real External Secrets reconcilers, as user twin-external-secrets with their RBAC (addons.ts). */
+  readonly externalSecrets: string;
 }
 
 export interface Credentials {
@@ -32,13 +39,32 @@ export interface Credentials {
   readonly saPub: string;
   readonly tokenFile: string;
   readonly tokens: Tokens;
+  /** CA the API server trusts for the aggregator's requests to add-on API servers (--requestheader-client-ca-file). */
+  readonly frontProxyCa: string;
+  /** The aggregator's client certificate (--proxy-client-cert-file) and key, CN front-proxy-client. */
+  readonly proxyClientCert: string;
+  readonly proxyClientKey: string;
 }
+
+/** The common name the aggregator's client certificate carries (--requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT = 'front-proxy-client';
+
+/** The user names of the add-ons' static tokens (their RBAC binds these users). */
+export const ADDON_USERS = {
+  metricsServer: 'twin-metrics-server',
+  certManager: 'twin-cert-manager',
+  externalSecrets: 'twin-external-secrets',
+} as const;
 
 /** Creates (or, when already there, reuses) the credentials in `dir`. */
 export function makeCredentials(dir: string, serviceIp: string): Credentials {
   const p = (f: string) => join(dir, f);
   const fresh = !existsSync(p('ca.crt'));
   const ca = makeCa(dir, 'coderun-twin-ca');
+  // A CA of its own: a client certificate of the twin's CA must not be able to assert identities.
+  const frontProxyDir = p('front-proxy');
+  mkdirSync(frontProxyDir, { recursive: true });
+  const frontProxy = makeCa(frontProxyDir, 'coderun-twin-front-proxy-ca');
   if (fresh) {
     issueFiles(ca, dir, 'apiserver', 'kube-apiserver', {
       names: [
@@ -52,11 +78,20 @@ export function makeCredentials(dir: string, serviceIp: string): Credentials {
       ],
       usages: ['serverAuth'],
     });
+    issueFiles(frontProxy, frontProxyDir, 'proxy-client', FRONT_PROXY_CLIENT, { usages: ['clientAuth'] });
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(p('sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     writeFileSync(p('sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     const t = () => randomBytes(24).toString('hex');
-    const tokens: Tokens = { admin: t(), controllerManager: t(), scheduler: t(), kwok: t() };
+    const tokens: Tokens = {
+      admin: t(),
+      controllerManager: t(),
+      scheduler: t(),
+      kwok: t(),
+      metricsServer: t(),
+      certManager: t(),
+      externalSecrets: t(),
+    };
     writeFileSync(p('tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
     writeFileSync(
       p('tokens.csv'),
@@ -65,6 +100,9 @@ export function makeCredentials(dir: string, serviceIp: string): Credentials {
         `${tokens.controllerManager},system:kube-controller-manager,system:kube-controller-manager`,
         `${tokens.scheduler},system:kube-scheduler,system:kube-scheduler`,
         `${tokens.kwok},twin-kwok,twin-kwok,"system:masters"`,
+        `${tokens.metricsServer},${ADDON_USERS.metricsServer},${ADDON_USERS.metricsServer}`,
+        `${tokens.certManager},${ADDON_USERS.certManager},${ADDON_USERS.certManager}`,
+        `${tokens.externalSecrets},${ADDON_USERS.externalSecrets},${ADDON_USERS.externalSecrets}`,
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -81,6 +119,9 @@ export function makeCredentials(dir: string, serviceIp: string): Credentials {
     saPub: p('sa.pub'),
     tokenFile: p('tokens.csv'),
     tokens,
+    frontProxyCa: frontProxy.certFile,
+    proxyClientCert: join(frontProxyDir, 'proxy-client.crt'),
+    proxyClientKey: join(frontProxyDir, 'proxy-client.key'),
   };
 }
 

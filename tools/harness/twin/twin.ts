@@ -2,8 +2,10 @@
  * The control-plane twin of one environment: the real etcd, kube-apiserver, kube-controller-manager
  * and kube-scheduler of the Kubernetes version environments/<env>.yaml declares, built from
  * tools/go/, on 127.0.0.1; kwok in place of the kubelets, with nodes exactly as the environment
- * declares; storage for the declared StorageClass; the vendored CRDs; and dist/<env> plus
- * argocd/<env> applied in sync-wave order with server-side apply and strict field validation.
+ * declares; storage for the declared StorageClass; the vendored CRDs; the real cluster add-ons
+ * (metrics-server, and cert-manager and External Secrets where the environment uses them:
+ * addons.ts); and dist/<env> plus argocd/<env> applied in sync-wave order with server-side apply
+ * and strict field validation.
  *
  * Used by `npm run twin` (processes detached, state in .build/twin-<env>/) and by the cluster suite
  * (processes tied to the test run, state in a temp dir, stopped in afterAll).
@@ -18,7 +20,10 @@ import { freePorts } from '../ports';
 import { sleep, start, waitFor, type Running } from '../process';
 import { tool } from '../tools';
 import { Kube } from './api';
-import { kubeconfig, makeCredentials, type Credentials } from './credentials';
+import { issueFiles, type Ca } from '../pki';
+import { declaredIssuers, startCertManager, startExternalSecrets, startMetricsServer, type StoreData } from './addons';
+import { FRONT_PROXY_CLIENT, kubeconfig, makeCredentials, type Credentials } from './credentials';
+import { setLoad } from './load';
 
 /** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
 export const NODE_MAX_PODS = '110';
@@ -152,6 +157,10 @@ export class Twin {
   kube!: Kube;
   server = '';
   credentials!: Credentials;
+  /** The CA of the environment's issuers (the real cert-manager signs with it); undefined when none is declared. */
+  issuerCa?: Ca;
+  /** What the environment's secret store holds (the real External Secrets reads it); undefined without one. */
+  secretStore?: StoreData;
   /** CronJobs applied and then suspended, so that none runs on its own during a test. */
   readonly suspendedCronJobs: string[] = [];
   private bins!: ReturnType<typeof binaries>;
@@ -189,7 +198,7 @@ export class Twin {
     });
   }
 
-  private launch(name: string, cmd: string, args: string[], group?: string): ProcRecord {
+  launch(name: string, cmd: string, args: string[], group?: string): ProcRecord {
     const logDir = join(this.opts.dir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const log = join(logDir, `${name}.log`);
@@ -212,10 +221,18 @@ export class Twin {
    * (its log's first line: a loaded machine can take long to start a program); fails at once, with
    * its log, if it exits.
    */
-  private async waitUp(name: string, what: string, check: () => Promise<boolean>, timeoutMs = 120_000) {
+  async waitUp(name: string, what: string, check: () => Promise<boolean>, timeoutMs = 120_000) {
     const proc = this.running.get(name);
     if (!proc) throw new Error(`${what}: ${name} was not started`);
     await waitFor(what, check, { proc, from: proc, timeoutMs, intervalMs: 200 });
+  }
+
+  get root(): string {
+    return this.opts.root;
+  }
+
+  get dir(): string {
+    return this.opts.dir;
   }
 
   get kubeconfigPath(): string {
@@ -242,9 +259,17 @@ export class Twin {
     mkdirSync(this.opts.dir, { recursive: true });
     this.bins = await this.timed('binaries', () => binaries(this.opts.root, this.env.kubernetesVersion));
     await this.timed('control plane', () => this.startControlPlane());
+    // CRDs first: kwok watches the ClusterResourceUsage of load.ts from its start.
+    await this.timed('CRDs', () => this.installCrds());
     await this.timed('nodes', () => this.startNodes());
     await this.timed('storage', () => this.makeStorage());
-    await this.timed('CRDs', () => this.installCrds());
+    await this.timed('metrics-server', () => startMetricsServer(this));
+    if (declaredIssuers(this.env).length > 0) {
+      this.issuerCa = await this.timed('cert-manager', () => startCertManager(this, this.env));
+    }
+    if (this.env.secrets.provider === 'external-secrets') {
+      this.secretStore = await this.timed('external-secrets', () => startExternalSecrets(this, this.env));
+    }
     if (this.opts.apply ?? true) await this.timed('apply', () => this.applyCommitted());
     else await this.timed('provided namespaces', () => this.makeProvidedNamespaces());
     this.timings.total = Date.now() - t0;
@@ -287,6 +312,14 @@ export class Twin {
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${this.credentials.saPub}`,
       `--service-account-signing-key-file=${this.credentials.saKey}`,
+      // The aggregator's identity towards add-on API servers (metrics-server), as kubeadm sets it up.
+      `--requestheader-client-ca-file=${this.credentials.frontProxyCa}`,
+      `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${this.credentials.proxyClientCert}`,
+      `--proxy-client-key-file=${this.credentials.proxyClientKey}`,
       '--endpoint-reconciler-type=none',
       '--profiling=false',
       '--v=0',
@@ -354,9 +387,23 @@ export class Twin {
     return zone === '' ? 'all' : zone;
   }
 
-  private startKwok(group: string, index: number): ProcRecord {
+  /** The node IP kwok `index` hands out (127.200.0.1, 127.201.0.1, …): its nodes' InternalIP and kubelet address. */
+  static nodeIp(index: number): string {
+    return `127.${200 + index}.0.1`;
+  }
+
+  private async startKwok(group: string, index: number): Promise<ProcRecord> {
     let args = this.kwokArgs.get(group);
     if (!args) {
+      const nodeIp = Twin.nodeIp(index);
+      // kwok serves its nodes' kubelet resource-metrics endpoint on the node IP, over TLS with a
+      // certificate of the twin's CA for that IP (metrics-server verifies it), at the port it
+      // publishes in each node's status (daemonEndpoints, kwok-stages.yaml).
+      const [port] = await freePorts(1);
+      const tls = issueFiles(this.credentials.ca, this.opts.dir, `kwok-${group}-serving`, `kwok-${group}`, {
+        names: [nodeIp],
+        usages: ['serverAuth'],
+      });
       const config = join(this.opts.dir, 'kwok.kubeconfig');
       if (!existsSync(config)) {
         writeFileSync(config, kubeconfig('twin', this.server, this.credentials.caCert, this.credentials.tokens.kwok), {
@@ -366,11 +413,17 @@ export class Twin {
       args = [
         `--kubeconfig=${config}`,
         `--config=${join(this.opts.root, 'tools', 'harness', 'twin', 'kwok-stages.yaml')}`,
+        `--config=${join(this.opts.root, 'tools', 'harness', 'twin', 'kwok-metrics.yaml')}`,
+        '--enable-crds=ClusterResourceUsage',
         `--manage-nodes-with-label-selector=${KWOK_GROUP_LABEL}=${group}`,
         '--node-lease-duration-seconds=10',
         // Pod and node IPs on loopback (127.0.0.0/8): nothing here may hand out or dial another address.
         `--cidr=127.${100 + index}.0.0/16`,
-        `--node-ip=127.${200 + index}.0.1`,
+        `--node-ip=${nodeIp}`,
+        `--server-address=${nodeIp}:${port}`,
+        `--node-port=${port}`,
+        `--tls-cert-file=${tls.certFile}`,
+        `--tls-private-key-file=${tls.keyFile}`,
       ];
       this.kwokArgs.set(group, args);
     }
@@ -379,7 +432,8 @@ export class Twin {
 
   private async startNodes(): Promise<void> {
     const groups = [...new Set(this.nodePlan().map((n) => this.groupOf(n.zone)))];
-    groups.forEach((g, i) => this.startKwok(g, i));
+    await setLoad(this.kube, []);
+    for (const [i, g] of groups.entries()) await this.startKwok(g, i);
     const alloc = {
       cpu: this.env.cluster.nodeAllocatable.cpu,
       memory: this.env.cluster.nodeAllocatable.memory,
@@ -399,7 +453,15 @@ export class Twin {
       await this.kube.must('POST', '/api/v1/nodes', {
         apiVersion: 'v1',
         kind: 'Node',
-        metadata: { name: n.name, labels, annotations: { 'node.alpha.kubernetes.io/ttl': '0' } },
+        metadata: {
+          name: n.name,
+          labels,
+          annotations: {
+            'node.alpha.kubernetes.io/ttl': '0',
+            // Where metrics-server reads this node's resource metrics on its kubelet (kwok) endpoint.
+            'metrics.k8s.io/resource-metrics-path': `/metrics/nodes/${n.name}/metrics/resource`,
+          },
+        },
         spec: {},
         status: { allocatable: alloc, capacity: alloc },
       });
@@ -448,7 +510,7 @@ export class Twin {
   /** kwok for a lost zone starts again: its nodes renew their leases and become Ready, untainted. */
   async restoreGroup(group: string): Promise<void> {
     if (this.running.has(`kwok-${group}`)) return;
-    this.startKwok(group, [...this.kwokArgs.keys()].indexOf(group));
+    await this.startKwok(group, [...this.kwokArgs.keys()].indexOf(group));
     await this.nodesReady([group]);
   }
 
@@ -517,12 +579,28 @@ export class Twin {
     }
   }
 
+  /** The API groups of addon-crds/ the twin needs: kwok's always, an add-on's when it runs. */
+  addOnCrdGroups(): string[] {
+    return [
+      'kwok.x-k8s.io',
+      ...(declaredIssuers(this.env).length > 0 ? ['cert-manager.io'] : []),
+      ...(this.env.secrets.provider === 'external-secrets' ? ['external-secrets.io'] : []),
+    ];
+  }
+
+  /** The vendored CRDs the rendered objects use, and those of the add-ons that run (addon-crds/). */
   private async installCrds(): Promise<void> {
-    const base = join(this.opts.root, 'test', 'schemas', 'crds');
     const names: string[] = [];
-    for (const group of readdirSync(base)) {
-      for (const f of readdirSync(join(base, group)).filter((x) => x.endsWith('.yaml'))) {
-        for (const doc of parseAllDocuments(readFileSync(join(base, group, f), 'utf8'))) {
+    const addOns = join(this.opts.root, 'tools', 'harness', 'twin', 'addon-crds');
+    const dirs = [
+      ...readdirSync(join(this.opts.root, 'test', 'schemas', 'crds')).map((g) =>
+        join(this.opts.root, 'test', 'schemas', 'crds', g),
+      ),
+      ...this.addOnCrdGroups().map((g) => join(addOns, g)),
+    ];
+    for (const dir of dirs)
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+        for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
           const crd = doc.toJS() as Manifest;
           if (crd?.kind !== 'CustomResourceDefinition') continue;
           const r = await this.kube.apply(crd);
@@ -530,7 +608,6 @@ export class Twin {
           names.push(String(crd.metadata?.name));
         }
       }
-    }
     await waitFor(
       'CRDs Established',
       async () => {
