@@ -51,6 +51,29 @@ export function tool(module: string, name: string, root = ROOT): string {
   return path;
 }
 
+/**
+ * A file of Go module `modulePath` at the version tools/go/<toolModule> pins, from the Go module cache
+ * (the module zip holds every file of the upstream repository at that version, not only Go code): the
+ * add-ons' CRDs come from there rather than from copies in git. Downloads the module if the cache
+ * lacks it; throws if the file is not in it.
+ */
+export function moduleFile(toolModule: string, modulePath: string, relPath: string, root = ROOT): string {
+  const key = `${root}\0${toolModule}\0${modulePath}`;
+  let dir = built.get(key);
+  if (!dir) {
+    const out = execFileSync('go', ['mod', 'download', '-json', modulePath], {
+      cwd: join(root, 'tools', 'go', toolModule),
+      encoding: 'utf8',
+    });
+    dir = (JSON.parse(out) as { Dir?: string }).Dir ?? '';
+    if (!dir) throw new Error(`go mod download ${modulePath} (tools/go/${toolModule}) printed no Dir: ${out}`);
+    built.set(key, dir);
+  }
+  const file = join(dir, relPath);
+  if (!existsSync(file)) throw new Error(`${modulePath} (tools/go/${toolModule}) has no ${relPath}`);
+  return file;
+}
+
 /** The bin dir of the checkov venv of tools/install-checkov.sh, installing it (once, about a minute) if needed. */
 export function checkovDir(): string {
   const cached = built.get('python:checkov');

@@ -18,12 +18,35 @@ import { objectId, type Manifest } from '../../../src/model/objects';
 import { loadCommitted } from '../../../test/support/committed';
 import { freePorts } from '../ports';
 import { sleep, start, waitFor, type Running } from '../process';
-import { tool } from '../tools';
+import { moduleFile, tool } from '../tools';
 import { Kube } from './api';
 import { issueFiles, type Ca } from '../pki';
 import { declaredIssuers, startCertManager, startExternalSecrets, startMetricsServer, type StoreData } from './addons';
 import { FRONT_PROXY_CLIENT, kubeconfig, makeCredentials, type Credentials } from './credentials';
 import { setLoad } from './load';
+
+/**
+ * The CRDs the twin's real add-ons need besides those of test/schemas/crds, by API group: read from
+ * the Go module cache at the version each add-on's module pins (tools.ts moduleFile), not copied into
+ * git.
+ */
+const ADD_ON_CRDS: Readonly<Record<string, readonly { tool: string; module: string; path: string }[]>> = {
+  'kwok.x-k8s.io': [
+    { tool: 'kwok', module: 'sigs.k8s.io/kwok', path: 'kustomize/crd/bases/kwok.x-k8s.io_clusterresourceusages.yaml' },
+  ],
+  'cert-manager.io': ['certificaterequests', 'clusterissuers', 'issuers'].map((k) => ({
+    tool: 'cert-manager',
+    module: 'github.com/cert-manager/cert-manager',
+    path: `deploy/crds/cert-manager.io_${k}.yaml`,
+  })),
+  'external-secrets.io': [
+    {
+      tool: 'external-secrets',
+      module: 'github.com/external-secrets/external-secrets',
+      path: 'config/crds/bases/external-secrets.io_clustersecretstores.yaml',
+    },
+  ],
+};
 
 /** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
 export const NODE_MAX_PODS = '110';
@@ -579,7 +602,7 @@ export class Twin {
     }
   }
 
-  /** The API groups of addon-crds/ the twin needs: kwok's always, an add-on's when it runs. */
+  /** The API groups of the add-on CRDs the twin needs: kwok's always, an add-on's when it runs. */
   addOnCrdGroups(): string[] {
     return [
       'kwok.x-k8s.io',
@@ -588,26 +611,31 @@ export class Twin {
     ];
   }
 
-  /** The vendored CRDs the rendered objects use, and those of the add-ons that run (addon-crds/). */
+  /** The vendored CRDs the rendered objects use, and those of the add-ons that run (ADD_ON_CRDS). */
   private async installCrds(): Promise<void> {
     const names: string[] = [];
-    const addOns = join(this.opts.root, 'tools', 'harness', 'twin', 'addon-crds');
-    const dirs = [
-      ...readdirSync(join(this.opts.root, 'test', 'schemas', 'crds')).map((g) =>
-        join(this.opts.root, 'test', 'schemas', 'crds', g),
+    const dirs = readdirSync(join(this.opts.root, 'test', 'schemas', 'crds')).map((g) =>
+      join(this.opts.root, 'test', 'schemas', 'crds', g),
+    );
+    const files = [
+      ...dirs.flatMap((dir) =>
+        readdirSync(dir)
+          .filter((x) => x.endsWith('.yaml'))
+          .map((f) => join(dir, f)),
       ),
-      ...this.addOnCrdGroups().map((g) => join(addOns, g)),
+      ...this.addOnCrdGroups().flatMap((g) =>
+        (ADD_ON_CRDS[g] ?? []).map((c) => moduleFile(c.tool, c.module, c.path, this.opts.root)),
+      ),
     ];
-    for (const dir of dirs)
-      for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
-        for (const doc of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
-          const crd = doc.toJS() as Manifest;
-          if (crd?.kind !== 'CustomResourceDefinition') continue;
-          const r = await this.kube.apply(crd);
-          if (r.status > 299) throw new Error(`CRD ${crd.metadata?.name}: HTTP ${r.status}: ${r.message}`);
-          names.push(String(crd.metadata?.name));
-        }
+    for (const file of files) {
+      for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+        const crd = doc.toJS() as Manifest;
+        if (crd?.kind !== 'CustomResourceDefinition') continue;
+        const r = await this.kube.apply(crd);
+        if (r.status > 299) throw new Error(`CRD ${crd.metadata?.name}: HTTP ${r.status}: ${r.message}`);
+        names.push(String(crd.metadata?.name));
       }
+    }
     await waitFor(
       'CRDs Established',
       async () => {
