@@ -47,6 +47,37 @@ suite() {
   echo "$name: $p passed, $f failed, $s skipped, exit $rc, $((SECONDS - began)) s"
 }
 
+# `suite_start NAME COMMAND...` runs `suite` in the background, its output kept in .build/NAME.log;
+# `suite_join NAME` waits for it, prints that output and adds its counts to the totals. For a suite
+# that mostly waits on its programs (test:real), beside suites that keep the cores busy.
+suite_start() {
+  local name="$1"
+  mkdir -p .build
+  rm -f ".build/$name.log" ".build/$name.totals"
+  (
+    status=0 passed=0 failed=0 skipped=0
+    suite "$@" >".build/$name.log" 2>&1
+    echo "$passed $failed $skipped $status" >".build/$name.totals"
+  ) &
+  eval "suite_pid_${name//-/_}=$!"
+}
+
+suite_join() {
+  local name="$1" pid_var="suite_pid_${1//-/_}"
+  wait "${!pid_var}" || true
+  cat ".build/$name.log"
+  local p=0 f=1 s=0 st=1
+  if [ -f ".build/$name.totals" ]; then
+    read -r p f s st <".build/$name.totals"
+  else
+    echo "  FAILED $name: the background suite left no totals"
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + s))
+  [ "$st" -eq 0 ] || status=1
+}
+
 totals() {
   echo "tests: $passed passed, $failed failed, $skipped skipped"
 }

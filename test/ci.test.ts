@@ -11,12 +11,16 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(__dirname, '..');
 
-/** Runs `suite NAME COMMAND...; totals` in bash with .ci/suite.sh sourced, from the repository root. */
-function ci(name: string, command: string): { status: number | null; out: string } {
+/**
+ * Runs `suite NAME COMMAND...; totals` in bash with .ci/suite.sh sourced, from the repository root;
+ * with `background`, as `suite_start NAME COMMAND...; suite_join NAME; totals` (.ci/run's test:real).
+ */
+function ci(name: string, command: string, background = false): { status: number | null; out: string } {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'CI_COUNTS_FILE'),
   );
-  const r = spawnSync('bash', ['-c', `source .ci/suite.sh; suite ${name} ${command}; totals; exit "$status"`], {
+  const run = background ? `suite_start ${name} ${command}; suite_join ${name}` : `suite ${name} ${command}`;
+  const r = spawnSync('bash', ['-c', `source .ci/suite.sh; ${run}; totals; exit "$status"`], {
     cwd: ROOT,
     env: { ...env, NO_COLOR: '1', FORCE_COLOR: '0' },
     encoding: 'utf8',
@@ -41,6 +45,23 @@ describe('.ci/run counts honestly', () => {
     ]);
     expect(lines(out, /^ci-fixture: /)[0], out).toMatch(/^ci-fixture: 4 passed, 6 failed, 2 skipped, exit 1, \d+ s$/);
     expect(lines(out, /^tests: /), out).toEqual(['tests: 4 passed, 6 failed, 2 skipped']);
+  });
+
+  it('counts a suite run in the background like one in the foreground', () => {
+    const { status, out } = ci(
+      'ci-fixture-bg',
+      'node_modules/.bin/vitest run -c test/ci-fixture/vitest.config.mts',
+      true,
+    );
+    expect(status, out).toBe(1);
+    expect(lines(out, /^ {2}FAILED /), out).toHaveLength(6);
+    expect(lines(out, /^ci-fixture-bg: /)[0], out).toMatch(
+      /^ci-fixture-bg: 4 passed, 6 failed, 2 skipped, exit 1, \d+ s$/,
+    );
+    expect(lines(out, /^tests: /), out).toEqual(['tests: 4 passed, 6 failed, 2 skipped']);
+    const quiet = ci('ci-no-report-bg', 'false', true);
+    expect(quiet.status, quiet.out).toBe(1);
+    expect(lines(quiet.out, /^tests: /), quiet.out).toEqual(['tests: 0 passed, 1 failed, 0 skipped']);
   });
 
   it('counts a suite that exits non-zero without reporting as one failure', () => {
