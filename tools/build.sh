@@ -9,7 +9,7 @@
 #
 # Cache: $CODERUN_TOOLS_CACHE, default ~/.cache/coderun-tools. A module is rebuilt only when its
 # inputs change (go.mod, go.sum, build.env, its own .go files and those of the folders build.env's
-# SOURCES names, the Go version): the cache key is their SHA-256. Build logs go to stderr, with one line per module giving its build time (with --all,
+# SOURCES names, the Go version, or the GOTOOLCHAIN build.env pins): the cache key is their SHA-256. Build logs go to stderr, with one line per module giving its build time (with --all,
 # reused modules too); stdout carries only the bin dirs, so callers can read them.
 #
 # CODERUN_TOOLS_NO_BUILD=1 refuses to compile: a module that is not built yet is an error. .ci/run
@@ -32,6 +32,12 @@ build_one() {
   local name="$1" dir="$here/go/$1" began=$SECONDS
   [ -f "$dir/go.mod" ] || { echo "tools/build.sh: no module tools/go/$name (modules: $(modules | tr '\n' ' '))" >&2; return 2; }
   command -v go >/dev/null || { echo "tools/build.sh: 'go' is not on PATH; install Go 1.26 to build $name" >&2; return 3; }
+  # build.env may pin a GOTOOLCHAIN (a line `GOTOOLCHAIN=goX.Y.Z`) for a module whose go.mod needs a
+  # newer Go than the machine's: the go command fetches that toolchain from the Go module proxy. It
+  # applies to this module's go commands only, and its `go version` is part of the cache key.
+  local toolchain
+  toolchain=$( [ -f "$dir/build.env" ] && sed -n 's/^GOTOOLCHAIN=\(go[0-9.]*\)$/\1/p' "$dir/build.env" || true)
+  local -x GOTOOLCHAIN="${toolchain:-${GOTOOLCHAIN:-local}}"
   # build.env may name SOURCES: other tools/go folders whose files this build compiles (a replace
   # directive), so they are part of the cache key too.
   local key sources
