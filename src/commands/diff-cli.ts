@@ -184,8 +184,13 @@ function sideFromFiles(files: ReadonlyMap<string, string>): Map<string, Manifest
   return out;
 }
 
-function headroomFor(env: EnvironmentConfig, objects: readonly Manifest[]): Headroom {
-  const dist = objects.filter((o) => !String(o.apiVersion).startsWith('argoproj.io/'));
+/**
+ * Headroom of an environment's dist/ and argocd/ objects. Argo CD's own objects (argocd/<env>) are left
+ * out; Argo Rollouts' are not: a Rollout and the HPA that scales it set its Deployment's replica count.
+ */
+export function headroomFor(env: EnvironmentConfig, objects: readonly Manifest[]): Headroom {
+  const argocd = new Set(['Application', 'AppProject', 'ApplicationSet']);
+  const dist = objects.filter((o) => !(String(o.apiVersion).startsWith('argoproj.io/') && argocd.has(o.kind)));
   return headroomOf(capacityReport(env, dist));
 }
 

@@ -8,6 +8,7 @@ import {
   exitCodeOf,
   formatMarkdown,
   formatText,
+  headroomOf,
   RISK_CATEGORIES,
   imageDigests,
   unpinnedReason,
@@ -15,6 +16,9 @@ import {
   type RiskCategory,
 } from '../../src/inspect/diff';
 import type { Json, Manifest } from '../../src/model/objects';
+import { capacityReport } from '../../src/inspect/capacity';
+import { headroomFor } from '../../src/commands/diff-cli';
+import { committed } from '../policy/fixtures';
 
 const obj = (kind: string, name: string, body: Json = {}, namespace: string | null = 'app'): Manifest => ({
   apiVersion: 'v1',
@@ -528,6 +532,12 @@ describe('semantic diff: risk flags', () => {
     raised.add('headroom'); // below
     raised.add('unverified-image'); // below
     expect(RISK_CATEGORIES.filter((c) => !raised.has(c))).toEqual([]);
+  });
+
+  it("computes an environment's headroom with its Rollouts (a canary service runs at the Rollout's HPA maximum)", () => {
+    const { env, objects, argocd } = committed('prod');
+    expect(objects.some((o) => o.kind === 'Rollout')).toBe(true);
+    expect(headroomFor(env, [...objects, ...argocd])).toEqual(headroomOf(capacityReport(env, objects)));
   });
 
   it('flags headroom that falls below the threshold, and only then', () => {
