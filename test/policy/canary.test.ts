@@ -42,6 +42,12 @@ describe('rule canary-analysis', () => {
     );
     const elsewhere = edited('prod', { 'AnalysisTemplate/frontend-error-ratio': (t) => (t.metadata.namespace = 'x') });
     expect(check(canaryAnalysisRule, elsewhere)).toContain('analysis template frontend-error-ratio is not rendered');
+    const cluster = edited('prod', {
+      'Rollout/frontend': (r) => (canary(r).analysis.templates[0].clusterScope = true),
+    });
+    expect(check(canaryAnalysisRule, cluster)).toBe(
+      '[canary-analysis] Rollout coderun/frontend: analysis template frontend-error-ratio is not rendered in the cluster',
+    );
   });
 
   it('fails on a metric without provider or successCondition', () => {
@@ -54,6 +60,17 @@ describe('rule canary-analysis', () => {
     expect(check(canaryAnalysisRule, objects).split('\n')).toEqual([
       '[canary-analysis] AnalysisTemplate coderun/frontend-error-ratio: metric error-ratio has no provider',
       '[canary-analysis] AnalysisTemplate coderun/frontend-error-ratio: metric error-ratio has no successCondition: no measurement fails the canary',
+    ]);
+  });
+
+  it('fails on a template without metrics, or one whose argument the Rollout does not give', () => {
+    const objects = edited('prod', {
+      'AnalysisTemplate/frontend-error-ratio': (t) => (t.spec.metrics = []),
+      'Rollout/oauth2-proxy': (r) => delete canary(r).analysis.args,
+    });
+    expect(check(canaryAnalysisRule, objects).split('\n')).toEqual([
+      '[canary-analysis] AnalysisTemplate coderun/frontend-error-ratio: has no metrics: the analysis it runs always succeeds',
+      '[canary-analysis] Rollout coderun/oauth2-proxy: analysis template oauth2-proxy-error-ratio needs argument canary-hash, which strategy.canary.analysis.args does not give: the analysis cannot start',
     ]);
   });
 
@@ -115,6 +132,12 @@ describe('rule canary-targets', () => {
     );
     const moved = edited('prod', { 'Deployment/oauth2-proxy': (d) => (d.metadata.namespace = 'other') });
     expect(check(canaryTargetsRule, moved)).toContain('workloadRef Deployment coderun/oauth2-proxy');
+    const both = edited('prod', {
+      'Rollout/frontend': (r) => (r.spec.template = { metadata: { labels: r.spec.selector.matchLabels } }),
+    });
+    expect(check(canaryTargetsRule, both)).toBe(
+      '[canary-targets] Rollout coderun/frontend: sets both spec.template and workloadRef, which Argo Rollouts refuses (InvalidSpec)',
+    );
   });
 
   it('fails when the selector differs from the Deployment, or does not match its template', () => {

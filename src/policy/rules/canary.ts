@@ -56,7 +56,7 @@ export function isDryRun(dryRun: unknown, metric: string): boolean {
 
 /**
  * Every Rollout of a production-tier environment runs a background analysis (strategy.canary.analysis)
- * whose templates are rendered, whose every metric has a provider and a successCondition and is not in
+ * whose templates are rendered and given every argument they need, whose every metric has a provider and a successCondition and is not in
  * dryRun (in the Rollout or in the template), and aborts by itself when its canary pods miss the
  * progress deadline (progressDeadlineAbort).
  */
@@ -85,6 +85,15 @@ export const canaryAnalysisRule = claimRule({
             `analysis template ${name} is not rendered in ${ref.clusterScope === true ? 'the cluster' : nsOf(r)}`,
           );
           continue;
+        }
+        const given = new Set(asArr(analysis.args).map((a) => String(a.name)));
+        for (const a of asArr(asObj(t.spec).args)) {
+          if (a.value === undefined && a.valueFrom === undefined && !given.has(String(a.name))) {
+            report(
+              r,
+              `analysis template ${name} needs argument ${String(a.name)}, which strategy.canary.analysis.args does not give: the analysis cannot start`,
+            );
+          }
         }
         const metrics = asArr(asObj(t.spec).metrics);
         if (metrics.length === 0) report(t, 'has no metrics: the analysis it runs always succeeds');
@@ -133,6 +142,9 @@ function checkWorkload(objects: readonly Manifest[], r: Manifest, report: Report
       'has no workloadRef: its pod template is invisible to the policy rules and linters, which read Deployments',
     );
     return undefined;
+  }
+  if (spec.template !== undefined) {
+    report(r, 'sets both spec.template and workloadRef, which Argo Rollouts refuses (InvalidSpec)');
   }
   const d = rolloutWorkload(objects, r);
   if (!d || d.kind !== 'Deployment' || apiGroup(d.apiVersion) !== 'apps') {
