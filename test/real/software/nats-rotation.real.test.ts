@@ -81,6 +81,8 @@ describe.each(envNames)('NATS credential rotation in %s', (envName) => {
       const cluster: NatsCluster = await prepareCluster(s, c, secrets);
       // One server is enough to prove what it accepts; the cluster's members run the same config.
       await cluster.startNode(0, server, cluster.nodes.length > 1 ? '/varz' : '/healthz');
+      /** Why each refused sign-in was refused (the client's error), for failure messages. */
+      const why: string[] = [];
       /** "<user> <which>: signed in" (with its own permissions) or "...: refused". */
       const signIns = async () => {
         const one = async (user: string, which: 'old' | 'new') => {
@@ -97,7 +99,10 @@ describe.each(envNames)('NATS credential rotation in %s', (envName) => {
             .catch((e: Error) => e);
           // A key the server does not know goes to the auth callout, which no middleware answers
           // here: the server refuses it after the callout's timeout, so the sign-ins run side by side.
-          if (conn instanceof Error) return `${user} ${which}: refused`;
+          if (conn instanceof Error) {
+            why.push(`${user} ${which}: ${conn.message}`);
+            return `${user} ${which}: refused`;
+          }
           // The same permissions whichever key: its own inbox yes, another user's inbox no.
           const own = await conn.attempt({ name: 'own inbox', op: 'sub', args: [`_INBOX_${user}.probe`] });
           const other = await conn.attempt({ name: 'shared inbox', op: 'sub', args: ['_INBOX.>'] });
@@ -106,25 +111,25 @@ describe.each(envNames)('NATS credential rotation in %s', (envName) => {
         };
         return Promise.all(users.flatMap((u) => [one(u, 'old'), one(u, 'new')]));
       };
-      return { cluster, signIns };
+      return { cluster, signIns, why };
     };
     const expected = (old: string, now: string) => users.flatMap((u) => [`${u} old: ${old}`, `${u} new: ${now}`]);
 
     const before = await step(sts, cm, credentialValues(keys, natsCredentialKeys(env.services.nats)));
-    expect(await before.signIns()).toEqual(expected('signed in', 'refused'));
+    expect(await before.signIns(), before.why.join('; ')).toEqual(expected('signed in', 'refused'));
     await before.cluster.nodes[0]?.proc?.stop();
 
     const rotating = rotatingRender(envName, users);
     const during = await step(rotating.sts, rotating.cm, credentialValues(next, rotating.keys, 'next'));
     for (const u of users)
       expect(during.cluster.nodes[0]?.config).toContain(`nkey: $NATS_${u.toUpperCase()}_NKEY_NEXT`);
-    expect(await during.signIns()).toEqual(expected('signed in', 'signed in'));
+    expect(await during.signIns(), during.why.join('; ')).toEqual(expected('signed in', 'signed in'));
     await during.cluster.nodes[0]?.proc?.stop();
 
     // Done: the new keys move to <user>-nkey; <user>-nkey-next and the rotating entries go.
     const done = { ...keys, users: next.next };
     const after = await step(sts, cm, credentialValues(done, natsCredentialKeys(env.services.nats)));
-    expect(await after.signIns()).toEqual(expected('refused', 'signed in'));
+    expect(await after.signIns(), after.why.join('; ')).toEqual(expected('refused', 'signed in'));
     await after.cluster.nodes[0]?.proc?.stop();
   }, 120_000);
 });
