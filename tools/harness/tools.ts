@@ -6,7 +6,7 @@
  * program fails loudly: nothing that needs a program skips because it is absent.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** The repository root, for code loaded from its source (the bundled `npm run twin` passes its own). */
@@ -61,9 +61,16 @@ export function moduleFile(toolModule: string, modulePath: string, relPath: stri
   const key = `${root}\0${toolModule}\0${modulePath}`;
   let dir = built.get(key);
   if (!dir) {
+    const moduleDir = join(root, 'tools', 'go', toolModule);
+    // The toolchain that module's build.env pins (tools/build.sh reads the same line), if any.
+    const buildEnv = join(moduleDir, 'build.env');
+    const toolchain = existsSync(buildEnv)
+      ? /^GOTOOLCHAIN=(go[0-9.]+)$/m.exec(readFileSync(buildEnv, 'utf8'))?.[1]
+      : undefined;
     const out = execFileSync('go', ['mod', 'download', '-json', modulePath], {
-      cwd: join(root, 'tools', 'go', toolModule),
+      cwd: moduleDir,
       encoding: 'utf8',
+      env: toolchain ? { ...process.env, GOTOOLCHAIN: toolchain } : process.env,
     });
     dir = (JSON.parse(out) as { Dir?: string }).Dir ?? '';
     if (!dir) throw new Error(`go mod download ${modulePath} (tools/go/${toolModule}) printed no Dir: ${out}`);

@@ -19,9 +19,15 @@
  *   declares exists as a ClusterSecretStore of ESO's fake provider, and the rendered ExternalSecrets
  *   are synced by the real reconciler.
  *
+ * - Argo Rollouts (github.com/argoproj/argo-rollouts, tools/go/argo-rollouts: its own
+ *   rollouts-controller, v1.10.2) where the environment renders Rollouts: it runs the canaries of the
+ *   rendered Rollouts (ReplicaSets, steps, AnalysisRuns against the Prometheus the AnalysisTemplates
+ *   name), under the ClusterRole of its release manifests, read from the module.
+ *
  * Everything an add-on dials is on loopback: the API server (127.0.0.1) and kwok's node IPs.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:https';
 import { join } from 'node:path';
@@ -31,7 +37,7 @@ import { planPlatform } from '../../../apps/plans';
 import { DOCKER_CONFIG_KEY, platformSecrets } from '../../../charts/secrets/platform-secrets';
 import { issueFiles, makeCa, type Ca } from '../pki';
 import { freePorts } from '../ports';
-import { tool } from '../tools';
+import { moduleFile, tool } from '../tools';
 import type { Kube } from './api';
 import { ADDON_USERS, kubeconfig, type Credentials } from './credentials';
 
@@ -388,5 +394,45 @@ export async function startExternalSecrets(host: AddOnHost, env: EnvironmentConf
     return (r.body?.status?.conditions ?? []).some((c: Any) => c.type === 'Ready' && c.status === 'True');
   });
   return data;
+}
+/** The Argo Rollouts module and the version tools/go/argo-rollouts pins (its CRDs and RBAC come from there). */
+export const ARGO_ROLLOUTS_MODULE = 'github.com/argoproj/argo-rollouts';
+
+/**
+ * Starts the Argo Rollouts controller (rollouts-controller v1.10.2, tools/go/argo-rollouts) under its
+ * own static token, bound to the ClusterRole of its release manifests (manifests/role/ of the pinned
+ * module, not a copy); returns once its health endpoint answers. Its metrics and health servers bind
+ * 0.0.0.0 (hard-coded in v1.10.2): the suites that run it do so in tools/loopback-only.sh, where that is
+ * loopback. Leader election is off (one instance).
+ */
+export async function startArgoRollouts(host: AddOnHost): Promise<{ metricsPort: number; healthzPort: number }> {
+  const bin = tool('argo-rollouts', 'rollouts-controller', host.root);
+  const role = parse(
+    readFileSync(
+      moduleFile('argo-rollouts', ARGO_ROLLOUTS_MODULE, 'manifests/role/argo-rollouts-clusterrole.yaml', host.root),
+      'utf8',
+    ),
+  ) as { rules: PolicyRule[] };
+  await applyAll(host.kube, userRbac(ADDON_USERS.argoRollouts, 'twin:argo-rollouts', role.rules));
+  const [metricsPort, healthzPort] = await freePorts(2);
+  const config = addOnKubeconfig(host, 'argo-rollouts', host.credentials.tokens.argoRollouts);
+  host.launch('argo-rollouts', bin, [
+    `--kubeconfig=${config}`,
+    `--metricsPort=${metricsPort}`,
+    `--healthzPort=${healthzPort}`,
+    '--leader-elect=false',
+    '--loglevel=info',
+    '--logformat=text',
+    '--qps=100',
+    '--burst=200',
+  ]);
+  await host.waitUp('argo-rollouts', 'rollouts-controller healthz', async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${healthzPort}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  });
+  return { metricsPort: metricsPort ?? 0, healthzPort: healthzPort ?? 0 };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */

@@ -26,6 +26,10 @@ export interface Tokens {
   readonly certManager: string;
   /** The real External Secrets reconcilers, as user twin-external-secrets with their RBAC (addons.ts). */
   readonly externalSecrets: string;
+  /** The real Argo Rollouts controller, as user twin-argo-rollouts with its release ClusterRole (addons.ts). */
+  readonly argoRollouts: string;
+  /** A Prometheus server's Kubernetes service discovery, as user twin-prometheus (pods: get, list, watch). */
+  readonly prometheus: string;
 }
 
 export interface Credentials {
@@ -54,6 +58,8 @@ export const ADDON_USERS = {
   metricsServer: 'twin-metrics-server',
   certManager: 'twin-cert-manager',
   externalSecrets: 'twin-external-secrets',
+  argoRollouts: 'twin-argo-rollouts',
+  prometheus: 'twin-prometheus',
 } as const;
 
 /** Creates (or, when already there, reuses) the credentials in `dir`. */
@@ -91,6 +97,8 @@ export function makeCredentials(dir: string, serviceIp: string): Credentials {
       metricsServer: t(),
       certManager: t(),
       externalSecrets: t(),
+      argoRollouts: t(),
+      prometheus: t(),
     };
     writeFileSync(p('tokens.json'), JSON.stringify(tokens), { mode: 0o600 });
     writeFileSync(
@@ -103,6 +111,8 @@ export function makeCredentials(dir: string, serviceIp: string): Credentials {
         `${tokens.metricsServer},${ADDON_USERS.metricsServer},${ADDON_USERS.metricsServer}`,
         `${tokens.certManager},${ADDON_USERS.certManager},${ADDON_USERS.certManager}`,
         `${tokens.externalSecrets},${ADDON_USERS.externalSecrets},${ADDON_USERS.externalSecrets}`,
+        `${tokens.argoRollouts},${ADDON_USERS.argoRollouts},${ADDON_USERS.argoRollouts}`,
+        `${tokens.prometheus},${ADDON_USERS.prometheus},${ADDON_USERS.prometheus}`,
         '',
       ].join('\n'),
       { mode: 0o600 },

@@ -3,8 +3,8 @@
  * and kube-scheduler of the Kubernetes version environments/<env>.yaml declares, built from
  * tools/go/, on 127.0.0.1; kwok in place of the kubelets, with nodes exactly as the environment
  * declares; storage for the declared StorageClass; the vendored CRDs; the real cluster add-ons
- * (metrics-server, and cert-manager and External Secrets where the environment uses them:
- * addons.ts); and dist/<env> plus argocd/<env> applied in sync-wave order with server-side apply
+ * (metrics-server, and cert-manager, External Secrets and Argo Rollouts where the environment uses
+ * them: addons.ts); and dist/<env> plus argocd/<env> applied in sync-wave order with server-side apply
  * and strict field validation.
  *
  * Used by `npm run twin` (processes detached, state in .build/twin-<env>/) and by the cluster suite
@@ -21,7 +21,15 @@ import { sleep, start, waitFor, type Running } from '../process';
 import { moduleFile, tool } from '../tools';
 import { Kube } from './api';
 import { issueFiles, type Ca } from '../pki';
-import { declaredIssuers, startCertManager, startExternalSecrets, startMetricsServer, type StoreData } from './addons';
+import {
+  ARGO_ROLLOUTS_MODULE,
+  declaredIssuers,
+  startArgoRollouts,
+  startCertManager,
+  startExternalSecrets,
+  startMetricsServer,
+  type StoreData,
+} from './addons';
 import { FRONT_PROXY_CLIENT, kubeconfig, makeCredentials, type Credentials } from './credentials';
 import { setLoad } from './load';
 
@@ -46,6 +54,14 @@ const ADD_ON_CRDS: Readonly<Record<string, readonly { tool: string; module: stri
       path: 'config/crds/bases/external-secrets.io_clustersecretstores.yaml',
     },
   ],
+  // Argo Rollouts' own group is argoproj.io too (Argo CD's vendored CRDs are in test/schemas/crds).
+  'rollouts.argoproj.io': [
+    'rollout',
+    'analysis-template',
+    'cluster-analysis-template',
+    'analysis-run',
+    'experiment',
+  ].map((k) => ({ tool: 'argo-rollouts', module: ARGO_ROLLOUTS_MODULE, path: `manifests/crds/${k}-crd.yaml` })),
 };
 
 /** Pods a kwok node admits (the kubelet's default --max-pods; environments do not declare it). */
@@ -167,6 +183,13 @@ export interface TwinOptions {
    * the namespaces Argo CD's install provides only, so that Argo CD itself does the applying.
    */
   readonly apply?: boolean;
+  /**
+   * Which block of loopback addresses kwok hands out pod IPs from (default 0: 127.100.0.0/16 for the
+   * first kwok, 127.101.0.0/16 for the next, …; block b starts at 127.(100 + 10 b)). Twins side by side
+   * whose pods are dialled (the canary suite's metrics source answers on each pod's IP) take
+   * different blocks, so that no two pods of the process share an address.
+   */
+  readonly podAddressBlock?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -184,6 +207,8 @@ export class Twin {
   issuerCa?: Ca;
   /** What the environment's secret store holds (the real External Secrets reads it); undefined without one. */
   secretStore?: StoreData;
+  /** The Argo Rollouts controller's ports, when the environment renders Rollouts and it runs. */
+  argoRollouts?: { metricsPort: number; healthzPort: number };
   /** CronJobs applied and then suspended, so that none runs on its own during a test. */
   readonly suspendedCronJobs: string[] = [];
   private bins!: ReturnType<typeof binaries>;
@@ -293,6 +318,7 @@ export class Twin {
     if (this.env.secrets.provider === 'external-secrets') {
       this.secretStore = await this.timed('external-secrets', () => startExternalSecrets(this, this.env));
     }
+    if (this.rendersRollouts()) this.argoRollouts = await this.timed('argo-rollouts', () => startArgoRollouts(this));
     if (this.opts.apply ?? true) await this.timed('apply', () => this.applyCommitted());
     else await this.timed('provided namespaces', () => this.makeProvidedNamespaces());
     this.timings.total = Date.now() - t0;
@@ -441,7 +467,7 @@ export class Twin {
         `--manage-nodes-with-label-selector=${KWOK_GROUP_LABEL}=${group}`,
         '--node-lease-duration-seconds=10',
         // Pod and node IPs on loopback (127.0.0.0/8): nothing here may hand out or dial another address.
-        `--cidr=127.${100 + index}.0.0/16`,
+        `--cidr=127.${100 + 10 * (this.opts.podAddressBlock ?? 0) + index}.0.0/16`,
         `--node-ip=${nodeIp}`,
         `--server-address=${nodeIp}:${port}`,
         `--node-port=${port}`,
@@ -602,12 +628,20 @@ export class Twin {
     }
   }
 
+  /** Whether dist/<env> has an Argo Rollouts Rollout (then the twin runs the real controller). */
+  rendersRollouts(): boolean {
+    return committedObjects(this.opts.root, this.env.name).some(
+      (c) => c.object.kind === 'Rollout' && String(c.object.apiVersion).startsWith('argoproj.io/'),
+    );
+  }
+
   /** The API groups of the add-on CRDs the twin needs: kwok's always, an add-on's when it runs. */
   addOnCrdGroups(): string[] {
     return [
       'kwok.x-k8s.io',
       ...(declaredIssuers(this.env).length > 0 ? ['cert-manager.io'] : []),
       ...(this.env.secrets.provider === 'external-secrets' ? ['external-secrets.io'] : []),
+      ...(this.rendersRollouts() ? ['rollouts.argoproj.io'] : []),
     ];
   }
 
