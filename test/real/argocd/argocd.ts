@@ -18,7 +18,7 @@ import { main as synth } from '../../../src/commands/cli';
 import type { Kube } from '../../../tools/harness/twin/api';
 import type { Manifest } from '../../../src/model/objects';
 import { StandIns } from '../../../tools/harness/twin/standins';
-import { Twin } from '../../../tools/harness/twin/twin';
+import { Twin, type TwinOptions } from '../../../tools/harness/twin/twin';
 import { serveGitHttps, type GitHttps } from '../../../tools/harness/git-https';
 import { makeServerTls } from '../../../tools/harness/pki';
 import { freePorts } from '../../../tools/harness/ports';
@@ -100,8 +100,9 @@ export class ArgoLoop {
     readonly envName: string,
     readonly dir: string,
     private readonly log: (line: string) => void = () => undefined,
+    twinOptions: Pick<TwinOptions, 'podAddressBlock'> = {},
   ) {
-    this.twin = new Twin({ root: ROOT, env: envName, dir: join(dir, 'twin'), apply: false, log });
+    this.twin = new Twin({ ...twinOptions, root: ROOT, env: envName, dir: join(dir, 'twin'), apply: false, log });
     this.bare = join(dir, 'srv', 'coderun-gitops.git');
     this.work = join(dir, 'work');
   }
