@@ -149,8 +149,8 @@ function crossFieldProblems(c: EnvironmentConfig, expectedName: string, opts: Lo
   const s = c.services;
   return [
     ...platformRules(c, expectedName),
-    ...oauth2ProxyRules(c, s['oauth2-proxy'], c.entrypoint),
-    ...frontendRules(c, s.frontend),
+    ...oauth2ProxyRules(c, s['oauth2-proxy'], c.entrypoint, c.monitoring.enabled),
+    ...frontendRules(c, s.frontend, c.monitoring.enabled),
     ...middlewareRules(c, s.middleware),
     ...natsRules(c, s.nats),
     ...executorsRules(c, c.executors),

@@ -9,6 +9,7 @@ import { planExecutors, type ExecutorsPlan } from '../charts/executors/plan';
 import { planFrontend, type FrontendPlan } from '../charts/frontend/plan';
 import { planMiddleware, type MiddlewarePlan } from '../charts/middleware/plan';
 import { natsExecutorEnv, planNats, type NatsPlan } from '../charts/nats/plan';
+import { oauth2ProxyAnswersQuery } from '../charts/oauth2-proxy/analysis';
 import { planOAuth2Proxy, type OAuth2ProxyPlan } from '../charts/oauth2-proxy/plan';
 
 /** Every component's plan for one environment. */
@@ -30,7 +31,13 @@ export function planPlatform(env: EnvironmentConfig): PlatformPlans {
     ...(nats.tls ? { tlsIssuer: nats.tls.issuer } : {}),
     caMountPath: nats.caMountPath,
   });
-  const frontend = planFrontend(env, s.frontend, nats);
+  // The frontend exports no request metrics; oauth2-proxy, its only caller, counts its answers by status
+  // code (a 502 when a frontend pod does not answer). Requests spread over all frontend pods, so a
+  // canary at weight w that fails every request lifts that ratio to about w.
+  const frontend = planFrontend(env, s.frontend, nats, {
+    prometheusUrl: env.monitoring.prometheusUrl,
+    query: (window) => oauth2ProxyAnswersQuery(env.namespaces.app, window),
+  });
   const middleware = planMiddleware(s.middleware, nats, executors);
   const oauth2Proxy = planOAuth2Proxy(
     env,
@@ -39,6 +46,7 @@ export function planPlatform(env: EnvironmentConfig): PlatformPlans {
     env.entrypoint,
     frontend,
     env.secrets.oauth2Proxy,
+    env.monitoring.prometheusUrl,
   );
   return { platform: env, nats, executors, frontend, middleware, oauth2Proxy };
 }

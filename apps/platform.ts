@@ -78,6 +78,7 @@ export function argocdObjects(env: EnvironmentConfig, platform: readonly Manifes
  */
 export const SERVER_SIDE_APPLY_BYTES = 128 * 1024;
 
+/** The chart's wave on `obj`, unless the object names its own (a Rollout, which goes last). */
 function withSyncWave(obj: Manifest, wave: number): Manifest {
   const metadata = obj.metadata as { annotations?: Record<string, string> } & Manifest['metadata'];
   const large = JSON.stringify(obj).length > SERVER_SIDE_APPLY_BYTES;
@@ -87,7 +88,7 @@ function withSyncWave(obj: Manifest, wave: number): Manifest {
       ...metadata,
       annotations: {
         ...metadata.annotations,
-        'argocd.argoproj.io/sync-wave': String(wave),
+        'argocd.argoproj.io/sync-wave': metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? String(wave),
         ...(large ? { 'argocd.argoproj.io/sync-options': 'ServerSideApply=true' } : {}),
       },
     },

@@ -4,6 +4,7 @@
  */
 import type { PlatformConfig } from '../../src/model/platform';
 import type { AutoscalingConfig, ImageRef, Resources } from '../../src/model/schema';
+import type { CanaryPlan } from './canary';
 
 /** A named container port. Names are IANA service names (at most 15 characters). */
 export interface PortDefinition {
@@ -87,4 +88,6 @@ export interface ServicePlan {
   readonly natsCa?: { readonly secretName: string; readonly mountPath: string };
   /** Leave spec.replicas out because something in the cluster (a KEDA ScaledObject) owns it. */
   readonly replicasManagedExternally: boolean;
+  /** Release new images as a canary (an Argo Rollout over the Deployment); absent: a rolling update. */
+  readonly canary?: CanaryPlan;
 }

@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import type { PlatformConfig } from '../../src/model/platform';
 import { imageString } from '../../src/model/schema';
 import type { ServiceDefinition, ServicePlan } from './service-definition';
+import { CanaryRelease } from './canary';
 import * as k8s from '../../imports/k8s';
 import {
   attachPullSecrets,
@@ -37,12 +38,19 @@ export interface StatelessServiceProps {
    * @default - no priority class (the cluster default)
    */
   readonly priorityClassName?: string;
+  /**
+   * Argo CD sync wave of the Rollout when the plan releases as a canary (after every other object).
+   * @default - none; required when `plan.canary` is set
+   */
+  readonly rolloutWave?: number;
 }
 
 /**
  * A stateless service: ServiceAccount, Deployment, a ClusterIP Service for the ports that
  * declare a servicePort, a HorizontalPodAutoscaler when the environment asks for one, and a
- * PodDisruptionBudget once it has more than one replica.
+ * PodDisruptionBudget once it has more than one replica. When the plan releases as a canary, a
+ * Rollout with `workloadRef` to the Deployment runs the pods (./canary.ts): the HPA scales the
+ * Rollout, and the PDB's selector covers its stable and canary pods alike.
  * Every pod is restricted, sized, probed, pinned and spread.
  */
 export class StatelessService extends Construct {
@@ -83,6 +91,15 @@ export class StatelessService extends Construct {
         `${def.name}: autoscaling.maxReplicas (${autoscaling.maxReplicas}) must be larger than replicas (${config.replicas})`,
       );
     }
+    const canary = plan.canary;
+    if (canary && props.rolloutWave === undefined) {
+      throw new Error(
+        `${def.name}: the plan releases as a canary, so rolloutWave (the Rollout's sync wave) is required`,
+      );
+    }
+    // The Deployment's count belongs to whoever scales the pods: an HPA, KEDA, or Argo Rollouts (which
+    // scales the Deployment down as the Rollout's own pods become available).
+    const replicasOwnedElsewhere = autoscaling !== undefined || plan.replicasManagedExternally || canary !== undefined;
     const resources = plan.resources;
     const container: k8s.Container = {
       name: def.name,
@@ -102,8 +119,8 @@ export class StatelessService extends Construct {
     new k8s.KubeDeployment(this, 'deployment', {
       metadata,
       spec: {
-        // With an HPA, the HPA owns the count: leaving replicas out keeps Argo CD from fighting it.
-        ...(autoscaling || plan.replicasManagedExternally ? {} : { replicas: config.replicas }),
+        // With an HPA or a Rollout, they own the count: leaving replicas out keeps Argo CD from fighting it.
+        ...(replicasOwnedElsewhere ? {} : { replicas: config.replicas }),
         revisionHistoryLimit: 5,
         selector: { matchLabels: { ...this.selector } },
         strategy: {
@@ -122,7 +139,10 @@ export class StatelessService extends Construct {
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(def.runAsUser),
             terminationGracePeriodSeconds: 30,
-            topologySpreadConstraints: spreadConstraints(platform, this.selector, ['pod-template-hash']),
+            // Spread each revision on its own: Argo Rollouts labels its pods rollouts-pod-template-hash.
+            topologySpreadConstraints: spreadConstraints(platform, this.selector, [
+              canary ? 'rollouts-pod-template-hash' : 'pod-template-hash',
+            ]),
             containers: [container],
             ...(volumes.volumes.length > 0 ? { volumes: volumes.volumes } : {}),
           },
@@ -166,7 +186,11 @@ export class StatelessService extends Construct {
       new k8s.KubeHorizontalPodAutoscalerV2(this, 'hpa', {
         metadata,
         spec: {
-          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: def.name },
+          // With a canary the HPA scales the Rollout, which splits the count between its stable and
+          // canary ReplicaSets; scaling the Deployment would fight Argo Rollouts.
+          scaleTargetRef: canary
+            ? { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: def.name }
+            : { apiVersion: 'apps/v1', kind: 'Deployment', name: def.name },
           minReplicas: config.replicas,
           maxReplicas: autoscaling.maxReplicas,
           metrics,
@@ -177,6 +201,18 @@ export class StatelessService extends Construct {
             },
           },
         },
+      });
+    }
+
+    if (canary && props.rolloutWave !== undefined) {
+      new CanaryRelease(this, 'canary', {
+        name: def.name,
+        namespace: this.namespace,
+        labels,
+        selector: this.selector,
+        ...(autoscaling ? {} : { replicas: config.replicas }),
+        plan: canary,
+        rolloutWave: props.rolloutWave,
       });
     }
 

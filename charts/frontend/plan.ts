@@ -1,6 +1,7 @@
 /** The frontend's plan: its settings, size and environment, derived once from the environment. */
 import type { PlatformConfig } from '../../src/model/platform';
 import type { ServiceConfig } from '../../src/model/schema';
+import { planCanary, type CanaryJudge } from '../common/canary';
 import { serviceHost, type ServicePlan } from '../common/service-definition';
 import { natsClientEnv, type NatsPlan } from '../nats/plan';
 import { frontend } from './definition';
@@ -12,8 +13,18 @@ export interface FrontendPlan extends ServicePlan {
   readonly url: string;
 }
 
-/** Plans the frontend: a NATS client as user `frontend`, its nkey seed in NATS's credentials Secret. */
-export function planFrontend(platform: PlatformConfig, config: ServiceConfig, nats: NatsPlan): FrontendPlan {
+/**
+ * Plans the frontend: a NATS client as user `frontend`, its nkey seed in NATS's credentials Secret;
+ * released as a canary where the tier or its file says so. The frontend exports no request metrics of
+ * its own: `canaryJudge` is its caller's measure of its answers (the composition passes oauth2-proxy's).
+ */
+export function planFrontend(
+  platform: PlatformConfig,
+  config: ServiceConfig,
+  nats: NatsPlan,
+  canaryJudge: CanaryJudge,
+): FrontendPlan {
+  const canary = planCanary(platform.tier, config.canary, canaryJudge);
   const http = frontend.ports.find((p) => p.name === 'http')?.servicePort;
   return {
     config,
@@ -27,6 +38,7 @@ export function planFrontend(platform: PlatformConfig, config: ServiceConfig, na
     ],
     ...(nats.tls ? { natsCa: { secretName: nats.tls.secretName, mountPath: nats.caMountPath } } : {}),
     replicasManagedExternally: false,
+    ...(canary ? { canary } : {}),
     url: `http://${serviceHost(platform, frontend.name)}:${http ?? 80}/`,
   };
 }

@@ -27,20 +27,35 @@ export const MONITORING_SCHEMA = {
       description: 'Labels your Prometheus selects monitors and rules by (e.g. release: kube-prometheus-stack).',
       $ref: '#/definitions/labels',
     },
+    prometheusUrl: {
+      description:
+        "Prometheus' HTTP API, which canary analyses query (Argo Rollouts' controller calls it). Default " +
+        'http://prometheus-operated.<namespace>.svc:9090 (the Service the Prometheus Operator creates).',
+      type: 'string',
+      pattern: '^https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$',
+    },
   },
 } as const;
 
 type MonitoringInput = SliceOf<typeof MONITORING_SCHEMA>;
 
 /** `monitoring`, with its defaults applied. */
-export type MonitoringConfig = Defaulted<MonitoringInput, 'namespace' | 'prometheusPodLabels' | 'selectorLabels'>;
+export type MonitoringConfig = Defaulted<
+  MonitoringInput,
+  'namespace' | 'prometheusPodLabels' | 'selectorLabels' | 'prometheusUrl'
+>;
 
-/** `monitoring` with its defaults: Prometheus in namespace monitoring, labelled app.kubernetes.io/name=prometheus. */
+/**
+ * `monitoring` with its defaults: Prometheus in namespace monitoring, labelled app.kubernetes.io/name=prometheus,
+ * its API at the Prometheus Operator's Service prometheus-operated.
+ */
 export function monitoringDefaults(input: MonitoringInput): MonitoringConfig {
+  const namespace = input.namespace ?? 'monitoring';
   return {
     enabled: input.enabled,
-    namespace: input.namespace ?? 'monitoring',
+    namespace,
     prometheusPodLabels: input.prometheusPodLabels ?? { 'app.kubernetes.io/name': 'prometheus' },
     selectorLabels: input.selectorLabels ?? {},
+    prometheusUrl: input.prometheusUrl ?? `http://prometheus-operated.${namespace}.svc:9090`,
   };
 }

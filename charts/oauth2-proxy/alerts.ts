@@ -1,12 +1,13 @@
 /** oauth2-proxy's alerts: too many requests ending in 5xx. */
 import type { AlertDefinition } from '../common/alerts';
+import { OAUTH2_PROXY_REQUESTS } from './analysis';
 
 /** OAuth2Proxy5xxRate needs at least this many requests a second (5m rate): 60 requests in the window. */
 export const OAUTH2_MIN_REQUESTS_PER_SECOND = 0.2;
 
 export function oauth2ProxyAlerts(namespace: string): AlertDefinition[] {
   const app = namespace;
-  const proxyRate = (code: string) => `sum(rate(oauth2_proxy_requests_total{namespace="${app}"${code}}[5m]))`;
+  const proxyRate = (code: string) => `sum(rate(${OAUTH2_PROXY_REQUESTS}{namespace="${app}"${code}}[5m]))`;
   return [
     {
       // With a minimum traffic: on a quiet night one failed request in a handful is already more than

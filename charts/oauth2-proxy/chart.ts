@@ -12,11 +12,13 @@ export type OAuth2ProxyChartProps = WorkloadChartProps<OAuth2ProxyPlan>;
 export class OAuth2ProxyChart extends ComponentChart {
   /** Last of the services: users reach the platform only once everything behind it runs. */
   public readonly syncWave = 3;
+  /** oauth2-proxy's Rollout, when it releases as a canary: last, after the frontend's (5). */
+  public readonly rolloutWave = 6;
 
   constructor(scope: Construct, props: OAuth2ProxyChartProps) {
     super(scope, 'oauth2-proxy');
     const { plan, platform } = props;
-    new StatelessService(this, 'oauth2-proxy', { definition: oauth2Proxy, ...props });
+    new StatelessService(this, 'oauth2-proxy', { definition: oauth2Proxy, ...props, rolloutWave: this.rolloutWave });
     new EntryPoint(this, 'entry', {
       platform,
       entrypoint: plan.entrypoint,

@@ -1,8 +1,10 @@
 /** oauth2-proxy's plan: its settings, size, arguments and credentials, derived once from the environment. */
 import type { PlatformConfig } from '../../src/model/platform';
 import type { ServiceConfig } from '../../src/model/schema';
+import { planCanary } from '../common/canary';
 import { publicUrl, type ServicePlan } from '../common/service-definition';
 import type { FrontendPlan } from '../frontend/plan';
+import { oauth2ProxyCanaryQuery } from './analysis';
 import { oauth2Proxy } from './definition';
 import { OAUTH2_PROXY_DEFAULT_RESOURCES, type EntrypointConfig, type OAuth2ProxySettings } from './schema';
 
@@ -14,7 +16,10 @@ export interface OAuth2ProxyPlan extends ServicePlan {
   readonly servicePort: number;
 }
 
-/** Plans oauth2-proxy: Google sign-in in front of the frontend, credentials from `credentialsSecret`. */
+/**
+ * Plans oauth2-proxy: Google sign-in in front of the frontend, credentials from `credentialsSecret`;
+ * released as a canary (judged by its canary pods' 5xx ratio) where the tier or its file says so.
+ */
 export function planOAuth2Proxy(
   platform: PlatformConfig,
   config: ServiceConfig,
@@ -22,7 +27,12 @@ export function planOAuth2Proxy(
   entrypoint: EntrypointConfig,
   frontend: FrontendPlan,
   credentialsSecret: string,
+  prometheusUrl: string,
 ): OAuth2ProxyPlan {
+  const canary = planCanary(platform.tier, config.canary, {
+    prometheusUrl,
+    query: (w) => oauth2ProxyCanaryQuery(platform.namespaces.app, w),
+  });
   const servicePort = oauth2Proxy.ports.find((p) => p.name === 'http')?.servicePort;
   if (servicePort === undefined) throw new Error('oauth2-proxy definition has no http servicePort');
   return {
@@ -52,6 +62,7 @@ export function planOAuth2Proxy(
       { name: 'OAUTH2_PROXY_COOKIE_SECRET', secretName: credentialsSecret, secretKey: 'cookie-secret' },
     ],
     replicasManagedExternally: false,
+    ...(canary ? { canary } : {}),
     entrypoint,
     servicePort,
   };

@@ -1,10 +1,20 @@
 /** oauth2-proxy's and the entry point's cross-field rules, run by the loader after their defaults. */
 import { serviceSettingsRules, type PlatformConfig } from '../../src/model/platform';
 import type { ImageRef, PathProblem, ServiceConfig } from '../../src/model/schema';
+import { canaryDefaults, canaryRules } from '../common/canary';
 import type { EntrypointConfig } from './schema';
 
-export function oauth2ProxyRules(c: PlatformConfig, svc: ServiceConfig, e: EntrypointConfig): PathProblem[] {
-  const out = serviceSettingsRules(c, 'services.oauth2-proxy', svc);
+/** oauth2-proxy's settings and its canary's (`monitoringEnabled`: whether Prometheus is there to judge it). */
+export function oauth2ProxyRules(
+  c: PlatformConfig,
+  svc: ServiceConfig,
+  e: EntrypointConfig,
+  monitoringEnabled: boolean,
+): PathProblem[] {
+  const out = [
+    ...serviceSettingsRules(c, 'services.oauth2-proxy', svc),
+    ...canaryRules('services.oauth2-proxy', canaryDefaults(c.tier, svc.canary), monitoringEnabled),
+  ];
   if (e.mode === 'ingress') {
     for (const k of ['className', 'issuer', 'controllerNamespace', 'controllerPodLabels'] as const) {
       if (e[k] === undefined)

@@ -66,7 +66,7 @@ export function capacityReport(env: EnvironmentConfig, objects: readonly Manifes
       const replicas = range?.max ?? 1;
       const scaler = range?.autoscaler;
       const by = scaler?.object.kind === 'ScaledObject' ? 'KEDA max' : 'HPA max';
-      const surge = o.kind === 'Deployment' ? rolloutSurge(o, replicas) : 0;
+      const surge = o.kind === 'Deployment' ? rolloutSurge(o, replicas, objects) : 0;
       const pods = replicas + surge;
       lines.push({
         what: `${o.kind} ${o.metadata.name}`,

@@ -285,30 +285,69 @@ export function scales(a: Autoscaler, o: Manifest): boolean {
   );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Argo Rollouts: a Rollout with spec.workloadRef runs the pods of a Deployment's template
+
+/** Whether `o` is an Argo Rollouts Rollout. */
+export function isRollout(o: Manifest): boolean {
+  return o.kind === 'Rollout' && apiGroup(o.apiVersion) === 'argoproj.io';
+}
+
+/** The object a Rollout's spec.workloadRef names (in its namespace), or undefined. */
+export function rolloutWorkload(objects: readonly Manifest[], rollout: Manifest): Manifest | undefined {
+  const ref = asObj(asObj(rollout.spec).workloadRef);
+  if (ref.name === undefined) return undefined;
+  return objects.find(
+    (o) =>
+      o.kind === String(ref.kind) &&
+      apiGroup(o.apiVersion) === apiGroup(String(ref.apiVersion ?? '')) &&
+      o.metadata.name === ref.name &&
+      nsOf(o) === nsOf(rollout),
+  );
+}
+
+/**
+ * The Rollout that runs `o`'s pods through spec.workloadRef, or undefined. Such a Deployment is the
+ * pod template only: the Rollout owns the count (and scales the Deployment itself to 0).
+ */
+export function rolloutOf(objects: readonly Manifest[], o: Manifest): Manifest | undefined {
+  return objects.find((r) => isRollout(r) && rolloutWorkload(objects, r) === o);
+}
+
 /**
  * The replica range a controller runs with: its autoscaler's min..max, else spec.replicas
- * (default 1). PodTemplates and Jobs are not replicated workloads and return undefined.
+ * (default 1). A Deployment run by a Rollout runs with the Rollout's range. PodTemplates and Jobs
+ * are not replicated workloads and return undefined.
  */
 export function replicaRange(
   objects: readonly Manifest[],
   o: Manifest,
 ): { min: number; max: number; autoscaled: boolean; autoscaler?: Autoscaler } | undefined {
-  if (!CONTROLLER_KINDS.has(o.kind)) return undefined;
-  const a = autoscalers(objects).find((x) => scales(x, o));
+  const owner = CONTROLLER_KINDS.has(o.kind) ? (rolloutOf(objects, o) ?? o) : isRollout(o) ? o : undefined;
+  if (!owner) return undefined;
+  const a = autoscalers(objects).find((x) => scales(x, owner));
   if (a) return { min: a.min, max: a.max, autoscaled: true, autoscaler: a };
-  const n = num(asObj(o.spec).replicas, 1);
+  const n = num(asObj(owner.spec).replicas, 1);
   return { min: n, max: n, autoscaled: false };
+}
+
+/** maxSurge as a number, or a percentage of `replicas` rounded up; `fallback` when absent. */
+function surgeOf(s: unknown, replicas: number, fallback: number): number {
+  if (typeof s === 'number') return s;
+  if (typeof s === 'string' && s.endsWith('%')) return Math.ceil((replicas * Number(s.slice(0, -1))) / 100);
+  return fallback;
 }
 
 /**
  * Extra pods a Deployment runs during a rolling update at `replicas`: strategy.rollingUpdate.maxSurge
- * as a number or a percentage (rounded up), else the Kubernetes default of 25%.
+ * as a number or a percentage (rounded up), else the Kubernetes default of 25%. A Deployment run by a
+ * Rollout (given `objects`) surges by the Rollout's strategy.canary.maxSurge (Argo Rollouts' default 25%).
  */
-export function rolloutSurge(deployment: Manifest, replicas: number): number {
-  const s = asObj(asObj(asObj(deployment.spec).strategy).rollingUpdate).maxSurge;
-  if (typeof s === 'number') return s;
-  if (typeof s === 'string' && s.endsWith('%')) return Math.ceil((replicas * Number(s.slice(0, -1))) / 100);
-  return Math.ceil(replicas * 0.25);
+export function rolloutSurge(deployment: Manifest, replicas: number, objects: readonly Manifest[] = []): number {
+  const rollout = rolloutOf(objects, deployment);
+  const fallback = Math.ceil(replicas * 0.25);
+  if (rollout) return surgeOf(asObj(asObj(asObj(rollout.spec).strategy).canary).maxSurge, replicas, fallback);
+  return surgeOf(asObj(asObj(asObj(deployment.spec).strategy).rollingUpdate).maxSurge, replicas, fallback);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -124,6 +124,100 @@ export const DEFINITIONS = {
       autoscaling: {
         $ref: '#/definitions/autoscaling',
       },
+      canary: {
+        $ref: '#/definitions/canary',
+      },
+    },
+  },
+  canary: {
+    description:
+      'Release new images as an Argo Rollouts canary judged by Prometheus (charts/common/canary.ts). Default by tier: ' +
+      'production releases as a canary, non-production keeps a plain rolling update. Fields left out take the ' +
+      "tier's defaults (README: Canary releases).",
+    type: 'object',
+    additionalProperties: false,
+    required: ['enabled'],
+    properties: {
+      enabled: {
+        description: 'false: a plain rolling update of the Deployment (no Rollout).',
+        type: 'boolean',
+      },
+      steps: {
+        description:
+          'Canary weights (% of the pods) and timed pauses, in order; after the last step the canary is promoted to 100%. ' +
+          'An indefinite pause cannot be written: it would hold the release, and Argo CD, until someone acts.',
+        type: 'array',
+        minItems: 1,
+        maxItems: 20,
+        items: {
+          oneOf: [
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['setWeight'],
+              properties: {
+                setWeight: {
+                  description: 'Share of the pods (%) that run the new image.',
+                  type: 'integer',
+                  minimum: 1,
+                  maximum: 99,
+                },
+              },
+            },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['pause'],
+              properties: {
+                pause: {
+                  description: 'Wait this long (e.g. 5m) with the current weight while the analysis runs.',
+                  $ref: '#/definitions/duration',
+                },
+              },
+            },
+          ],
+        },
+      },
+      analysis: {
+        description:
+          "The Prometheus analysis that runs from the first step until promotion (the service's error ratio).",
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          maxErrorRatio: {
+            description: 'Highest share of requests answered with a 5xx that passes a measurement (0.05 = 5%).',
+            type: 'number',
+            exclusiveMinimum: 0,
+            maximum: 1,
+          },
+          interval: {
+            description: 'Time between two measurements; the first is taken when the canary starts.',
+            $ref: '#/definitions/duration',
+          },
+          window: {
+            description: 'The rate() window of the query.',
+            $ref: '#/definitions/duration',
+          },
+          failureLimit: {
+            description: 'Failed measurements tolerated; one more aborts the canary.',
+            type: 'integer',
+            minimum: 0,
+            maximum: 10,
+          },
+        },
+      },
+      autoAbort: {
+        description:
+          'true: a failed analysis or a canary that is not available within progressDeadlineSeconds aborts the release ' +
+          '(back to the stable pods). false: the analysis only reports (dry run) and someone aborts by hand.',
+        type: 'boolean',
+      },
+      progressDeadlineSeconds: {
+        description: 'How long a step may wait for its canary pods to become available.',
+        type: 'integer',
+        minimum: 60,
+        maximum: 3600,
+      },
     },
   },
   resources: {
@@ -206,6 +300,8 @@ export type ImageRef = SliceOf<typeof DEFINITIONS.image>;
 export type Resources = SliceOf<typeof DEFINITIONS.resources>;
 /** The settings of a plain service (definition `service`): oauth2-proxy and the frontend. */
 export type ServiceConfig = SliceOf<typeof DEFINITIONS.service>;
+/** A service's canary settings as written (definition `canary`). */
+export type CanaryInput = SliceOf<typeof DEFINITIONS.canary>;
 /** An HPA's settings (definition `autoscaling`). */
 export type AutoscalingConfig = SliceOf<typeof DEFINITIONS.autoscaling>;
 

@@ -190,15 +190,25 @@ describe('rule autoscalers', () => {
     const h: any = pick('prod', 'HorizontalPodAutoscaler', 'frontend');
     h.spec.scaleTargetRef.name = 'web';
     expect(check(autoscalersRule, withReplaced('prod', h))).toContain(
-      'scaleTargetRef Deployment coderun/web is not rendered',
+      'scaleTargetRef Rollout coderun/web is not rendered',
     );
   });
 
-  it('fails when the target Deployment also sets replicas', () => {
-    const d: any = pick('prod', 'Deployment', 'frontend');
-    d.spec.replicas = 3;
-    expect(check(autoscalersRule, withReplaced('prod', d))).toContain(
-      'target Deployment frontend sets spec.replicas; leave it out when an autoscaler owns the count',
+  // A Rollout that an HPA scales, and a Deployment an HPA is pointed at, each with spec.replicas set.
+  it.each([
+    ['Rollout', 'frontend', (r: any) => withReplaced('prod', { ...r, spec: { ...r.spec, replicas: 3 } })],
+    [
+      'Deployment',
+      'middleware',
+      () => {
+        const h: any = pick('prod', 'HorizontalPodAutoscaler', 'frontend');
+        h.spec.scaleTargetRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'middleware' };
+        return withReplaced('prod', h);
+      },
+    ],
+  ] as const)('fails when the target %s %s also sets replicas', (kind, name, objects) => {
+    expect(check(autoscalersRule, objects(pick('prod', kind, name)))).toContain(
+      `target ${kind} ${name} sets spec.replicas; leave it out when an autoscaler owns the count`,
     );
   });
 
@@ -217,7 +227,7 @@ describe('rule autoscalers', () => {
       containerResource: { name: 'cpu', container: 'web', target: { type: 'Utilization', averageUtilization: 70 } },
     });
     expect(check(autoscalersRule, withReplaced('prod', h))).toContain(
-      'metrics[2] reads container web, which Deployment frontend does not have (frontend)',
+      'metrics[2] reads container web, which Rollout frontend does not have (frontend)',
     );
     h.spec.metrics[2].containerResource.container = 'frontend';
     expect(check(autoscalersRule, withReplaced('prod', h))).toBe('');

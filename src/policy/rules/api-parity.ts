@@ -6,6 +6,8 @@ import type { EnvironmentConfig } from '../../../apps/environment';
 import {
   allContainers,
   apiGroup,
+  isRollout,
+  rolloutWorkload,
   asArr,
   asObj,
   asStrRecord,
@@ -299,8 +301,8 @@ export const pdbValidRule: Rule = {
   },
 };
 
-/** Kinds with a scale subresource, which an autoscaler can drive. */
-export const SCALABLE_KINDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
+/** Kinds with a scale subresource, which an autoscaler can drive (Rollout: Argo Rollouts'). */
+export const SCALABLE_KINDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'ReplicaSet', 'Rollout']);
 
 /**
  * HPAs and ScaledObjects: a sane range, a target that exists and can be scaled, metrics on
@@ -337,7 +339,9 @@ export const autoscalersRule: Rule = {
         );
         continue;
       }
-      const containers = new Set(allContainers(podTemplateOf(target)?.spec ?? {}).map((c) => String(c.name)));
+      // A Rollout with workloadRef runs its Deployment's template.
+      const template = podTemplateOf(isRollout(target) ? (rolloutWorkload(objects, target) ?? target) : target);
+      const containers = new Set(allContainers(template?.spec ?? {}).map((c) => String(c.name)));
       for (const [i, m] of asArr(asObj(o.spec).metrics).entries()) {
         if (m.type !== 'ContainerResource') continue;
         const c = String(asObj(m.containerResource).container);

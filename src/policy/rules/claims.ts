@@ -113,7 +113,8 @@ export const argocdProjectKindsRule: Rule = claimRule({
     "The platform's AppProject allows exactly the kinds dist/<env> renders (cluster-scoped: Namespace, PriorityClass, ValidatingAdmissionPolicy and binding, as the README lists): one kind more, such as ClusterRoleBinding or Secret, is a hole in the fence Argo CD keeps around git, one fewer fails the sync (reads dist/ and argocd/).",
   reads: 'all',
   check(objects, env, report) {
-    const rendered = objects.filter((o) => !o.apiVersion.startsWith('argoproj.io/'));
+    // Argo CD's own objects (argocd/<env>) are not what the project syncs; Argo Rollouts' are.
+    const rendered = objects.filter((o) => !isArgo(o, 'Application') && !isArgo(o, 'AppProject'));
     const renderedKinds = (clusterScoped: boolean) =>
       new Set(
         rendered.filter((o) => (nsOf(o) === '') === clusterScoped).map((o) => kindKey(apiGroup(o.apiVersion), o.kind)),

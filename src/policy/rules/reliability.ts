@@ -334,12 +334,23 @@ export function inClusterAddresses(o: Manifest): InClusterAddress[] {
   return out;
 }
 
-/** Services every cluster has: the API server's, and DNS (as kube-dns, in the environment's DNS namespace). */
+/**
+ * Services every cluster has: the API server's, and DNS (as kube-dns, in the environment's DNS
+ * namespace); and, where monitoring is enabled, the Prometheus that monitoring.prometheusUrl names (an
+ * add-on the environment declares, like DNS, which canary analyses query).
+ */
 function clusterServices(env: EnvironmentConfig): { namespace: string; name: string }[] {
-  return [
+  const out = [
     { namespace: 'default', name: 'kubernetes' },
     { namespace: env.network.dnsNamespace, name: 'kube-dns' },
   ];
+  const prometheus = /^https?:\/\/([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?[:/]/.exec(
+    `${env.monitoring.prometheusUrl}/`,
+  );
+  if (env.monitoring.enabled && prometheus?.[1] && prometheus[2]) {
+    out.push({ namespace: prometheus[2], name: prometheus[1] });
+  }
+  return out;
 }
 
 /** Why an in-cluster address does not resolve to a rendered Service (and pod, and port), or undefined. */

@@ -61,6 +61,7 @@ function render(
     plan,
     ...(extra.namespace ? { namespace: extra.namespace } : {}),
     ...(extra.priorityClassName ? { priorityClassName: extra.priorityClassName } : {}),
+    ...(plan.canary ? { rolloutWave: 5 } : {}),
   });
   return chart.toJson() as any[];
 }
@@ -86,9 +87,9 @@ function withFrontend(env: EnvironmentConfig, patch: Partial<ServiceConfig>): En
   return { ...env, services: { ...env.services, frontend: { ...env.services.frontend, ...patch } } };
 }
 
-/** The frontend with a fixed replica count and no HPA. */
+/** The frontend with a fixed count and a plain rolling update (no HPA, no canary). */
 function withReplicas(env: EnvironmentConfig, replicas: number): EnvironmentConfig {
-  return withFrontend(env, { replicas, autoscaling: undefined });
+  return withFrontend(env, { replicas, autoscaling: undefined, canary: { enabled: false } });
 }
 
 describe('StatelessService', () => {
@@ -120,7 +121,7 @@ describe('StatelessService', () => {
     });
 
     it('allows one unavailable pod during a rollout when there are several replicas', () => {
-      const objs = render(frontend, prod);
+      const objs = render(frontend, withReplicas(prod, 3));
       const dep = one(objs, 'Deployment');
       expect(dep.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 1 });
     });
@@ -156,7 +157,7 @@ describe('StatelessService', () => {
 
   describe('autoscaling', () => {
     it('renders an HPA from the environment (staging frontend: min 2, max 4, cpu 70%, memory 80%)', () => {
-      const objs = render(frontend, staging);
+      const objs = render(frontend, withFrontend(staging, { canary: { enabled: false } }));
       expect(objs.map((o) => o.kind).sort()).toEqual([
         'Deployment',
         'HorizontalPodAutoscaler',
@@ -254,7 +255,7 @@ describe('StatelessService', () => {
     });
 
     it('spreads over hostnames and zones with DoNotSchedule in prod, per ReplicaSet', () => {
-      const objs = render(frontend, prod);
+      const objs = render(frontend, withReplicas(prod, 3));
       const selector = one(objs, 'Deployment').spec.selector.matchLabels;
       const tsc = podSpec(objs).topologySpreadConstraints as any[];
       expect(tsc.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
