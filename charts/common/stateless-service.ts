@@ -184,7 +184,16 @@ export class StatelessService extends Construct {
         });
       }
       new k8s.KubeHorizontalPodAutoscalerV2(this, 'hpa', {
-        metadata,
+        // An HPA whose target does not exist yet is Degraded in Argo CD (FailedGetScale), and a
+        // Degraded wave stops the sync: an HPA of a Rollout syncs in the Rollout's wave, or the first
+        // sync would never reach the Rollout (found by the canary suite's bootstrap).
+        metadata:
+          canary && props.rolloutWave !== undefined
+            ? {
+                ...metadata,
+                annotations: { 'argocd.argoproj.io/sync-wave': String(props.rolloutWave) },
+              }
+            : metadata,
         spec: {
           // With a canary the HPA scales the Rollout, which splits the count between its stable and
           // canary ReplicaSets; scaling the Deployment would fight Argo Rollouts.
