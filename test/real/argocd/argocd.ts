@@ -100,9 +100,13 @@ export class ArgoLoop {
     readonly envName: string,
     readonly dir: string,
     private readonly log: (line: string) => void = () => undefined,
-    twinOptions: Pick<TwinOptions, 'podAddressBlock'> = {},
+    private readonly options: {
+      readonly twin?: Pick<TwinOptions, 'podAddressBlock'>;
+      /** More flags for the application controller (the canary suite: --persist-resource-health). */
+      readonly controllerArgs?: readonly string[];
+    } = {},
   ) {
-    this.twin = new Twin({ ...twinOptions, root: ROOT, env: envName, dir: join(dir, 'twin'), apply: false, log });
+    this.twin = new Twin({ ...options.twin, root: ROOT, env: envName, dir: join(dir, 'twin'), apply: false, log });
     this.bare = join(dir, 'srv', 'coderun-gitops.git');
     this.work = join(dir, 'work');
   }
@@ -223,6 +227,7 @@ export class ArgoLoop {
         `--metrics-port=${ctrlMetrics}`,
         '--status-processors=4',
         '--operation-processors=4',
+        ...(this.options.controllerArgs ?? []),
       ], { env: { ...env, ARGOCD_BINARY_NAME: 'argocd-application-controller' } });
       this.procs.push(this.controller);
       await waitFor('application-controller healthz', async () => (await fetch(`http://127.0.0.1:${ctrlMetrics}/healthz`)).ok, {

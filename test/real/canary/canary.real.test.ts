@@ -24,7 +24,16 @@ import { committedObjects } from '../../../tools/harness/twin/twin';
 import { setLoad } from '../../../tools/harness/twin/load';
 import { waitFor } from '../../../tools/harness/process';
 import { ROOT, tool } from '../../../tools/harness/tools';
-import { CanaryLoop, committedCanaries, HealthLog, scaled, tagOf, TIME_SCALE, type RolloutView } from './canary';
+import {
+  CanaryLoop,
+  committedCanaries,
+  HealthLog,
+  scaled,
+  scaledDeadline,
+  tagOf,
+  TIME_SCALE,
+  type RolloutView,
+} from './canary';
 import { SCRAPE_INTERVAL, type PodView } from './monitoring';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects as the API server returns them */
@@ -91,22 +100,21 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
           (c) =>
             `${c.service}: pauses ${c.steps.flatMap((s) => ('pause' in s ? [`${s.pause}→${scaled(s.pause)}`] : [])).join(', ')}, ` +
             `interval ${c.interval}→${scaled(c.interval)}, window ${c.window}→${scaled(c.window)}, ` +
-            `progressDeadlineSeconds ${c.progressDeadlineSeconds}→${scaled(c.progressDeadlineSeconds)}; as committed: weights ${c.weights.join('/')}, ` +
+            `progressDeadlineSeconds ${c.progressDeadlineSeconds}→${scaledDeadline(c.progressDeadlineSeconds)}; as committed: weights ${c.weights.join('/')}, ` +
             `maxErrorRatio ${c.maxErrorRatio}, failureLimit ${c.failureLimit}, autoAbort ${c.autoAbort}`,
         )
         .join('; ')}. Prometheus scrapes every ${SCRAPE_INTERVAL}.`,
     );
     // The scaled render keeps everything but the durations and the address.
     for (const c of committed) {
-      const r = loop.rendered(committedObjects(ROOT, envName).find((x) => x.object === c.rollout)?.file ?? '') as Any;
+      const r = loop.rendered(c.rolloutFile) as Any;
       const cr = c.rollout as Any;
       expect(r.spec.strategy.canary.steps.map((s: Any) => s.setWeight ?? 'pause')).toEqual(
         cr.spec.strategy.canary.steps.map((s: Any) => s.setWeight ?? 'pause'),
       );
       expect(r.spec.progressDeadlineAbort).toBe(cr.spec.progressDeadlineAbort);
       expect(r.spec.strategy.canary.dryRun).toEqual(cr.spec.strategy.canary.dryRun);
-      const file = committedObjects(ROOT, envName).find((x) => x.object === c.template)?.file ?? '';
-      const t = loop.rendered(file) as Any;
+      const t = loop.rendered(c.templateFile) as Any;
       const ct = c.template as Any;
       expect(t.spec.metrics[0].successCondition).toBe(ct.spec.metrics[0].successCondition);
       expect(t.spec.metrics[0].failureLimit).toBe(ct.spec.metrics[0].failureLimit);
@@ -278,7 +286,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
       const results = await Promise.all(services.map((s) => followSteps(s, 420_000)));
       const promoted = Date.now() - t0;
       const s = await loop.argo.waitApp(loop.appName, `Synced and Healthy at ${sha}`, done(sha), 300_000);
-      health.stop();
+      await health.stop();
       fact(
         `Case 1 (good release ${services.map((x) => `${x} ${tags[x]}`).join(', ')}): fully promoted ${secs(promoted)} after the push; Argo CD Synced and Healthy ${secs(Date.now() - t0)} after it`,
       );
@@ -463,7 +471,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
       );
       fact(
         `Case 3 (${service} ${tag}): the canary started ${secs(tStart - t0)} after the push, aborted ${secs(tookAbort)} later ` +
-          `(progressDeadlineSeconds ${scaled(c.progressDeadlineSeconds)} scaled from ${c.progressDeadlineSeconds}); at most ${bad.max} pod(s) on the image; ` +
+          `(progressDeadlineSeconds ${scaledDeadline(c.progressDeadlineSeconds)} s scaled from ${c.progressDeadlineSeconds}); at most ${bad.max} pod(s) on the image; ` +
           `Rollout: "${r.message}"; analysis ${run?.status?.phase ?? 'none'}; Argo CD ${h.health}: "${h.rollouts[service]?.message}"`,
       );
       await revertAndRecover('Case 3');

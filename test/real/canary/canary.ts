@@ -10,7 +10,7 @@
  * - `monitoring.prometheusUrl`: the twin's Prometheus on 127.0.0.1 (the committed default is a cluster
  *   DNS name that the twin cannot resolve);
  * - each Rollout's durations divided by TIME_SCALE: the pauses, the analysis interval and query
- *   window, and progressDeadlineSeconds. Weights, the error-ratio threshold, failureLimit and
+ *   window, and progressDeadlineSeconds (not below the schema's minimum of 60 s). Weights, the error-ratio threshold, failureLimit and
  *   autoAbort stay as committed (checked after the render).
  */
 import { createHash } from 'node:crypto';
@@ -62,7 +62,9 @@ export interface CommittedCanary {
   readonly service: string;
   readonly namespace: string;
   readonly rollout: Manifest;
+  readonly rolloutFile: string;
   readonly template: Manifest;
+  readonly templateFile: string;
   readonly wave: number;
   readonly steps: readonly ({ setWeight: number } | { pause: string })[];
   readonly weights: readonly number[];
@@ -83,9 +85,9 @@ export function committedCanaries(env: string, root = ROOT): CommittedCanary[] {
       const r = c.object as Any;
       const canary = r.spec.strategy.canary;
       const templateName = canary.analysis?.templates?.[0]?.templateName;
-      const t = objs.find((o) => o.object.kind === 'AnalysisTemplate' && o.object.metadata?.name === templateName)
-        ?.object as Any;
-      if (!t) throw new Error(`${c.file}: no AnalysisTemplate ${templateName} in dist/${env}`);
+      const tc = objs.find((o) => o.object.kind === 'AnalysisTemplate' && o.object.metadata?.name === templateName);
+      const t = tc?.object as Any;
+      if (!tc || !t) throw new Error(`${c.file}: no AnalysisTemplate ${templateName} in dist/${env}`);
       const metric = t.spec.metrics[0];
       const steps = (canary.steps as Any[]).map((s): { setWeight: number } | { pause: string } =>
         s.setWeight !== undefined ? { setWeight: Number(s.setWeight) } : { pause: String(s.pause?.duration ?? '') },
@@ -94,7 +96,9 @@ export function committedCanaries(env: string, root = ROOT): CommittedCanary[] {
         service: String(r.metadata.name),
         namespace: String(r.metadata.namespace),
         rollout: c.object,
+        rolloutFile: c.file,
         template: t as Manifest,
+        templateFile: tc.file,
         wave: c.wave,
         steps,
         weights: steps.flatMap((s) => ('setWeight' in s ? [s.setWeight] : [])),
@@ -120,8 +124,16 @@ export function scaledCanaryInput(c: CommittedCanary): Record<string, unknown> {
       failureLimit: c.failureLimit,
     },
     autoAbort: c.autoAbort,
-    progressDeadlineSeconds: seconds(scaled(c.progressDeadlineSeconds)),
+    progressDeadlineSeconds: scaledDeadline(c.progressDeadlineSeconds),
   };
+}
+
+/** The environment schema's least progressDeadlineSeconds: a scaled deadline is never below it. */
+export const MIN_PROGRESS_DEADLINE_SECONDS = 60;
+
+/** progressDeadlineSeconds divided by TIME_SCALE, but not below the schema's minimum. */
+export function scaledDeadline(committed: number): number {
+  return Math.max(MIN_PROGRESS_DEADLINE_SECONDS, seconds(scaled(committed)));
 }
 
 /** A watch on the pods of one namespace (the API server's watch stream), kept as a map by uid. */
@@ -279,7 +291,12 @@ export class CanaryLoop {
     podAddressBlock: number,
     log: (line: string) => void,
   ) {
-    this.argo = new ArgoLoop(envName, dir, log, { podAddressBlock });
+    // Argo CD v3 keeps each resource's health out of the Application unless told to: the suite reads
+    // the Rollouts' health and messages from there.
+    this.argo = new ArgoLoop(envName, dir, log, {
+      twin: { podAddressBlock },
+      controllerArgs: ['--persist-resource-health'],
+    });
     this.canaries = committedCanaries(envName);
     this.appName = `coderun-${envName}`;
     const ns = new Set(this.canaries.map((c) => c.namespace));
@@ -456,14 +473,20 @@ export class CanaryLoop {
     sync: string;
     revision: string;
     rollouts: Record<string, { status: string; message: string }>;
+    /** Resources whose health is not Healthy: `Kind/name Status: message`. */
+    unhealthy: string[];
   }> {
     const a = (await this.kube.must<Any>('GET', `${APPS}/${this.appName}`)) ?? {};
     const rollouts: Record<string, { status: string; message: string }> = {};
+    const unhealthy: string[] = [];
     for (const r of a.status?.resources ?? []) {
       if (r.kind === 'Rollout')
         rollouts[r.name] = { status: String(r.health?.status ?? ''), message: String(r.health?.message ?? '') };
+      if (r.health?.status && r.health.status !== 'Healthy')
+        unhealthy.push(`${r.kind}/${r.name} ${r.health.status}${r.health.message ? `: ${r.health.message}` : ''}`);
     }
     return {
+      unhealthy,
       health: String(a.status?.health?.status ?? ''),
       sync: String(a.status?.sync?.status ?? ''),
       revision: String(a.status?.sync?.revision ?? ''),
@@ -495,7 +518,7 @@ export class CanaryLoop {
  * each change with the time since start: what Argo CD reported during a release.
  */
 export class HealthLog {
-  readonly changes: { atMs: number; health: string; rollouts: string }[] = [];
+  readonly changes: { atMs: number; health: string; resources: string }[] = [];
   private timer?: NodeJS.Timeout;
   private readonly t0 = Date.now();
 
@@ -503,25 +526,26 @@ export class HealthLog {
     private readonly loop: CanaryLoop,
     intervalMs = 500,
   ) {
-    const tick = async () => {
-      try {
-        const h = await this.loop.appHealth();
-        const rollouts = Object.entries(h.rollouts)
-          .map(([k, v]) => `${k} ${v.status}`)
-          .join(', ');
-        const last = this.changes[this.changes.length - 1];
-        if (!last || last.health !== h.health || last.rollouts !== rollouts)
-          this.changes.push({ atMs: Date.now() - this.t0, health: h.health, rollouts });
-      } catch {
-        /* the next tick */
-      }
-    };
-    void tick();
-    this.timer = setInterval(() => void tick(), intervalMs);
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), intervalMs);
   }
 
-  stop(): void {
+  private async tick(): Promise<void> {
+    try {
+      const h = await this.loop.appHealth();
+      const resources = h.unhealthy.join(', ');
+      const last = this.changes[this.changes.length - 1];
+      if (!last || last.health !== h.health || last.resources !== resources)
+        this.changes.push({ atMs: Date.now() - this.t0, health: h.health, resources });
+    } catch {
+      /* the next tick */
+    }
+  }
+
+  /** Stops sampling after one last sample. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.tick();
   }
 
   get healths(): string[] {
@@ -529,7 +553,9 @@ export class HealthLog {
   }
 
   toString(): string {
-    return this.changes.map((c) => `${(c.atMs / 1000).toFixed(1)} s ${c.health} (${c.rollouts})`).join(' → ');
+    return this.changes
+      .map((c) => `${(c.atMs / 1000).toFixed(1)} s ${c.health}${c.resources ? ` (${c.resources})` : ''}`)
+      .join(' → ');
   }
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
