@@ -32,6 +32,35 @@ describe.each(listEnvironments(ROOT))('dist/%s/README.md', (name) => {
     .filter((d) => d.env.name === name && d.file.startsWith(`dist/${name}/`))
     .map((d) => d.object as Manifest);
 
+  it('gives every Deployment its release: a canary exactly where a Rollout runs it, with its steps and first share', () => {
+    const releases = rows(section(text, 'Releases')).slice(1);
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    expect(releases).toHaveLength(deployments.length);
+    for (const d of deployments) {
+      const row = releases.find((r) => r.startsWith(`| ${d.metadata.namespace}/${d.metadata.name} |`)) ?? '';
+      const rollout = objects.find(
+        (o) =>
+          o.kind === 'Rollout' && (o.spec as { workloadRef?: { name?: string } }).workloadRef?.name === d.metadata.name,
+      );
+      if (!rollout) {
+        expect(row).toContain('| rolling update |');
+        continue;
+      }
+      expect(row).toContain(`| canary (Rollout ${rollout.metadata.name}) |`);
+      const steps = asArr((rollout.spec as { strategy: { canary: { steps: unknown } } }).strategy.canary.steps);
+      // Each step, then the promotion.
+      expect(row.split(' | ')[2]?.split(' → ')).toHaveLength(steps.length + 1);
+      const first = Number(steps.find((x) => x.setWeight !== undefined)?.setWeight);
+      const hpa = objects.find(
+        (o) =>
+          o.kind === 'HorizontalPodAutoscaler' &&
+          (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === rollout.metadata.name,
+      )?.spec as { minReplicas: number; maxReplicas: number } | undefined;
+      const n = hpa ? hpa.minReplicas : Number((rollout.spec as { replicas?: number }).replicas ?? 1);
+      expect(row).toContain(`${Math.ceil((n * first) / 100)} of ${n}`);
+    }
+  });
+
   it('counts every object and every kind', () => {
     const row = /\| Objects \| (\d+): (.*) \|/.exec(text);
     expect(Number(row?.[1])).toBe(objects.length);

@@ -75,7 +75,11 @@ export function canaryDefaults(tier: Tier, input: CanaryInput | undefined): Cana
   const d = CANARY_DEFAULTS[tier];
   return {
     enabled: input?.enabled ?? d.enabled,
-    steps: input?.steps ?? d.steps,
+    // The schema lets each step have exactly one of setWeight and pause.
+    steps:
+      input?.steps?.map((s): CanaryStep =>
+        s.setWeight !== undefined ? { setWeight: s.setWeight } : { pause: s.pause ?? '' },
+      ) ?? d.steps,
     analysis: { ...d.analysis, ...input?.analysis },
     autoAbort: input?.autoAbort ?? d.autoAbort,
     progressDeadlineSeconds: input?.progressDeadlineSeconds ?? d.progressDeadlineSeconds,
@@ -117,7 +121,7 @@ export function canaryRules(path: string, c: CanaryConfig, monitoringEnabled: bo
     const cur = weights[k];
     if (prev && cur && cur.w <= prev.w) {
       out.push({
-        path: `${at}.steps[${cur.i}].setWeight`,
+        path: `${at}.steps.${cur.i}.setWeight`,
         message: `${cur.w} is not above the previous weight ${prev.w}. Weights only grow; the last step promotes to 100%.`,
       });
     }
@@ -132,7 +136,7 @@ export function canaryRules(path: string, c: CanaryConfig, monitoringEnabled: bo
     const pause = next && 'pause' in next ? durationSeconds(next.pause) : 0;
     if (pause < needed) {
       out.push({
-        path: `${at}.steps[${first.i + 1}]`,
+        path: `${at}.steps.${first.i + 1}`,
         message:
           `the first weight is held for ${pause} s, but the analysis needs ${needed} s ((failureLimit ${c.analysis.failureLimit} + 2) × interval ` +
           `${c.analysis.interval}) to abort a bad canary. Follow the first setWeight with { pause: ${Math.ceil(needed / 60)}m } or longer.`,

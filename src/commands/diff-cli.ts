@@ -147,6 +147,8 @@ interface Side {
   readonly headroom: Map<string, Headroom>;
   /** Each environment's promotedFrom, from its environment file. */
   readonly promotedFrom: Map<string, string>;
+  /** Each environment's tier, from its environment file. */
+  readonly tiers: Map<string, string>;
 }
 
 /**
@@ -182,8 +184,13 @@ function sideFromFiles(files: ReadonlyMap<string, string>): Map<string, Manifest
   return out;
 }
 
-function headroomFor(env: EnvironmentConfig, objects: readonly Manifest[]): Headroom {
-  const dist = objects.filter((o) => !String(o.apiVersion).startsWith('argoproj.io/'));
+/**
+ * Headroom of an environment's dist/ and argocd/ objects. Argo CD's own objects (argocd/<env>) are left
+ * out; Argo Rollouts' are not: a Rollout and the HPA that scales it set its Deployment's replica count.
+ */
+export function headroomFor(env: EnvironmentConfig, objects: readonly Manifest[]): Headroom {
+  const argocd = new Set(['Application', 'AppProject', 'ApplicationSet']);
+  const dist = objects.filter((o) => !(String(o.apiVersion).startsWith('argoproj.io/') && argocd.has(o.kind)));
   return headroomOf(capacityReport(env, dist));
 }
 
@@ -193,6 +200,7 @@ export function sideAtCommit(root: string, commit: string): Side {
   const objects = sideFromFiles(files);
   const headroom = new Map<string, Headroom>();
   const promotedFrom = new Map<string, string>();
+  const tiers = new Map<string, string>();
   for (const [name, list] of objects) {
     const text = files.get(`environments/${name}.yaml`);
     if (text === undefined) continue;
@@ -201,11 +209,12 @@ export function sideAtCommit(root: string, commit: string): Side {
       const env = parseEnvironment(text, `environments/${name}.yaml`, name, root);
       headroom.set(name, headroomFor(env, list));
       if (env.promotedFrom !== undefined) promotedFrom.set(name, env.promotedFrom);
+      tiers.set(name, env.tier);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
     }
   }
-  return { objects, headroom, promotedFrom };
+  return { objects, headroom, promotedFrom, tiers };
 }
 
 /** The working tree, rendered in memory by the synth pipeline. */
@@ -230,7 +239,7 @@ export function sideFromWorkingTree(root: string): Side {
   const promotedFrom = new Map(
     envs.flatMap((e) => (e.promotedFrom === undefined ? [] : [[e.name, e.promotedFrom] as const])),
   );
-  return { objects, headroom, promotedFrom };
+  return { objects, headroom, promotedFrom, tiers: new Map(envs.map((e) => [e.name, e.tier])) };
 }
 
 /** Compares two sides, environment by environment (an environment on one side only is all added or removed). */
@@ -252,6 +261,8 @@ export function compareSides(
       after: after.objects.get(env) ?? [],
       headroom: { before: before.headroom.get(env), after: after.headroom.get(env), threshold: opts.threshold },
       ...(from !== undefined && source ? { verified: { from, digests: imageDigests(source) } } : {}),
+      // A production canary must not be weakened (the tier of the side that has the environment).
+      production: (after.tiers.get(env) ?? before.tiers.get(env)) === 'production',
     });
   });
 }

@@ -24,6 +24,11 @@
  *                   or a digest removed
  *   unverified-image  in an environment promoted from another (promotedFrom: prod from staging), a new or
  *                   changed image whose digest the source environment's render does not run
+ *   canary-weakened in a production-tier environment: a Rollout loses strategy.canary.analysis or one of
+ *                   its templates, a metric goes dryRun (in the Rollout or its template), a template loses a
+ *                   metric, the canary has fewer steps or a higher first setWeight, progressDeadlineAbort is
+ *                   no longer true; an AnalysisTemplate or a Rollout is deleted (its Deployment goes back to
+ *                   a plain rolling update, unjudged)
  *   headroom        capacity headroom (CPU or memory, src/inspect/capacity.ts) falls below the threshold
  */
 import type { CapacityReport } from './capacity';
@@ -56,6 +61,7 @@ export type RiskCategory =
   | 'immutable'
   | 'unpinned-image'
   | 'unverified-image'
+  | 'canary-weakened'
   | 'headroom';
 
 export const RISK_CATEGORIES: readonly RiskCategory[] = [
@@ -66,6 +72,7 @@ export const RISK_CATEGORIES: readonly RiskCategory[] = [
   'immutable',
   'unpinned-image',
   'unverified-image',
+  'canary-weakened',
   'headroom',
 ];
 
@@ -111,6 +118,8 @@ export interface DiffInput {
    * side) runs: an image changing to another digest is flagged `unverified-image`.
    */
   readonly verified?: { readonly from: string; readonly digests: ReadonlySet<string> };
+  /** Whether the environment is production-tier: its canaries must not be weakened (`canary-weakened`). */
+  readonly production?: boolean;
 }
 
 /** The digests (`sha256:…`) of every container image of `objects`. */
@@ -147,6 +156,7 @@ export function diffEnvironment(input: DiffInput): EnvironmentDiff {
     } else changes.push({ id, kind, change: before ? 'removed' : 'added', fields: [] });
     risks.push(...objectRisks(id, before, after));
     if (input.verified) risks.push(...unverifiedImages(id, before, after, input.verified));
+    if (input.production) risks.push(...canaryWeakened(id, before, after));
   }
   const h = input.headroom;
   if (h?.after) {
@@ -614,6 +624,56 @@ function unverifiedImages(
     out.push(risk('unverified-image', id, `${name}: ${old ?? '(new)'} → ${image}: ${why}`));
   }
   return out;
+}
+
+const ANALYSIS_TEMPLATE_KINDS = new Set(['AnalysisTemplate', 'ClusterAnalysisTemplate']);
+const isArgo = (o: Manifest | undefined, kinds: ReadonlySet<string>): o is Manifest =>
+  o !== undefined && kinds.has(o.kind) && o.apiVersion.startsWith('argoproj.io/');
+const ROLLOUT = new Set(['Rollout']);
+
+/** The metricNames (names or patterns) of a dryRun list. */
+const dryRunNames = (v: unknown) => asArr(v).map((d) => String(d.metricName));
+
+/** A production canary made weaker: less analysis, fewer steps, a larger first step, or none at all. */
+function canaryWeakened(id: string, before: Manifest | undefined, after: Manifest | undefined): Risk[] {
+  const out: string[] = [];
+  if (isArgo(before, ANALYSIS_TEMPLATE_KINDS)) {
+    if (!after) out.push(`${before.kind} deleted: the canaries it judged run without it`);
+    else {
+      const metrics = (o: Manifest) => asArr(spec(o).metrics).map((m) => String(m.name));
+      const lost = newItems(metrics(after), metrics(before));
+      if (lost.length > 0) out.push(`metric(s) ${lost.join(', ')} removed`);
+      const dry = newItems(dryRunNames(spec(before).dryRun), dryRunNames(spec(after).dryRun));
+      if (dry.length > 0) out.push(`metric(s) ${dry.join(', ')} now in dryRun: they no longer abort`);
+    }
+  }
+  if (isArgo(before, ROLLOUT)) {
+    if (!after)
+      out.push('Rollout deleted: its Deployment goes back to a plain rolling update, which no analysis judges');
+    else {
+      const canary = (o: Manifest | undefined) => asObj(asObj(spec(o).strategy).canary);
+      const analysis = (o: Manifest | undefined) => asObj(canary(o).analysis);
+      const templates = (o: Manifest | undefined) => asArr(analysis(o).templates).map((t) => String(t.templateName));
+      if (templates(before).length > 0 && templates(after).length === 0)
+        out.push('strategy.canary.analysis removed: nothing judges the canary');
+      else {
+        const lost = newItems(templates(after), templates(before));
+        if (lost.length > 0) out.push(`analysis template(s) ${lost.join(', ')} removed`);
+      }
+      const dry = newItems(dryRunNames(analysis(before).dryRun), dryRunNames(analysis(after).dryRun));
+      if (dry.length > 0) out.push(`metric(s) ${dry.join(', ')} now in dryRun: they no longer abort`);
+      const steps = (o: Manifest | undefined) => asArr(canary(o).steps);
+      if (steps(after).length < steps(before).length)
+        out.push(`steps ${steps(before).length} → ${steps(after).length}`);
+      const firstWeight = (o: Manifest | undefined) => steps(o).find((x) => typeof x.setWeight === 'number')?.setWeight;
+      const [was, now] = [firstWeight(before), firstWeight(after)];
+      if (typeof was === 'number' && (typeof now !== 'number' || now > was))
+        out.push(`first setWeight ${was} → ${typeof now === 'number' ? now : '(none: 100% at once)'}`);
+      if (spec(before).progressDeadlineAbort === true && spec(after).progressDeadlineAbort !== true)
+        out.push('progressDeadlineAbort no longer true: a canary whose pods never become ready waits');
+    }
+  }
+  return out.map((m) => risk('canary-weakened', id, m));
 }
 
 // ---------------------------------------------------------------------------------------------

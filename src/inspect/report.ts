@@ -22,7 +22,16 @@ import {
 import type { CapacityReport } from './capacity';
 import { formatMemoryMi } from './capacity';
 import type { EnvironmentConfig } from '../../apps/environment';
-import { fileName, podContainers, podSpecOf, type Manifest } from '../model/objects';
+import {
+  asArr,
+  asObj,
+  fileName,
+  podContainers,
+  podSpecOf,
+  replicaRange,
+  rolloutOf,
+  type Manifest,
+} from '../model/objects';
 import { formatCpu } from '../model/quantity';
 
 /** What the report shows beside the platform objects, made by the composition. */
@@ -224,6 +233,14 @@ export function environmentReport(
         return `| \`${name}\` | ${name.split('/')[0] ?? ''} | ${digest} | ${secrets} | ${e.users.join(', ')} |`;
       }),
     '',
+    '## Releases',
+    '',
+    "How a new image reaches the pods of each Deployment: a rolling update, or an Argo Rollouts canary (a Rollout with workloadRef to the Deployment). The first step's pods are the share of the count that runs the new image before anything has judged it.",
+    '',
+    '| Deployment | strategy | steps | pods on the new image at the first step | judged by | on failure | sync wave |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...releaseRows(objects),
+    '',
     '## Argo CD',
     '',
     '| application | destination (cluster / namespace) | source | revision | sync policy |',
@@ -270,4 +287,47 @@ function podPullSecrets(objects: readonly Manifest[], namespace: string, spec: R
     (o) => o.kind === 'ServiceAccount' && o.metadata.name === saName && (o.metadata.namespace ?? '') === namespace,
   ) as (Manifest & { imagePullSecrets?: unknown }) | undefined;
   return [...new Set([...names(spec.imagePullSecrets), ...names(sa?.imagePullSecrets)])];
+}
+
+/** One row per Deployment: how it releases (rolling update or canary), from the rendered objects. */
+export function releaseRows(objects: readonly Manifest[]): string[] {
+  const wave = (o: Manifest) => String(asObj(o.metadata.annotations)['argocd.argoproj.io/sync-wave'] ?? '0');
+  return objects
+    .filter((o) => o.kind === 'Deployment')
+    .map((d) => {
+      const name = `${d.metadata.namespace ?? ''}/${d.metadata.name}`;
+      const range = replicaRange(objects, d) ?? { min: 1, max: 1 };
+      const rollout = rolloutOf(objects, d);
+      if (!rollout) {
+        const ru = asObj(asObj(asObj(d.spec).strategy).rollingUpdate);
+        return `| ${name} | rolling update | maxSurge ${String(ru.maxSurge ?? '25%')}, maxUnavailable ${String(ru.maxUnavailable ?? '25%')} | all, maxSurge at a time, with no pause | readiness probes | the rollout stalls at progressDeadlineSeconds; nothing rolls back by itself | ${wave(d)} |`;
+      }
+      const spec = asObj(rollout.spec);
+      const canary = asObj(asObj(spec.strategy).canary);
+      const steps = asArr(canary.steps);
+      const shown = steps.map((x) =>
+        x.setWeight !== undefined
+          ? `${String(x.setWeight)}%`
+          : `pause ${String(asObj(x.pause).duration ?? 'indefinite')}`,
+      );
+      const first = Number(steps.find((x) => x.setWeight !== undefined)?.setWeight ?? 100);
+      const pods = (n: number) => `${Math.ceil((n * first) / 100)} of ${n}`;
+      const analysis = asObj(canary.analysis);
+      const dry = new Set(asArr(analysis.dryRun).map((x) => String(x.metricName)));
+      const judged = asArr(analysis.templates).flatMap((t) => {
+        const tpl = objects.find(
+          (o) =>
+            o.kind === 'AnalysisTemplate' &&
+            o.metadata.name === t.templateName &&
+            o.metadata.namespace === rollout.metadata.namespace,
+        );
+        return asArr(asObj(tpl?.spec).metrics).map(
+          (m) =>
+            `${String(t.templateName)}/${String(m.name)}: \`${String(m.successCondition)}\` every ${String(m.interval)}, ${String(m.failureLimit ?? 0)} failure(s) tolerated${dry.has(String(m.name)) ? ' (dry run: reports only)' : ''}`,
+        );
+      });
+      const abort = spec.progressDeadlineAbort === true;
+      const onFailure = `${judged.length > 0 && dry.size === 0 ? 'a failed analysis aborts; ' : ''}pods not available within ${String(spec.progressDeadlineSeconds ?? 600)} s ${abort ? 'abort' : 'only mark it degraded'}; the stable pods keep serving`;
+      return `| ${name} | canary (Rollout ${rollout.metadata.name}) | ${[...shown, '100%'].join(' → ')} | ${range.min === range.max ? pods(range.min) : `${pods(range.min)} to ${pods(range.max)}`} | ${cell(judged.join('; ') || 'nothing: no analysis')} | ${cell(onFailure)} | ${wave(rollout)} |`;
+    });
 }

@@ -150,32 +150,23 @@ export const DEFINITIONS = {
         minItems: 1,
         maxItems: 20,
         items: {
-          oneOf: [
-            {
-              type: 'object',
-              additionalProperties: false,
-              required: ['setWeight'],
-              properties: {
-                setWeight: {
-                  description: 'Share of the pods (%) that run the new image.',
-                  type: 'integer',
-                  minimum: 1,
-                  maximum: 99,
-                },
-              },
+          description: 'One step: exactly one of setWeight or pause.',
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          properties: {
+            setWeight: {
+              description: 'Share of the pods (%) that run the new image.',
+              type: 'integer',
+              minimum: 1,
+              maximum: 99,
             },
-            {
-              type: 'object',
-              additionalProperties: false,
-              required: ['pause'],
-              properties: {
-                pause: {
-                  description: 'Wait this long (e.g. 5m) with the current weight while the analysis runs.',
-                  $ref: '#/definitions/duration',
-                },
-              },
+            pause: {
+              description: 'Wait this long (e.g. 5m) with the current weight while the analysis runs.',
+              $ref: '#/definitions/duration',
             },
-          ],
+          },
         },
       },
       analysis: {

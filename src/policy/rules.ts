@@ -29,6 +29,7 @@ import {
   spreadRule,
 } from './rules/baseline';
 import { ARGOCD_RULES } from './rules/argocd';
+import { CANARY_RULES } from './rules/canary';
 import type { Rule, Violation } from './rules/core';
 import { networkPolicyCoverageRule } from './rules/network';
 import { CLAIM_RULES } from './rules/claims';
@@ -56,6 +57,7 @@ import {
 export * from './rules/api-parity';
 export * from './rules/argocd';
 export * from './rules/baseline';
+export * from './rules/canary';
 export * from './rules/claims';
 export * from './rules/core';
 export * from './rules/network';
@@ -86,6 +88,8 @@ export const RULES: readonly Rule[] = [
   serviceRoutingRule,
   monitorTargetsRule,
   jobDeadlinesRule,
+  // Canary releases (Argo Rollouts)
+  ...CANARY_RULES,
   // Security
   pinnedImagesRule,
   allowedRegistriesRule,

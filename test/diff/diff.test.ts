@@ -8,6 +8,7 @@ import {
   exitCodeOf,
   formatMarkdown,
   formatText,
+  headroomOf,
   RISK_CATEGORIES,
   imageDigests,
   unpinnedReason,
@@ -15,6 +16,9 @@ import {
   type RiskCategory,
 } from '../../src/inspect/diff';
 import type { Json, Manifest } from '../../src/model/objects';
+import { capacityReport } from '../../src/inspect/capacity';
+import { headroomFor } from '../../src/commands/diff-cli';
+import { committed } from '../policy/fixtures';
 
 const obj = (kind: string, name: string, body: Json = {}, namespace: string | null = 'app'): Manifest => ({
   apiVersion: 'v1',
@@ -94,9 +98,40 @@ const vap = (spec: Json = {}): Manifest =>
     null,
   );
 
+/** A canary Rollout (production's defaults: 25/50/75%, timed pauses, analysed, aborting by itself). */
+const rollout = (canary: Json = {}, spec: Json = {}): Manifest =>
+  obj('Rollout', 'frontend', {
+    apiVersion: 'argoproj.io/v1alpha1',
+    spec: {
+      progressDeadlineAbort: true,
+      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'frontend' },
+      strategy: {
+        canary: {
+          analysis: { templates: [{ templateName: 'frontend-error-ratio' }] },
+          steps: [25, 50, 75].flatMap((w) => [{ setWeight: w }, { pause: { duration: '5m' } }]),
+          ...canary,
+        },
+      },
+      ...spec,
+    },
+  });
+
+const analysisTemplate = (spec: Json = {}): Manifest =>
+  obj('AnalysisTemplate', 'frontend-error-ratio', {
+    apiVersion: 'argoproj.io/v1alpha1',
+    spec: {
+      metrics: ['error-ratio', 'latency'].map((name) => ({
+        name,
+        successCondition: 'result[0] <= 0.05',
+        provider: { prometheus: { query: 'q' } },
+      })),
+      ...spec,
+    },
+  });
+
 /** Diffs one pair and returns the categories raised (sorted, unique) and the report. */
-function run(before: Manifest[], after: Manifest[], headroom?: DiffInput['headroom']) {
-  const d = diffEnvironment({ env: 'test', before, after, headroom });
+function run(before: Manifest[], after: Manifest[], headroom?: DiffInput['headroom'], production = false) {
+  const d = diffEnvironment({ env: 'test', before, after, headroom, production });
   return { d, categories: [...new Set(d.risks.map((r) => r.category))].sort() };
 }
 
@@ -107,7 +142,15 @@ interface Case {
   readonly expect: readonly RiskCategory[];
   /** A word the risk message must contain. */
   readonly says?: string;
+  /** Diff a production-tier environment (default: not). */
+  readonly production?: boolean;
 }
+
+/** A change to a canary, flagged in a production-tier environment (saying `says`) and not elsewhere. */
+const canaryCases = (name: string, before: Manifest[], after: Manifest[], says: string): Case[] => [
+  { name: `prod: ${name}`, before, after, expect: ['canary-weakened'], says, production: true },
+  { name: `non-production: ${name}`, before, after, expect: [] },
+];
 
 const CASES: readonly Case[] = [
   // rbac
@@ -416,11 +459,69 @@ const CASES: readonly Case[] = [
     after: [deployment(container({ image: 'registry.example/app:1.5.0' }), { replicas: 4 })],
     expect: [],
   },
+  // canary-weakened
+  ...canaryCases('Rollout loses its analysis', [rollout()], [rollout({ analysis: undefined })], 'analysis removed'),
+  ...canaryCases(
+    'Rollout loses one of its templates',
+    [rollout({ analysis: { templates: [{ templateName: 'a' }, { templateName: 'b' }] } })],
+    [rollout({ analysis: { templates: [{ templateName: 'a' }] } })],
+    'analysis template(s) b removed',
+  ),
+  ...canaryCases(
+    'a metric goes dryRun in the Rollout',
+    [rollout()],
+    [rollout({ analysis: { templates: [{ templateName: 'frontend-error-ratio' }], dryRun: [{ metricName: '.*' }] } })],
+    'metric(s) .* now in dryRun',
+  ),
+  ...canaryCases(
+    'a metric goes dryRun in the AnalysisTemplate',
+    [analysisTemplate()],
+    [analysisTemplate({ dryRun: [{ metricName: 'latency' }] })],
+    'metric(s) latency now in dryRun',
+  ),
+  ...canaryCases(
+    'an AnalysisTemplate loses a metric',
+    [analysisTemplate()],
+    [analysisTemplate({ metrics: [{ name: 'latency', provider: { job: {} } }] })],
+    'metric(s) error-ratio removed',
+  ),
+  ...canaryCases('AnalysisTemplate deleted', [analysisTemplate()], [], 'AnalysisTemplate deleted'),
+  ...canaryCases(
+    'fewer steps',
+    [rollout()],
+    [rollout({ steps: [{ setWeight: 25 }, { pause: { duration: '5m' } }, { setWeight: 75 }] })],
+    'steps 6 → 3',
+  ),
+  ...canaryCases(
+    'a higher first weight',
+    [rollout()],
+    [rollout({ steps: [50, 60, 75].flatMap((w) => [{ setWeight: w }, { pause: { duration: '5m' } }]) })],
+    'first setWeight 25 → 50',
+  ),
+  ...canaryCases(
+    'progressDeadlineAbort dropped',
+    [rollout()],
+    [rollout({}, { progressDeadlineAbort: false })],
+    'progressDeadlineAbort no longer true',
+  ),
+  ...canaryCases(
+    'a Rollout replaced by a plain Deployment rollout',
+    [rollout(), deployment(container(), { replicas: undefined })],
+    [deployment()],
+    'Rollout deleted',
+  ),
+  {
+    name: 'prod: a canary made more careful (more steps, a lower first weight)',
+    before: [rollout()],
+    after: [rollout({ steps: [10, 25, 50, 75].flatMap((w) => [{ setWeight: w }, { pause: { duration: '5m' } }]) })],
+    expect: [],
+    production: true,
+  },
 ];
 
 describe('semantic diff: risk flags', () => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    const { d, categories } = run(c.before, c.after);
+    const { d, categories } = run(c.before, c.after, undefined, c.production);
     expect(categories).toEqual([...c.expect].sort());
     if (c.says) expect(d.risks.map((r) => r.message).join('\n')).toContain(c.says);
     expect(d.changes.length).toBeGreaterThan(0);
@@ -431,6 +532,12 @@ describe('semantic diff: risk flags', () => {
     raised.add('headroom'); // below
     raised.add('unverified-image'); // below
     expect(RISK_CATEGORIES.filter((c) => !raised.has(c))).toEqual([]);
+  });
+
+  it("computes an environment's headroom with its Rollouts (a canary service runs at the Rollout's HPA maximum)", () => {
+    const { env, objects, argocd } = committed('prod');
+    expect(objects.some((o) => o.kind === 'Rollout')).toBe(true);
+    expect(headroomFor(env, [...objects, ...argocd])).toEqual(headroomOf(capacityReport(env, objects)));
   });
 
   it('flags headroom that falls below the threshold, and only then', () => {

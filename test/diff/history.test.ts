@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { parseDocument } from 'yaml';
 import { listEnvironments } from '../../src/model/loader';
 import { exitCodeOf } from '../../src/inspect/diff';
 import { DiffError, main, semanticDiff } from '../../src/commands/diff-cli';
@@ -98,6 +99,33 @@ describe.skipIf(commit === undefined)('semantic diff of the working tree (a scra
     // unpinned-image risk; test/diff/diff.test.ts covers that flag with rendered fixture pairs.
     setFrontendTag('edge');
     expect(() => semanticDiff(scratch, { ...opts, base: 'HEAD' })).toThrow(/services\.frontend\.image\.tag/);
+  });
+
+  it('flags a production canary made weaker (canary-weakened, exit 2), and not the same change in staging', () => {
+    const steps = [{ setWeight: 60 }, { pause: '5m' }, { setWeight: 80 }, { pause: '5m' }];
+    const edit = (name: string) => {
+      const path = join(scratch, 'environments', `${name}.yaml`);
+      const text = readFileSync(path, 'utf8');
+      const doc = parseDocument(text);
+      doc.setIn(['services', 'frontend', 'canary'], { enabled: true, steps });
+      writeFileSync(path, doc.toString());
+      return () => writeFileSync(path, text);
+    };
+    writeFileSync(file, original);
+    const restore = ['prod', 'staging'].map(edit);
+    try {
+      const report = semanticDiff(scratch, { ...opts, base: 'HEAD' });
+      const risks = (env: string) => report.environments.find((e) => e.env === env)?.risks ?? [];
+      expect(risks('prod').map((r) => `${r.category} ${r.object}: ${r.message}`)).toEqual([
+        'canary-weakened Rollout coderun/frontend: steps 6 → 4',
+        'canary-weakened Rollout coderun/frontend: first setWeight 25 → 60',
+      ]);
+      expect(risks('staging')).toEqual([]);
+      expect(report.environments.find((e) => e.env === 'staging')?.changes.length).toBeGreaterThan(0);
+      expect(exitCodeOf(report)).toBe(2);
+    } finally {
+      restore.forEach((r) => r());
+    }
   });
 
   it('finds no change in an unedited clone (exit 0)', () => {

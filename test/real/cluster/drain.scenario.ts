@@ -12,6 +12,17 @@ export const drainScenario = twinScenario('drain', (s) => {
   drill(s, 'drill: draining a node through the eviction API respects every PodDisruptionBudget', async () => {
     // Start from a fresh rollout (as after a sync), spread as the scheduler places a new ReplicaSet.
     for (const w of s.workloads().filter((x) => x.kind === 'Deployment')) {
+      // A Rollout restarts its pods in place (spec.restartAt, as `kubectl argo rollouts restart` does);
+      // a template change would start a canary instead.
+      if (w.rollout) {
+        await s.kube.must(
+          'PATCH',
+          `/apis/argoproj.io/v1alpha1/namespaces/${s.ns().app}/rollouts/${w.rollout}`,
+          { spec: { restartAt: new Date().toISOString() } },
+          'application/merge-patch+json',
+        );
+        continue;
+      }
       await s.kube.must(
         'PATCH',
         `/apis/apps/v1/namespaces/${s.ns().app}/deployments/${w.name}`,

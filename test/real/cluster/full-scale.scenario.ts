@@ -28,13 +28,10 @@ export const fullScaleScenario = twinScenario('full-scale', (s) => {
       // Deployments at their maximum (HPA maxReplicas), then a rollout whose new pods are held unready:
       // the surge stays open.
       const target = (w: Workload) => (w.kind === 'Deployment' ? (w.hpa?.max ?? w.replicas) : w.replicas);
+      // A Deployment a Rollout runs is scaled through the Rollout; its surge is a canary's (the held
+      // template below starts one, whose first pod never becomes ready).
       for (const w of s.workloads().filter((x) => x.kind === 'Deployment')) {
-        await s.kube.must(
-          'PATCH',
-          `/apis/apps/v1/namespaces/${s.ns().app}/deployments/${w.name}/scale`,
-          { spec: { replicas: target(w) } },
-          'application/merge-patch+json',
-        );
+        await s.kube.must('PATCH', w.scale, { spec: { replicas: target(w) } }, 'application/merge-patch+json');
       }
       await waitFor('Deployments Ready at their maximum', () => s.workloadsReady(target), { timeoutMs: 90_000 });
       for (const w of s.workloads().filter((x) => x.kind === 'Deployment')) {
@@ -57,8 +54,15 @@ export const fullScaleScenario = twinScenario('full-scale', (s) => {
         },
         { timeoutMs: 90_000 },
       ).catch(async (e) => {
-        const pending = (await pods(s.kube, s.ns().app)).filter((p) => !p.spec.nodeName).map((p) => p.metadata.name);
-        throw new Error(`${String(e)}; unscheduled: ${pending.join(', ')}`);
+        const all = await pods(s.kube, s.ns().app);
+        const pending = all.filter((p) => !p.spec.nodeName).map((p) => p.metadata.name);
+        const counts = s.workloads().map((w) => {
+          const mine = all.filter((p) => matches(p.metadata.labels, w.selector) && !p.metadata.deletionTimestamp);
+          return `${w.name} ${mine.length}/${surgeTotal(w)}`;
+        });
+        throw new Error(
+          `${String(e)}; pods/wanted: ${counts.join(', ')}; unscheduled: ${pending.join(', ') || 'none'}`,
+        );
       });
       await sleep(1500); // the deployment controller would scale further now if it were going to
       const held = await pods(s.kube, s.ns().app);
@@ -206,12 +210,7 @@ export const fullScaleScenario = twinScenario('full-scale', (s) => {
           [{ op: 'remove', path: `/spec/template/metadata/annotations/${HOLD_ANNOTATION.replace('/', '~1')}` }],
           'application/json-patch+json',
         );
-        await s.kube.must(
-          'PATCH',
-          `/apis/apps/v1/namespaces/${s.ns().app}/deployments/${w.name}/scale`,
-          { spec: { replicas: s.desired(w) } },
-          'application/merge-patch+json',
-        );
+        await s.kube.must('PATCH', w.scale, { spec: { replicas: s.desired(w) } }, 'application/merge-patch+json');
       }
       await waitFor(
         'back to the committed state',

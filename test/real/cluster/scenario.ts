@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEnvironments } from '../../../src/model/loader';
 import { loadEnvironment, type EnvironmentConfig } from '../../../apps/environment';
-import type { Manifest } from '../../../src/model/objects';
+import { asObj, nsOf, num, replicaRange, rolloutOf, rolloutSurge, type Manifest } from '../../../src/model/objects';
 import { waitFor } from '../../../tools/harness/process';
 import { ROOT } from '../../../tools/harness/tools';
 import type { Kube } from '../../../tools/harness/twin/api';
@@ -31,7 +31,12 @@ export interface Workload {
   selector: Record<string, string>;
   replicas: number;
   hpa?: { min: number; max: number };
+  /** Extra pods during a rollout (a Rollout's canary maxSurge for the Deployment it runs). */
   surge: number;
+  /** The scale subresource that sets the count: the Rollout's for a Deployment a Rollout runs. */
+  scale: string;
+  /** The Rollout that runs this Deployment's pods (spec.workloadRef), if any. */
+  rollout?: string;
 }
 
 export interface Pdb {
@@ -101,32 +106,24 @@ export class TwinScenario {
 
   workloads(): Workload[] {
     return [...this.byKind('Deployment'), ...this.byKind('StatefulSet')].map((o) => {
-      const spec = o.spec as {
-        replicas?: number;
-        selector: { matchLabels: Record<string, string> };
-        strategy?: { rollingUpdate?: { maxSurge?: number | string } };
-      };
-      const hpa = this.byKind('HorizontalPodAutoscaler').find(
-        (h) => (h.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === o.metadata.name,
-      );
-      const hs = hpa?.spec as { minReplicas?: number; maxReplicas: number } | undefined;
-      const s = spec.strategy?.rollingUpdate?.maxSurge;
-      const replicas = spec.replicas ?? 1;
+      const spec = o.spec as { selector: { matchLabels: Record<string, string> } };
+      // A Deployment that a Rollout runs (workloadRef) is scaled, autoscaled and surged as the Rollout.
+      const rollout = rolloutOf(this.objects, o);
+      const owner = rollout ?? o;
+      const range = replicaRange(this.objects, o);
+      const replicas = num(asObj(owner.spec).replicas, 1);
+      const plural = rollout ? 'rollouts' : `${o.kind.toLowerCase()}s`;
+      const group = rollout ? 'apis/argoproj.io/v1alpha1' : 'apis/apps/v1';
       return {
         kind: o.kind as 'Deployment' | 'StatefulSet',
         name: o.metadata.name,
         object: o,
         selector: spec.selector.matchLabels,
         replicas,
-        ...(hs ? { hpa: { min: hs.minReplicas ?? 1, max: hs.maxReplicas } } : {}),
-        surge:
-          o.kind !== 'Deployment'
-            ? 0
-            : typeof s === 'number'
-              ? s
-              : typeof s === 'string' && s.endsWith('%')
-                ? Math.ceil((replicas * Number(s.slice(0, -1))) / 100)
-                : Math.ceil(replicas * 0.25),
+        ...(range?.autoscaled ? { hpa: { min: range.min, max: range.max } } : {}),
+        surge: o.kind === 'Deployment' ? rolloutSurge(o, replicas, this.objects) : 0,
+        scale: `/${group}/namespaces/${nsOf(owner)}/${plural}/${owner.metadata.name}/scale`,
+        ...(rollout ? { rollout: rollout.metadata.name } : {}),
       };
     });
   }

@@ -40,6 +40,7 @@ import { freePorts } from '../ports';
 import { moduleFile, tool } from '../tools';
 import type { Kube } from './api';
 import { ADDON_USERS, kubeconfig, type Credentials } from './credentials';
+import type { ServiceProxy } from './service-proxy';
 
 /** What an add-on needs from the twin that runs it. */
 export interface AddOnHost {
@@ -48,7 +49,10 @@ export interface AddOnHost {
   readonly server: string;
   readonly kube: Kube;
   readonly credentials: Credentials;
-  launch(name: string, cmd: string, args: string[]): void;
+  /** Starts an add-on's process; `env` is added to this process's environment. */
+  launch(name: string, cmd: string, args: string[], group?: string, env?: Readonly<Record<string, string>>): void;
+  /** In-cluster HTTP addresses (./service-proxy.ts). */
+  readonly services: ServiceProxy;
   waitUp(name: string, what: string, check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
 }
 
@@ -416,16 +420,24 @@ export async function startArgoRollouts(host: AddOnHost): Promise<{ metricsPort:
   await applyAll(host.kube, userRbac(ADDON_USERS.argoRollouts, 'twin:argo-rollouts', role.rules));
   const [metricsPort, healthzPort] = await freePorts(2);
   const config = addOnKubeconfig(host, 'argo-rollouts', host.credentials.tokens.argoRollouts);
-  host.launch('argo-rollouts', bin, [
-    `--kubeconfig=${config}`,
-    `--metricsPort=${metricsPort}`,
-    `--healthzPort=${healthzPort}`,
-    '--leader-elect=false',
-    '--loglevel=info',
-    '--logformat=text',
-    '--qps=100',
-    '--burst=200',
-  ]);
+  host.launch(
+    'argo-rollouts',
+    bin,
+    [
+      `--kubeconfig=${config}`,
+      `--metricsPort=${metricsPort}`,
+      `--healthzPort=${healthzPort}`,
+      '--leader-elect=false',
+      '--loglevel=info',
+      '--logformat=text',
+      '--qps=100',
+      '--burst=200',
+    ],
+    undefined,
+    // Its Prometheus provider honours HTTP_PROXY: the analyses' in-cluster address reaches the
+    // twin's service proxy, never a DNS lookup off loopback.
+    host.services.env(),
+  );
   await host.waitUp('argo-rollouts', 'rollouts-controller healthz', async () => {
     try {
       return (await fetch(`http://127.0.0.1:${healthzPort}/healthz`)).ok;

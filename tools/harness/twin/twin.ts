@@ -31,6 +31,7 @@ import {
   type StoreData,
 } from './addons';
 import { FRONT_PROXY_CLIENT, kubeconfig, makeCredentials, type Credentials } from './credentials';
+import { ServiceProxy } from './service-proxy';
 import { setLoad } from './load';
 
 /**
@@ -209,6 +210,12 @@ export class Twin {
   secretStore?: StoreData;
   /** The Argo Rollouts controller's ports, when the environment renders Rollouts and it runs. */
   argoRollouts?: { metricsPort: number; healthzPort: number };
+  /**
+   * In-cluster HTTP addresses for the add-ons (./service-proxy.ts): Argo Rollouts reaches the
+   * Prometheus of monitoring.prometheusUrl through it, without a DNS lookup. A suite routes a Service
+   * to its own loopback server with `services.route(…)`; anything unrouted is answered 502.
+   */
+  readonly services = new ServiceProxy();
   /** CronJobs applied and then suspended, so that none runs on its own during a test. */
   readonly suspendedCronJobs: string[] = [];
   private bins!: ReturnType<typeof binaries>;
@@ -246,11 +253,21 @@ export class Twin {
     });
   }
 
-  launch(name: string, cmd: string, args: string[], group?: string): ProcRecord {
+  launch(
+    name: string,
+    cmd: string,
+    args: string[],
+    group?: string,
+    env?: Readonly<Record<string, string>>,
+  ): ProcRecord {
     const logDir = join(this.opts.dir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const log = join(logDir, `${name}.log`);
-    const proc = start(name, cmd, args, { logFile: log, detached: this.opts.detached ?? false });
+    const proc = start(name, cmd, args, {
+      logFile: log,
+      detached: this.opts.detached ?? false,
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+    });
     if (!proc.child.pid) throw new Error(`could not start ${cmd}`);
     this.running.set(name, proc);
     const rec: ProcRecord = { name, pid: proc.child.pid, log, ...(group === undefined ? {} : { group }) };
@@ -318,7 +335,10 @@ export class Twin {
     if (this.env.secrets.provider === 'external-secrets') {
       this.secretStore = await this.timed('external-secrets', () => startExternalSecrets(this, this.env));
     }
-    if (this.rendersRollouts()) this.argoRollouts = await this.timed('argo-rollouts', () => startArgoRollouts(this));
+    if (this.rendersRollouts()) {
+      await this.services.start();
+      this.argoRollouts = await this.timed('argo-rollouts', () => startArgoRollouts(this));
+    }
     if (this.opts.apply ?? true) await this.timed('apply', () => this.applyCommitted());
     else await this.timed('provided namespaces', () => this.makeProvidedNamespaces());
     this.timings.total = Date.now() - t0;
@@ -735,6 +755,7 @@ export class Twin {
     const procs = [...this.running.values()];
     this.running.clear();
     await Promise.all(procs.map((p) => p.stop()));
+    await this.services.close();
   }
 
   /** A relative path for messages. */
