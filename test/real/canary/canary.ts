@@ -4,12 +4,14 @@
  * renders Rollouts (tools/harness/twin/addons.ts), plus the real Prometheus and the metrics source of
  * monitoring.ts, and a watch on the app namespace's pods.
  *
- * The clone that Argo CD reads differs from this repository in three things, each rendered by synth
+ * The AnalysisTemplates query the committed Prometheus address (an in-cluster Service name): the
+ * twin's service proxy (tools/harness/twin/service-proxy.ts) routes it to the suite's Prometheus.
+ *
+ * The clone that Argo CD reads differs from this repository in two things, each rendered by synth
  * from the environment file plus an override (nothing in dist/ is edited by hand):
  * - `argocd.repoURL` (the local git server, as in the Argo CD suite);
- * - `monitoring.prometheusUrl`: the twin's Prometheus on 127.0.0.1 (the committed default is a cluster
- *   DNS name that the twin cannot resolve);
- * - each Rollout's durations divided by TIME_SCALE: the pauses, the analysis interval and query
+ * - each Rollout's durations divided by the environment's timeScale (its longest committed pause
+ *   becomes PAUSE_IN_TWIN): the pauses, the analysis interval and query
  *   window, and progressDeadlineSeconds (not below the schema's minimum of 60 s). Weights, the error-ratio threshold, failureLimit and
  *   autoAbort stay as committed (checked after the render).
  */
@@ -29,8 +31,17 @@ import { MetricsSource, Prometheus, podMonitorTarget, podView, type PodView } fr
 /* eslint-disable @typescript-eslint/no-explicit-any -- objects as the API server returns them */
 type Any = any;
 
-/** The committed durations are divided by this in the clone (2m → 10 s, 5m → 25 s, 300 s → 25 s). */
-export const TIME_SCALE = 12;
+/** What the longest committed pause of an environment becomes in the twin, in seconds. */
+export const PAUSE_IN_TWIN = 12;
+
+/**
+ * The factor an environment's committed durations are divided by in the clone: its longest pause
+ * becomes PAUSE_IN_TWIN (staging 2m: 10; prod 5m: 25).
+ */
+export function timeScale(canaries: readonly CommittedCanary[]): number {
+  const pauses = canaries.flatMap((c) => c.steps.flatMap((s) => ('pause' in s ? [seconds(s.pause)] : [])));
+  return Math.max(1, Math.ceil(Math.max(PAUSE_IN_TWIN, ...pauses) / PAUSE_IN_TWIN));
+}
 /** The share of requests every oauth2-proxy pod answers 5xx on a good day (below every threshold). */
 export const BASELINE_ERROR_SHARE = 0.01;
 /** The share an oauth2-proxy pod of an `-errors` image answers 5xx. */
@@ -46,9 +57,9 @@ export function seconds(d: string | number): number {
   return Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
 }
 
-/** A committed duration divided by TIME_SCALE, in whole seconds (at least 1). */
-export function scaled(d: string | number): string {
-  return `${Math.max(1, Math.ceil(seconds(d) / TIME_SCALE))}s`;
+/** A committed duration divided by `scale`, in whole seconds (at least 1). */
+export function scaled(d: string | number, scale: number): string {
+  return `${Math.max(1, Math.ceil(seconds(d) / scale))}s`;
 }
 
 /** The tag of an image reference (`repo:tag@digest`). */
@@ -74,6 +85,8 @@ export interface CommittedCanary {
   readonly failureLimit: number;
   readonly autoAbort: boolean;
   readonly progressDeadlineSeconds: number;
+  /** The Prometheus the analysis queries (monitoring.prometheusUrl). */
+  readonly prometheusUrl: string;
 }
 
 /** The Rollouts of dist/<env> and their AnalysisTemplates (the suite's list of services). */
@@ -108,32 +121,33 @@ export function committedCanaries(env: string, root = ROOT): CommittedCanary[] {
         failureLimit: Number(metric.failureLimit ?? 0),
         autoAbort: r.spec.progressDeadlineAbort === true,
         progressDeadlineSeconds: Number(r.spec.progressDeadlineSeconds),
+        prometheusUrl: String(metric.provider.prometheus.address),
       };
     });
 }
 
 /** The environment-file block `services.<svc>.canary` that renders `c` with its durations scaled. */
-export function scaledCanaryInput(c: CommittedCanary): Record<string, unknown> {
+export function scaledCanaryInput(c: CommittedCanary, scale: number): Record<string, unknown> {
   return {
     enabled: true,
-    steps: c.steps.map((s) => ('setWeight' in s ? { setWeight: s.setWeight } : { pause: scaled(s.pause) })),
+    steps: c.steps.map((s) => ('setWeight' in s ? { setWeight: s.setWeight } : { pause: scaled(s.pause, scale) })),
     analysis: {
       maxErrorRatio: c.maxErrorRatio,
-      interval: scaled(c.interval),
-      window: scaled(c.window),
+      interval: scaled(c.interval, scale),
+      window: scaled(c.window, scale),
       failureLimit: c.failureLimit,
     },
     autoAbort: c.autoAbort,
-    progressDeadlineSeconds: scaledDeadline(c.progressDeadlineSeconds),
+    progressDeadlineSeconds: scaledDeadline(c.progressDeadlineSeconds, scale),
   };
 }
 
 /** The environment schema's least progressDeadlineSeconds: a scaled deadline is never below it. */
 export const MIN_PROGRESS_DEADLINE_SECONDS = 60;
 
-/** progressDeadlineSeconds divided by TIME_SCALE, but not below the schema's minimum. */
-export function scaledDeadline(committed: number): number {
-  return Math.max(MIN_PROGRESS_DEADLINE_SECONDS, seconds(scaled(committed)));
+/** progressDeadlineSeconds divided by `scale`, but not below the schema's minimum. */
+export function scaledDeadline(committed: number, scale: number): number {
+  return Math.max(MIN_PROGRESS_DEADLINE_SECONDS, seconds(scaled(committed, scale)));
 }
 
 /** A watch on the pods of one namespace (the API server's watch stream), kept as a map by uid. */
@@ -279,6 +293,8 @@ export function rolloutView(r: Any): RolloutView {
 export class CanaryLoop {
   readonly argo: ArgoLoop;
   readonly canaries: CommittedCanary[];
+  /** The factor the clone divides the canaries' durations by (timeScale). */
+  readonly scale: number;
   prometheus!: Prometheus;
   source!: MetricsSource;
   pods!: PodWatch;
@@ -298,6 +314,7 @@ export class CanaryLoop {
       controllerArgs: ['--persist-resource-health'],
     });
     this.canaries = committedCanaries(envName);
+    this.scale = timeScale(this.canaries);
     this.appName = `coderun-${envName}`;
     const ns = new Set(this.canaries.map((c) => c.namespace));
     if (ns.size !== 1) throw new Error(`${envName}: Rollouts in ${ns.size} namespaces; the suite expects one`);
@@ -343,6 +360,14 @@ export class CanaryLoop {
       caFile: twin.credentials.caCert,
       token: twin.credentials.tokens.prometheus,
     });
+    // The committed address of every analysis, routed to this Prometheus.
+    for (const address of new Set(this.canaries.map((c) => c.prometheusUrl))) {
+      const u = new URL(address);
+      const [service, namespace, svc] = u.hostname.split('.');
+      if (!service || !namespace || svc !== 'svc')
+        throw new Error(`${this.envName}: the analyses query ${address}, not a <service>.<namespace>.svc address`);
+      twin.services.route(service, namespace, Number(u.port || 80), { host: '127.0.0.1', port: this.prometheus.port });
+    }
     this.pods = new PodWatch(twin.server, twin.credentials.caCert, twin.credentials.tokens.admin, this.namespace);
     await this.pods.start();
     this.overrideCommit();
@@ -373,11 +398,11 @@ export class CanaryLoop {
     writeFileSync(this.envFile, doc.toString());
   }
 
-  /** The override commit: Prometheus's address and the scaled canary durations, rendered by synth. */
+  /** The override commit: the scaled canary durations, rendered by synth. */
   private overrideCommit(): void {
     this.editEnv((doc) => {
-      doc.setIn(['monitoring', 'prometheusUrl'], this.prometheus.url);
-      for (const c of this.canaries) doc.setIn(['services', c.service, 'canary'], doc.createNode(scaledCanaryInput(c)));
+      for (const c of this.canaries)
+        doc.setIn(['services', c.service, 'canary'], doc.createNode(scaledCanaryInput(c, this.scale)));
     });
     this.argo.synth();
     const changed = this.argo.git('diff', '--name-only').split('\n').filter(Boolean);
@@ -390,9 +415,7 @@ export class CanaryLoop {
       );
     const unexpected = changed.filter((f) => !allowed(f));
     if (unexpected.length > 0) throw new Error(`the override changed more than the canaries: ${unexpected.join(', ')}`);
-    this.argo.commit(
-      `${this.envName}: canary durations ÷${TIME_SCALE}, Prometheus at ${this.prometheus.url} (the twin's)`,
-    );
+    this.argo.commit(`${this.envName}: canary durations ÷${this.scale} (the twin's time)`);
   }
 
   /** The objects the clone renders now for a committed file. */
