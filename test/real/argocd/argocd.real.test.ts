@@ -179,9 +179,17 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
       );
     // The original start order, by the folder each object is rendered in. Other folders (the
     // executor reaper, a housekeeping CronJob) are held to the wave order above only.
+    // A folder's objects in a later wave of their own (a canary's Rollout and its HPA, after
+    // everything else) are held to the wave order only: the Deployment they run starts its first
+    // pod in the folder's wave, in the original order.
     const START_ORDER = [['namespaces', 'secrets', 'executors'], ['nats'], ['middleware', 'frontend'], ['oauth2-proxy']];
     const rank = (f: string) => START_ORDER.findIndex((g) => g.includes(f));
-    const ranks = order.map((r) => rank(r.folder)).filter((r) => r >= 0);
+    const folderWave = new Map<string, number>();
+    for (const r of order) folderWave.set(r.folder, Math.min(r.wave, folderWave.get(r.folder) ?? r.wave));
+    const ranks = order
+      .filter((r) => r.wave === folderWave.get(r.folder))
+      .map((r) => rank(r.folder))
+      .filter((r) => r >= 0);
     expect(ranks).toEqual([...ranks].sort((x, y) => x - y));
     expect(new Set(ranks)).toEqual(new Set(START_ORDER.map((_, i) => i)));
   });
@@ -321,7 +329,12 @@ describe.concurrent.each(ENVS)('Argo CD loop: %s', (envName) => {
     };
     expect(now.metadata.generation).toBe((goodFrontend as unknown as { metadata: { generation: number } }).metadata.generation);
     expect(now.spec).toEqual((goodFrontend as unknown as { spec: unknown }).spec);
-    expect(now.status.readyReplicas ?? 0).toBeGreaterThan(0);
+    // The pods still run: the Deployment's own, or those of the Rollout that runs it (workloadRef).
+    const rollout = committed.find(
+      (c) => c.object.kind === 'Rollout' && (c.object.spec as { workloadRef?: { name?: string } }).workloadRef?.name === dep!.object.metadata?.name,
+    );
+    const running = rollout ? ((await live(rollout.object)) as unknown as typeof now) : now;
+    expect(running.status.readyReplicas ?? 0).toBeGreaterThan(0);
   });
 
   it('recovers on a revert', { timeout: 600_000 }, async () => {

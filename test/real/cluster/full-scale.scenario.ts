@@ -60,8 +60,27 @@ export const fullScaleScenario = twinScenario('full-scale', (s) => {
           const mine = all.filter((p) => matches(p.metadata.labels, w.selector) && !p.metadata.deletionTimestamp);
           return `${w.name} ${mine.length}/${surgeTotal(w)}`;
         });
+        const owners = new Map<string, number>();
+        for (const p of all) {
+          const o = `${p.metadata.ownerReferences?.[0]?.name ?? 'none'}${p.metadata.deletionTimestamp ? ' (deleting)' : ''}`;
+          owners.set(o, (owners.get(o) ?? 0) + 1);
+        }
+        const rollouts = await Promise.all(
+          s
+            .workloads()
+            .filter((w) => w.rollout)
+            .map(async (w) => {
+              const r = await s.kube.req<{ spec?: { replicas?: number }; status?: Record<string, unknown> }>(
+                'GET',
+                `/apis/argoproj.io/v1alpha1/namespaces/${s.ns().app}/rollouts/${w.rollout}`,
+              );
+              const st = r.body?.status ?? {};
+              const brief = { phase: st.phase, message: st.message, step: st.currentStepIndex, stableRS: st.stableRS };
+              return `${w.rollout}: replicas ${r.body?.spec?.replicas}, ${JSON.stringify({ ...brief, currentPodHash: st.currentPodHash })}`;
+            }),
+        );
         throw new Error(
-          `${String(e)}; pods/wanted: ${counts.join(', ')}; unscheduled: ${pending.join(', ') || 'none'}`,
+          `${String(e)}; pods/wanted: ${counts.join(', ')}; pods by owner: ${[...owners].map(([o, n]) => `${o} ${n}`).join(', ')}; ${rollouts.join('; ')}; unscheduled: ${pending.join(', ') || 'none'}`,
         );
       });
       await sleep(1500); // the deployment controller would scale further now if it were going to

@@ -154,14 +154,49 @@ export class TwinScenario {
     return Math.max(w.replicas, w.hpa?.min ?? 0);
   }
 
-  /** Every workload of the app namespace has `want(w)` Ready pods, and every pod there is Ready. */
+  /**
+   * Every workload of the app namespace has `want(w)` Ready pods, every pod there is Ready, and every
+   * Rollout has settled there: Healthy, its stable ReplicaSet the current one and all of `want(w)`
+   * available. Pods can be Ready before Argo Rollouts has recorded that (under load, seconds later);
+   * a template change in between is taken for a first deployment and rolled out to all pods at once.
+   */
   async workloadsReady(want: (w: Workload) => number = (w) => this.desired(w)): Promise<boolean> {
     const all = await pods(this.kube, this.ns().app);
-    return (
-      this.workloads().every(
+    if (
+      !this.workloads().every(
         (w) => all.filter((p) => matches(p.metadata.labels, w.selector) && isReady(p)).length === want(w),
-      ) && all.every((p) => isReady(p))
+      ) ||
+      !all.every((p) => isReady(p))
+    ) {
+      return false;
+    }
+    for (const w of this.workloads()) {
+      if (!w.rollout) continue;
+      const st = (await this.rolloutStatus(w.rollout)) ?? {};
+      if (
+        st.phase !== 'Healthy' ||
+        !st.stableRS ||
+        st.stableRS !== st.currentPodHash ||
+        st.availableReplicas !== want(w)
+      ) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A Rollout's status in the app namespace (undefined when it does not exist). */
+  async rolloutStatus(
+    name: string,
+  ): Promise<
+    | { phase?: string; message?: string; stableRS?: string; currentPodHash?: string; availableReplicas?: number }
+    | undefined
+  > {
+    const r = await this.kube.req<{ status?: Record<string, never> }>(
+      'GET',
+      `/apis/argoproj.io/v1alpha1/namespaces/${this.ns().app}/rollouts/${name}`,
     );
+    return r.status === 200 ? (r.body?.status ?? {}) : undefined;
   }
 
   /** What keeps workloadsReady() false: workloads off their count, pods not Ready (for failure messages). */
@@ -177,7 +212,15 @@ export class TwinScenario {
         (p) =>
           `${p.metadata.name} on ${p.spec.nodeName ?? '(none)'}: ${p.status.phase}${p.metadata.deletionTimestamp ? ', deleting' : ''}`,
       );
-    return `workloads: ${off.join(', ') || 'all at their count'}; pods not Ready: ${pending.join(', ') || 'none'}`;
+    const rollouts = await Promise.all(
+      this.workloads()
+        .filter((w) => w.rollout)
+        .map(async (w) => {
+          const st = (await this.rolloutStatus(w.rollout ?? '')) ?? {};
+          return `${w.rollout} ${st.phase ?? '?'} (stable ${st.stableRS ?? 'none'}, current ${st.currentPodHash ?? 'none'}, ${st.availableReplicas ?? 0} available${st.message ? `: ${st.message}` : ''})`;
+        }),
+    );
+    return `workloads: ${off.join(', ') || 'all at their count'}; pods not Ready: ${pending.join(', ') || 'none'}${rollouts.length > 0 ? `; Rollouts: ${rollouts.join(', ')}` : ''}`;
   }
 
   /** Waits for the committed state: every workload Ready at its desired replicas (a new twin's pods take a while). */
