@@ -18,7 +18,7 @@ import { main as synth } from '../../../src/commands/cli';
 import type { Kube } from '../../../tools/harness/twin/api';
 import type { Manifest } from '../../../src/model/objects';
 import { StandIns } from '../../../tools/harness/twin/standins';
-import { Twin } from '../../../tools/harness/twin/twin';
+import { Twin, type TwinOptions } from '../../../tools/harness/twin/twin';
 import { serveGitHttps, type GitHttps } from '../../../tools/harness/git-https';
 import { makeServerTls } from '../../../tools/harness/pki';
 import { freePorts } from '../../../tools/harness/ports';
@@ -100,8 +100,13 @@ export class ArgoLoop {
     readonly envName: string,
     readonly dir: string,
     private readonly log: (line: string) => void = () => undefined,
+    private readonly options: {
+      readonly twin?: Pick<TwinOptions, 'podAddressBlock'>;
+      /** More flags for the application controller (the canary suite: --persist-resource-health). */
+      readonly controllerArgs?: readonly string[];
+    } = {},
   ) {
-    this.twin = new Twin({ root: ROOT, env: envName, dir: join(dir, 'twin'), apply: false, log });
+    this.twin = new Twin({ ...options.twin, root: ROOT, env: envName, dir: join(dir, 'twin'), apply: false, log });
     this.bare = join(dir, 'srv', 'coderun-gitops.git');
     this.work = join(dir, 'work');
   }
@@ -222,6 +227,7 @@ export class ArgoLoop {
         `--metrics-port=${ctrlMetrics}`,
         '--status-processors=4',
         '--operation-processors=4',
+        ...(this.options.controllerArgs ?? []),
       ], { env: { ...env, ARGOCD_BINARY_NAME: 'argocd-application-controller' } });
       this.procs.push(this.controller);
       await waitFor('application-controller healthz', async () => (await fetch(`http://127.0.0.1:${ctrlMetrics}/healthz`)).ok, {
