@@ -203,6 +203,8 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
    */
   const followSteps = async (service: string, timeoutMs: number) => {
     const c = loop.canary(service);
+    // A revision already current (an aborted canary that this release replaces) is not this canary.
+    const from = (await loop.rollout(service)).currentHash;
     const seen = new Map<number, { weight: number; canary: number; stable: number; replicas: number }>();
     const weightAt = (i: number) => {
       let w = 0;
@@ -217,7 +219,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
       `${service}: the canary over`,
       async () => {
         const r = await loop.rollout(service);
-        if (r.currentHash !== r.stableHash) started = true;
+        if (r.currentHash !== r.stableHash && r.currentHash !== from) started = true;
         if (started && r.paused && !r.abort) {
           const pods = loop.servicePods(service).filter((p) => p.ready);
           seen.set(r.stepIndex, {
@@ -227,7 +229,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
             replicas: r.replicas,
           });
         }
-        if (r.abort) return r;
+        if (started && r.abort) return r;
         return started && r.phase === 'Healthy' && r.currentHash === r.stableHash ? r : false;
       },
       { timeoutMs, intervalMs: 250 },
@@ -282,7 +284,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
   /** A revert of the last commit, Synced and Healthy, every Rollout Healthy on its stable image. */
   const revertAndRecover = async (label: string) => {
     const t0 = Date.now();
-    const sha = loop.revert();
+    const sha = await loop.revert();
     // Synced and Healthy at the revert; the failed operation of the bad commit may still be retrying
     // (it ends on the revert: the Applications retry with refresh), which the next commit does not wait for.
     await loop.argo.waitApp(
@@ -295,75 +297,38 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
     fact(`${label}: the revert (git revert, push) Synced and Healthy ${secs(Date.now() - t0)} after the push`);
   };
 
-  it(
-    '1. a good release goes through every step to full promotion (Argo CD: Progressing/Suspended, then Healthy)',
-    { timeout: 600_000 },
-    async () => {
-      phase = 'case 1 (good release)';
-      const services = committed.map((c) => c.service);
-      const tags = Object.fromEntries(services.map((s) => [s, nextTag(s)]));
-      const before = Object.fromEntries(
-        await Promise.all(services.map(async (s) => [s, await loop.rollout(s)] as const)),
+  /** kubectl-argo-rollouts against the twin, as a team runs it; the command and its output go to the transcript. */
+  const plugin = (args: string[]): string => {
+    const bin = tool('argo-rollouts', 'kubectl-argo-rollouts');
+    let out: string;
+    try {
+      out = execFileSync(bin, ['--kubeconfig', loop.argo.twin.kubeconfigPath, '-n', loop.namespace, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string; status?: number };
+      throw new Error(
+        `kubectl argo rollouts ${args.join(' ')} exited ${err.status}: ${err.stdout ?? ''}${err.stderr ?? ''}`,
       );
-      for (const s of services) loop.setImage(s, tags[s] ?? '');
-      const health = new HealthLog(loop);
-      const t0 = Date.now();
-      const sha = loop.release(`${envName}: release ${services.map((s) => `${s} ${tags[s]}`).join(', ')}`);
-      const results = await Promise.all(services.map((s) => followSteps(s, 420_000)));
-      const promoted = Date.now() - t0;
-      const s = await loop.argo.waitApp(loop.appName, `Synced and Healthy at ${sha}`, done(sha), 300_000);
-      await health.stop();
-      fact(
-        `Case 1 (good release ${services.map((x) => `${x} ${tags[x]}`).join(', ')}): fully promoted ${secs(promoted)} after the push; Argo CD Synced and Healthy ${secs(Date.now() - t0)} after it`,
-      );
-      fact(`Case 1: Argo CD health: ${health}`);
-      for (const [k, r] of results.entries()) {
-        const service = services[k] ?? '';
-        fact(`Case 1: ${service}: ${stepsText(r.steps)}`);
-        expect(r.end.abort, `${service} aborted: ${r.end.message}`).toBe(false);
-        expect(r.end.stableHash).not.toBe(before[service]?.stableHash);
-        expectWeightsHeld(r.steps, service);
-        // Every step was reached: the last setWeight's pause was observed.
-        const c = loop.canary(service);
-        const lastPause =
-          c.steps
-            .map((x, i) => ('pause' in x ? i : -1))
-            .filter((i) => i >= 0)
-            .pop() ?? -1;
-        expect(r.steps.map(([i]) => i)).toContain(lastPause);
-        // All pods run the new image; the Deployment is at 0 replicas.
-        const pods = loop.servicePods(service);
-        expect(pods.length).toBe(r.end.replicas);
-        expect(
-          pods.every((p) => p.images.some((i) => tagOf(i) === tags[service])),
-          JSON.stringify(pods.map((p) => p.images)),
-        ).toBe(true);
-        const dep = await loop.kube.must<Any>(
-          'GET',
-          `/apis/apps/v1/namespaces/${loop.namespace}/deployments/${service}`,
-        );
-        expect(dep.spec.replicas).toBe(0);
-        const runs = await loop.analysisRuns(service);
-        const run = runs[runs.length - 1];
-        expect(run?.status?.phase).toBe('Successful');
-        const values = (run?.status?.metricResults?.[0]?.measurements ?? []).map((m: Any) => m.value);
-        fact(
-          `Case 1: ${service}: AnalysisRun ${run?.metadata?.name} ${run?.status?.phase}, measurements ${values.join(' ')}; ${pods.length} pods on ${tags[service]}, Deployment at 0 replicas`,
-        );
-      }
-      expect(s.health).toBe('Healthy');
-      expect(
-        health.healths.some((h) => h === 'Progressing' || h === 'Suspended'),
-        health.toString(),
-      ).toBe(true);
-      expect(health.healths[health.healths.length - 1]).toBe('Healthy');
-    },
-  );
+    }
+    transcript.push(
+      '```console',
+      `$ kubectl argo rollouts ${['-n', loop.namespace, ...args].join(' ')}`,
+      out.trimEnd(),
+      '```',
+      '',
+    );
+    return out;
+  };
+
+  /** The service whose bad release `git revert` recovers (case 2); the other's is recovered by the next good release. */
+  const REVERTED = 'frontend';
 
   // One service after the other (a describe.each here would run them concurrently).
   for (const service of committed.map((c) => c.service)) {
     it(
-      `2. a bad release of ${service} (5xx above the threshold) is aborted by the analysis at the first step; Argo CD Degraded with its message; the revert recovers`,
+      `2. a bad release of ${service} (5xx above the threshold) is aborted by the analysis at the first step; Argo CD Degraded with its message; ${service === REVERTED ? 'git revert recovers' : "the next good release (case 3's commit) recovers"}`,
       { timeout: 600_000 },
       async () => {
         phase = `case 2 (${service} -errors)`;
@@ -388,7 +353,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
         });
         loop.setImage(service, tag);
         const t0 = Date.now();
-        loop.release(`${envName}: release ${service} ${tag} (answers 5xx)`);
+        await loop.release(`${envName}: release ${service} ${tag} (answers 5xx)`);
         const r = await loop.waitRollout(service, 'aborted', (x) => x.abort, 300_000);
         const abortedAt = Date.now() - t0;
         expect(r.stepIndex, 'aborted at the first step (index of the first pause or before)').toBeLessThanOrEqual(
@@ -451,311 +416,188 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
             `fewest Ready stable pods ${stableMin}, stable pods lost ${lostStable}; canary ReplicaSet at 0. ` +
             `AnalysisRun ${run?.metadata?.name}: ${values.join(', ')}. Argo CD: ${h.health}, "${msg}"`,
         );
-        await revertAndRecover(`Case 2 (${service})`);
-        expect(loop.servicePods(service).every((p) => p.hash === before.stableHash)).toBe(true);
+        if (service === REVERTED) {
+          await revertAndRecover(`Case 2 (${service})`);
+          expect(loop.servicePods(service).every((p) => p.hash === before.stableHash)).toBe(true);
+        } else {
+          // Left aborted: case 3's commit carries a good image of it, which recovers it (asserted there).
+          abortedByCase2 = { service, stableHash: before.stableHash };
+        }
       },
     );
   }
 
-  it(
-    '3. a bad release whose pods never become Ready is aborted by progressDeadlineAbort; the revert recovers',
-    { timeout: 600_000 },
-    async () => {
-      phase = 'case 3 (-unready)';
-      const service = 'frontend';
-      const c = loop.canary(service);
-      expect(c.autoAbort).toBe(true);
-      const tag = nextTag(service, '-unready');
-      const before = await loop.rollout(service);
-      const bad = trackTag(service, tag);
-      loop.setImage(service, tag);
-      const t0 = Date.now();
-      loop.release(`${envName}: release ${service} ${tag} (never Ready)`);
-      const started = await loop.waitRollout(
-        service,
-        'the canary started',
-        (x) => x.currentHash !== x.stableHash,
-        180_000,
-      );
-      const tStart = Date.now();
-      const r = await loop.waitRollout(service, 'aborted', (x) => x.abort, 300_000);
-      const tookAbort = Date.now() - tStart;
-      await waitFor(
-        `${service}: no pod on ${tag}`,
-        () => withTag(loop.servicePods(service), service, tag).length === 0,
-        { timeoutMs: 60_000 },
-      );
-      bad.stop();
-      expect(r.message).toMatch(/ProgressDeadlineExceeded|timed out progressing/);
-      expect(r.stableHash).toBe(before.stableHash);
-      // The analysis did not fail: an unready pod serves nothing, so its error ratio is the baseline.
-      const runs = await loop.analysisRuns(service);
-      const run =
-        runs.find((a) => a.metadata?.labels?.['rollouts-pod-template-hash'] === started.currentHash) ??
-        runs[runs.length - 1];
-      expect(run?.status?.phase).not.toBe('Failed');
-      const h = await degraded(service);
-      fact(
-        `Case 3 (${service} ${tag}): the canary started ${secs(tStart - t0)} after the push, aborted ${secs(tookAbort)} later ` +
-          `(progressDeadlineSeconds ${scaledDeadline(c.progressDeadlineSeconds, scale)} s scaled from ${c.progressDeadlineSeconds}); at most ${bad.max} pod(s) on the image; ` +
-          `Rollout: "${r.message}"; analysis ${run?.status?.phase ?? 'none'}; Argo CD ${h.health}: "${h.rollouts[service]?.message}"`,
-      );
-      await revertAndRecover('Case 3');
-    },
-  );
-
-  /** kubectl-argo-rollouts against the twin, as a team runs it; the command and its output go to the transcript. */
-  const plugin = (args: string[]): string => {
-    const bin = tool('argo-rollouts', 'kubectl-argo-rollouts');
-    let out: string;
-    try {
-      out = execFileSync(bin, ['--kubeconfig', loop.argo.twin.kubeconfigPath, '-n', loop.namespace, ...args], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-    } catch (e) {
-      const err = e as { stdout?: string; stderr?: string; status?: number };
-      throw new Error(
-        `kubectl argo rollouts ${args.join(' ')} exited ${err.status}: ${err.stdout ?? ''}${err.stderr ?? ''}`,
-      );
-    }
-    transcript.push(
-      '```console',
-      `$ kubectl argo rollouts ${['-n', loop.namespace, ...args].join(' ')}`,
-      out.trimEnd(),
-      '```',
-      '',
+  /**
+   * Case 3's release, which also carries case 5 and recovers case 2's second service: one commit
+   * with a frontend image whose pods never become Ready and a good image of the service case 2 left
+   * aborted. While the frontend canary's pod is not Ready, a stable pod's eviction is tried (case 5);
+   * progressDeadlineAbort then aborts the canary (case 3). The good release of the other service
+   * runs beside it (it is judged by its own canary pods' analysis, which the unready frontend does
+   * not touch). The frontend stays aborted: case 7's good release recovers it.
+   */
+  let abortedByCase2: { service: string; stableHash: string } | undefined;
+  const unreadyRelease = async () => {
+    phase = 'case 3 (-unready) and case 5 (PDB)';
+    const service = 'frontend';
+    const c = loop.canary(service);
+    const tag = nextTag(service, '-unready');
+    const before = await loop.rollout(service);
+    const bad = trackTag(service, tag);
+    loop.setImage(service, tag);
+    const other = abortedByCase2?.service;
+    const otherTag = other ? nextTag(other) : '';
+    if (other) loop.setImage(other, otherTag);
+    // Followed from before the push: its current revision now is case 2's aborted one.
+    const otherDone = other ? followSteps(other, 300_000) : undefined;
+    const t0 = Date.now();
+    const sha = await loop.release(
+      `${envName}: release ${service} ${tag} (never Ready)${other ? `, ${other} ${otherTag}` : ''}`,
     );
-    return out;
+    const started = await loop.waitRollout(
+      service,
+      'a canary pod exists',
+      (x) => x.currentHash !== x.stableHash && loop.servicePods(service).some((p) => p.hash === x.currentHash),
+      180_000,
+    );
+    const tStart = Date.now();
+    // Case 5: the PDB counts the unready canary pod; evicting a stable pod is refused.
+    const pdbPath = `/apis/policy/v1/namespaces/${loop.namespace}/poddisruptionbudgets/${service}`;
+    const pdb = await waitFor(
+      'the PDB counts the canary',
+      async () => {
+        const p = await loop.kube.must<Any>('GET', pdbPath);
+        return p.status?.expectedPods > before.replicas ? p : false;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    const victim = loop.servicePods(service).find((p) => p.hash === started.stableHash && p.ready);
+    const ev = victim
+      ? await loop.kube.req('POST', `/api/v1/namespaces/${loop.namespace}/pods/${victim.name}/eviction`, {
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: victim.name, namespace: loop.namespace },
+        })
+      : undefined;
+    const atEviction = await loop.rollout(service);
+    const evicted = {
+      pdb,
+      victim,
+      ev,
+      stillThere: victim ? loop.pods.pods.get(victim.uid)?.deleting === false : false,
+      canaryPods: loop.servicePods(service).filter((p) => p.hash === atEviction.currentHash),
+      atEviction,
+    };
+    // Case 3: progressDeadlineAbort.
+    const r = await loop.waitRollout(service, 'aborted', (x) => x.abort, 300_000);
+    const tookAbort = Date.now() - tStart;
+    await waitFor(`${service}: no pod on ${tag}`, () => withTag(loop.servicePods(service), service, tag).length === 0, {
+      timeoutMs: 60_000,
+    });
+    bad.stop();
+    const runs = await loop.analysisRuns(service);
+    const run =
+      runs.find((a) => a.metadata?.labels?.['rollouts-pod-template-hash'] === started.currentHash) ??
+      runs[runs.length - 1];
+    const h = await degraded(service);
+    const otherResult = otherDone ? await otherDone : undefined;
+    const otherPods = other ? loop.servicePods(other) : [];
+    return {
+      service,
+      c,
+      tag,
+      sha,
+      before,
+      bad: bad.max,
+      started,
+      startedAfter: tStart - t0,
+      tookAbort,
+      r,
+      run,
+      h,
+      evicted,
+      other,
+      otherTag,
+      otherResult,
+      otherPods,
+    };
   };
+  let unready: ReturnType<typeof unreadyRelease> | undefined;
 
   it(
-    '5. the PDB holds: an eviction that would break it is refused during the canary, and available pods never fell below it',
+    '3. a bad release whose pods never become Ready is aborted by progressDeadlineAbort; the next good release (case 7) recovers',
     { timeout: 600_000 },
     async () => {
-      phase = 'case 5 (PDB)';
-      const service = 'frontend';
-      const tag = nextTag(service, '-unready');
-      const before = await loop.rollout(service);
-      loop.setImage(service, tag);
-      loop.release(`${envName}: release ${service} ${tag} (never Ready), for the PDB`);
-      const r = await loop.waitRollout(
-        service,
-        'a canary pod exists',
-        (x) => x.currentHash !== x.stableHash && loop.servicePods(service).some((p) => p.hash === x.currentHash),
-        180_000,
-      );
-      const pdbPath = `/apis/policy/v1/namespaces/${loop.namespace}/poddisruptionbudgets/${service}`;
-      const pdb = await waitFor(
-        'the PDB counts the canary',
-        async () => {
-          const p = await loop.kube.must<Any>('GET', pdbPath);
-          return p.status?.expectedPods > before.replicas ? p : false;
-        },
-        { timeoutMs: 60_000, intervalMs: 250 },
-      );
-      const victim = loop.servicePods(service).find((p) => p.hash === r.stableHash && p.ready);
-      expect(victim).toBeDefined();
-      const ev = await loop.kube.req('POST', `/api/v1/namespaces/${loop.namespace}/pods/${victim!.name}/eviction`, {
-        apiVersion: 'policy/v1',
-        kind: 'Eviction',
-        metadata: { name: victim!.name, namespace: loop.namespace },
-      });
+      expect(loop.canary('frontend').autoAbort).toBe(true);
+      const x = await (unready ??= unreadyRelease());
+      expect(x.r.message).toMatch(/ProgressDeadlineExceeded|timed out progressing/);
+      expect(x.r.stableHash).toBe(x.before.stableHash);
+      expect(x.bad).toBeGreaterThan(0);
+      expect(x.bad).toBeLessThanOrEqual(Math.ceil(((x.c.weights[0] ?? 0) * x.before.replicas) / 100));
+      // The analysis did not fail: an unready pod serves nothing, so its error ratio is the baseline.
+      expect(x.run?.status?.phase).not.toBe('Failed');
       fact(
-        `Case 5: during an unready canary the PDB ${service} had expectedPods ${pdb.status.expectedPods}, currentHealthy ${pdb.status.currentHealthy}, ` +
-          `desiredHealthy ${pdb.status.desiredHealthy}, disruptionsAllowed ${pdb.status.disruptionsAllowed}; evicting stable pod ${victim!.name}: HTTP ${ev.status} "${ev.message}"`,
+        `Case 3 (${x.service} ${x.tag}): the canary started ${secs(x.startedAfter)} after the push, aborted ${secs(x.tookAbort)} later ` +
+          `(progressDeadlineSeconds ${scaledDeadline(x.c.progressDeadlineSeconds, scale)} s scaled from ${x.c.progressDeadlineSeconds}); at most ${x.bad} pod(s) on the image; ` +
+          `Rollout: "${x.r.message}"; analysis ${x.run?.status?.phase ?? 'none'}; Argo CD ${x.h.health}: "${x.h.rollouts[x.service]?.message}"`,
       );
-      expect(ev.status).toBe(429);
-      expect(ev.message).toMatch(/disruption budget/);
-      expect(loop.pods.pods.get(victim!.uid)?.deleting).toBe(false);
-      // The team aborts the canary by hand (the transcript keeps it), then reverts the commit.
-      transcript.push(`## ${envName}: a canary whose pods never become Ready, aborted by hand`, '');
-      plugin(['get', 'rollout', service, '--no-color']);
-      plugin(['abort', service]);
-      await loop.waitRollout(service, 'aborted', (x) => x.abort);
-      plugin(['get', 'rollout', service, '--no-color']);
-      await revertAndRecover('Case 5');
-      // Throughout every case so far, no service had fewer Ready pods than its PDB allows.
-      for (const c of committed) {
-        const m = minReady.get(c.service);
-        const floor = pdbFloor(c.service, minReplicas(c.service));
+      // The same commit's good release of the service case 2 left aborted recovered it.
+      if (x.other) {
+        const end = x.otherResult?.end;
+        expect(end?.abort, `${x.other} aborted: ${end?.message}`).toBe(false);
+        expect(end?.stableHash).not.toBe(abortedByCase2?.stableHash);
+        expect(x.otherPods.length).toBeGreaterThan(0);
+        expect(x.otherPods.every((p) => p.images.some((i) => tagOf(i) === x.otherTag))).toBe(true);
         fact(
-          `Case 5: ${c.service}: fewest Ready pods since the bootstrap ${m?.ready} (${m?.at}); the PDB allows no fewer than ${floor}`,
+          `Case 2 (${x.other}): recovered by the next good release ${x.otherTag} (case 3's commit): ${stepsText(x.otherResult?.steps ?? [])}; Healthy, ${x.otherPods.length} pods on it`,
         );
-        expect(m?.ready ?? 0).toBeGreaterThanOrEqual(floor);
       }
     },
   );
 
   it(
-    '6. later sync waves are never blocked by a pause: a commit that changes the frontend image and a later-wave object is applied while the canary pauses',
+    '5. the PDB holds: an eviction that would break it is refused during the unready canary of case 3',
     { timeout: 600_000 },
     async () => {
-      phase = 'case 6 (waves)';
-      const service = 'frontend';
-      const c = loop.canary(service);
-      // The Rollouts (and the HPAs that scale them) are the last waves.
-      const scalesRollout = (o: (typeof objects)[number]) =>
-        o.object.kind === 'HorizontalPodAutoscaler' && (o.object.spec as Any)?.scaleTargetRef?.kind === 'Rollout';
-      const others = objects.filter((o) => o.object.kind !== 'Rollout' && !scalesRollout(o));
-      const lastOther = Math.max(...others.map((o) => o.wave));
-      for (const k of committed) expect(k.wave, `${k.service}'s Rollout wave`).toBeGreaterThan(lastOther);
-      const dep = objects.find((o) => o.object.kind === 'Deployment' && o.object.metadata?.name === service);
-      expect(dep).toBeDefined();
-      // A later-wave object than the frontend Deployment (whose change starts the canary).
-      const later = [...others]
-        .reverse()
-        .find((o) => o.wave > dep!.wave && o.object.kind !== 'AnalysisTemplate' && o.object.metadata?.namespace);
-      expect(later, `an object in a wave after ${dep!.wave}`).toBeDefined();
-      const tag = nextTag(service);
-      loop.setImage(service, tag);
-      loop.argo.synth();
-      const file = join(loop.argo.work, later!.file);
-      const doc = parseDocument(readFileSync(file, 'utf8'));
-      const probe = `case-6-${Date.now()}`;
-      doc.setIn(['metadata', 'annotations', 'coderun.dev/canary-probe'], probe);
-      writeFileSync(file, doc.toString());
-      const t0 = Date.now();
-      const sha = loop.argo.commit(
-        `${envName}: release ${service} ${tag}, and annotate ${later!.file} (wave ${later!.wave})`,
-      );
-      const path = await loop.kube.pathOf(later!.object);
-      const seen = await waitFor(
-        `${later!.file} annotated`,
-        async () => {
-          const o = await loop.kube.req<Any>('GET', path);
-          if (o.body?.metadata?.annotations?.['coderun.dev/canary-probe'] !== probe) return false;
-          return { rollout: await loop.rollout(service), health: await loop.appHealth() };
-        },
-        { timeoutMs: 180_000, intervalMs: 250 },
-      );
-      const at = Date.now() - t0;
-      expect(seen.rollout.currentHash, 'the canary had started').not.toBe(seen.rollout.stableHash);
-      expect(seen.rollout.phase === 'Paused' || seen.rollout.paused || seen.rollout.phase === 'Progressing').toBe(true);
-      const result = await followSteps(service, 420_000);
-      const end = Date.now() - t0;
-      expect(result.end.abort).toBe(false);
-      await loop.argo.waitApp(loop.appName, `Synced and Healthy at ${sha}`, done(sha), 300_000);
+      const x = await (unready ??= unreadyRelease());
+      const e = x.evicted;
+      expect(e.victim, 'a Ready stable pod').toBeDefined();
+      expect(e.atEviction.abort, 'the canary was still running at the eviction').toBe(false);
+      expect(e.canaryPods.length).toBeGreaterThan(0);
+      expect(e.canaryPods.some((p) => p.ready)).toBe(false);
       fact(
-        `Case 6: ${later!.object.kind} ${later!.object.metadata?.name} (wave ${later!.wave}; frontend Deployment wave ${dep!.wave}, Rollouts waves ${committed.map((k) => `${k.service} ${k.wave}`).join(', ')}) ` +
-          `applied ${secs(at)} after the push while the canary was at step ${seen.rollout.stepIndex} (${seen.rollout.phase}; Argo CD ${seen.health.health}); ` +
-          `the canary was promoted ${secs(end)} after the push, Argo CD Synced and Healthy ${secs(Date.now() - t0)} after it (pauses ${c.steps.flatMap((s) => ('pause' in s ? [scaled(s.pause, scale)] : [])).join(' + ')})`,
+        `Case 5: during case 3's unready canary the PDB ${x.service} had expectedPods ${e.pdb.status.expectedPods}, currentHealthy ${e.pdb.status.currentHealthy}, ` +
+          `desiredHealthy ${e.pdb.status.desiredHealthy}, disruptionsAllowed ${e.pdb.status.disruptionsAllowed}; evicting stable pod ${e.victim?.name}: HTTP ${e.ev?.status} "${e.ev?.message}"`,
       );
+      expect(e.ev?.status).toBe(429);
+      expect(e.ev?.message).toMatch(/disruption budget/);
+      expect(e.stillThere).toBe(true);
+      expectPdbHeld('Case 5');
     },
   );
 
-  it(
-    '4. with the HPA active, the HPA scales the Rollout during and after the canary, never the Deployment or a ReplicaSet; weights hold',
-    { timeout: 600_000 },
-    async () => {
-      phase = 'case 4 (HPA)';
-      const service = 'frontend';
-      const hpa = hpaOf(service);
-      expect(hpa, `${envName}: a HorizontalPodAutoscaler ${service}`).toBeDefined();
-      expect(hpa.spec.scaleTargetRef).toMatchObject({
-        apiVersion: 'argoproj.io/v1alpha1',
-        kind: 'Rollout',
-        name: service,
-      });
-      const hpaPath = `/apis/autoscaling/v2/namespaces/${loop.namespace}/horizontalpodautoscalers/${service}`;
-      const before = await loop.rollout(service);
-      const min = Number(hpa.spec.minReplicas);
-      const max = Number(hpa.spec.maxReplicas);
-      const tag = nextTag(service);
-      loop.setImage(service, tag);
-      const t0 = Date.now();
-      const sha = loop.release(`${envName}: release ${service} ${tag}, with load`);
-      await loop.waitRollout(
-        service,
-        'paused at the first step',
-        (x) => x.currentHash !== x.stableHash && x.paused,
-        180_000,
-      );
-      const tLoad = Date.now();
-      // Load on every frontend pod (3 × its requests: above every target), as the autoscaling scenario does.
-      await setLoad(loop.kube, [
-        { namespace: loop.namespace, labels: { 'app.kubernetes.io/name': service }, cpu: 3, memory: 3 },
-      ]);
-      const scaledUp = await loop.waitRollout(
-        service,
-        `scaled by the HPA above ${before.replicas}`,
-        (x) => x.replicas > before.replicas,
-        180_000,
-      );
-      const during = {
-        replicas: scaledUp.replicas,
-        stepIndex: scaledUp.stepIndex,
-        paused: scaledUp.paused,
-        after: Date.now() - tLoad,
-      };
-      expect(scaledUp.currentHash, 'still in the canary').not.toBe(scaledUp.stableHash);
-      const result = await followSteps(service, 420_000);
-      expect(result.end.abort).toBe(false);
-      // Weights held at the steps after the HPA scaled.
-      expectWeightsHeld(result.steps, service);
-      const final = await loop.waitRollout(service, `at the HPA's maximum ${max}`, (x) => x.replicas === max, 180_000);
-      await waitFor(
-        `${max} ${service} pods Ready on ${tag}`,
-        () => withTag(loop.servicePods(service), service, tag).filter((p) => p.ready).length === max,
-        { timeoutMs: 120_000 },
-      );
-      const h = await loop.kube.must<Any>('GET', hpaPath);
-      // Who wrote replica counts: the HPA only the Rollout's scale subresource; the Rollouts controller the ReplicaSets and the Deployment.
-      const managers = (o: Any): string[] =>
-        (o.metadata.managedFields ?? [])
-          .filter(
-            (f: Any) =>
-              JSON.stringify(f.fieldsV1 ?? {}).includes('"f:replicas"') &&
-              JSON.stringify(f.fieldsV1 ?? {}).includes('"f:spec"'),
-          )
-          .map((f: Any) => `${f.manager}${f.subresource ? `/${f.subresource}` : ''}`);
-      const ro = (await loop.rollout(service)).raw;
-      const rss = (
-        await loop.kube.must<{ items: Any[] }>('GET', `/apis/apps/v1/namespaces/${loop.namespace}/replicasets`)
-      ).items.filter((x) =>
-        (x.metadata.ownerReferences ?? []).some((o: Any) => o.kind === 'Rollout' && o.name === service),
-      );
-      const dep = await loop.kube.must<Any>('GET', `/apis/apps/v1/namespaces/${loop.namespace}/deployments/${service}`);
-      const rsManagers = [...new Set(rss.flatMap(managers))];
+  /** Since the bootstrap, no service had fewer Ready pods than its PDB allows. */
+  const expectPdbHeld = (label: string) => {
+    for (const c of committed) {
+      const m = minReady.get(c.service);
+      const floor = pdbFloor(c.service, minReplicas(c.service));
       fact(
-        `Case 4 (${service} ${tag}): load raised ${secs(tLoad - t0)} after the push, during the canary's step ${during.stepIndex}; the HPA scaled the Rollout ` +
-          `${before.replicas} → ${during.replicas} ${secs(during.after)} later, still in the canary; then ${stepsText(result.steps)}; promoted at ${final.replicas} replicas ` +
-          `(HPA ${min}–${max}). Writers of spec.replicas: Rollout ${JSON.stringify(managers(ro))}, ReplicaSets ${JSON.stringify(rsManagers)}, ` +
-          `Deployment ${JSON.stringify(managers(dep))} (spec.replicas ${dep.spec.replicas}); HPA status ${JSON.stringify({ current: h.status.currentReplicas, desired: h.status.desiredReplicas })}`,
+        `${label}: ${c.service}: fewest Ready pods since the bootstrap ${m?.ready} (${m?.at}); the PDB allows no fewer than ${floor}`,
       );
-      expect(managers(ro)).toContain('kube-controller-manager/scale');
-      expect(rsManagers.some((m) => m.includes('/scale') || m.startsWith('kube-controller-manager'))).toBe(false);
-      expect(managers(dep).some((m) => m.includes('/scale'))).toBe(false);
-      expect(dep.spec.replicas).toBe(0);
-      // After the canary: lower load; the HPA keeps acting on the Rollout, on the new pods' metrics
-      // (the committed scale-down window holds the count for its 300 s; its condition says so).
-      await setLoad(loop.kube, []);
-      const held = await waitFor(
-        'the HPA recommends fewer pods for the Rollout after the canary',
-        async () => {
-          const x = await loop.kube.must<Any>('GET', hpaPath);
-          const able = (x.status?.conditions ?? []).find((c: Any) => c.type === 'AbleToScale');
-          const active = (x.status?.conditions ?? []).find((c: Any) => c.type === 'ScalingActive');
-          return able?.reason === 'ScaleDownStabilized' && active?.status === 'True' ? { able, active, x } : false;
-        },
-        { timeoutMs: 120_000, intervalMs: 500 },
-      );
-      fact(
-        `Case 4: after the canary, at low load: AbleToScale ${held.able.reason} ("${held.able.message}"), ScalingActive ${held.active.reason}; metrics ${JSON.stringify(held.x.status.currentMetrics)}`,
-      );
-      await loop.argo.waitApp(loop.appName, `Synced and Healthy at ${sha}`, done(sha), 300_000);
-    },
-  );
+      expect(m?.ready ?? 0).toBeGreaterThanOrEqual(floor);
+    }
+  };
 
   it(
-    '7. operating a release by hand: get, abort, retry, promote, promote --full (transcript)',
+    '7. operating a release by hand: get, abort, retry, promote, promote --full (transcript); this good release recovers case 3',
     { timeout: 600_000 },
     async () => {
       phase = 'case 7 (by hand)';
       const service = 'frontend';
       const tag = nextTag(service);
       loop.setImage(service, tag);
-      const sha = loop.release(`${envName}: release ${service} ${tag}, operated by hand`);
+      const sha = await loop.release(
+        `${envName}: release ${service} ${tag}, operated by hand (after case 3's abort: the next good release)`,
+      );
       transcript.push(`## ${envName}: a good release of ${service} (${tag}), operated by hand`, '');
       const pausedCanary = (x: RolloutView) => x.currentHash !== x.stableHash && x.paused && !x.abort;
       await loop.waitRollout(service, 'paused at the first step', pausedCanary, 180_000);
@@ -792,5 +634,283 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
       );
     },
   );
+
+  /**
+   * The good release that carries cases 1, 4 and 6 (each asserts on what it records): one commit
+   * with a new image of every service and an annotation on a later-wave object than the frontend's
+   * Deployment. Every canary is followed to full promotion; at the frontend's first pause the load
+   * rises, the HPA scales the Rollout, the later steps hold their weights; the later-wave object is
+   * applied while the canary pauses.
+   */
+  const goodRelease = async () => {
+    phase = 'cases 1, 4, 6 (good release with load)';
+    const services = committed.map((c) => c.service);
+    const tags = Object.fromEntries(services.map((s) => [s, nextTag(s)]));
+    const before = Object.fromEntries(
+      await Promise.all(services.map(async (s) => [s, await loop.rollout(s)] as const)),
+    );
+    for (const s of services) loop.setImage(s, tags[s] ?? '');
+    loop.argo.synth();
+    // Case 6: a later-wave object than the frontend Deployment, annotated in the same commit.
+    const service = 'frontend';
+    const scalesRollout = (o: (typeof objects)[number]) =>
+      o.object.kind === 'HorizontalPodAutoscaler' && (o.object.spec as Any)?.scaleTargetRef?.kind === 'Rollout';
+    const others = objects.filter((o) => o.object.kind !== 'Rollout' && !scalesRollout(o));
+    const lastOther = Math.max(...others.map((o) => o.wave));
+    const dep = objects.find((o) => o.object.kind === 'Deployment' && o.object.metadata?.name === service);
+    const later = dep
+      ? [...others]
+          .reverse()
+          .find((o) => o.wave > dep.wave && o.object.kind !== 'AnalysisTemplate' && o.object.metadata?.namespace)
+      : undefined;
+    if (!dep || !later) throw new Error(`${envName}: no frontend Deployment or no object in a later wave`);
+    const file = join(loop.argo.work, later.file);
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    const probe = `case-6-${Date.now()}`;
+    doc.setIn(['metadata', 'annotations', 'coderun.dev/canary-probe'], probe);
+    writeFileSync(file, doc.toString());
+    const hpa = hpaOf(service);
+    const hpaPath = `/apis/autoscaling/v2/namespaces/${loop.namespace}/horizontalpodautoscalers/${service}`;
+    const max = Number(hpa?.spec?.maxReplicas);
+    const health = new HealthLog(loop);
+    const t0 = Date.now();
+    const follow = Promise.all(services.map((s) => followSteps(s, 420_000)));
+    const sha = await loop.commit(
+      `${envName}: release ${services.map((s) => `${s} ${tags[s]}`).join(', ')}; annotate ${later.file} (wave ${later.wave})`,
+    );
+    const path = await loop.kube.pathOf(later.object);
+    const waves = waitFor(
+      `${later.file} annotated`,
+      async () => {
+        const o = await loop.kube.req<Any>('GET', path);
+        if (o.body?.metadata?.annotations?.['coderun.dev/canary-probe'] !== probe) return false;
+        return { rollout: await loop.rollout(service), health: await loop.appHealth(), at: Date.now() - t0 };
+      },
+      { timeoutMs: 180_000, intervalMs: 250 },
+    );
+    // Case 4: load at the frontend's first pause (3 × its requests on every pod: above every target).
+    await loop.waitRollout(
+      service,
+      'paused at the first step',
+      (x) => x.currentHash !== x.stableHash && x.paused,
+      180_000,
+    );
+    const tLoad = Date.now();
+    await setLoad(loop.kube, [
+      { namespace: loop.namespace, labels: { 'app.kubernetes.io/name': service }, cpu: 3, memory: 3 },
+    ]);
+    const scaledUp = await loop.waitRollout(
+      service,
+      `scaled by the HPA above ${before[service]?.replicas}`,
+      (x) => x.replicas > (before[service]?.replicas ?? 0),
+      180_000,
+    );
+    const during = { rollout: scaledUp, after: Date.now() - tLoad };
+    const results = await follow;
+    const promoted = Date.now() - t0;
+    const seen = await waves;
+    const final = await loop.waitRollout(service, `at the HPA's maximum ${max}`, (x) => x.replicas === max, 180_000);
+    await waitFor(
+      `${max} ${service} pods Ready on ${tags[service]}`,
+      () => withTag(loop.servicePods(service), service, tags[service] ?? '').filter((p) => p.ready).length === max,
+      { timeoutMs: 120_000 },
+    );
+    // Every service: its pods, its Deployment, its last AnalysisRun, after promotion.
+    const after: Record<string, { rollout: RolloutView; pods: PodView[]; dep: Any; run: Any }> = {};
+    for (const s of services) {
+      const r = await loop.rollout(s);
+      const pods = await waitFor(
+        `${s}: ${r.replicas} pods`,
+        () => {
+          const p = loop.servicePods(s);
+          return p.length === r.replicas ? p : false;
+        },
+        { timeoutMs: 60_000 },
+      );
+      const runs = await loop.analysisRuns(s);
+      after[s] = {
+        rollout: r,
+        pods,
+        dep: await loop.kube.must<Any>('GET', `/apis/apps/v1/namespaces/${loop.namespace}/deployments/${s}`),
+        run: runs[runs.length - 1],
+      };
+    }
+    // Who wrote replica counts: the HPA only the Rollout's scale subresource; the Rollouts controller the ReplicaSets and the Deployment.
+    const managers = (o: Any): string[] =>
+      (o.metadata.managedFields ?? [])
+        .filter(
+          (f: Any) =>
+            JSON.stringify(f.fieldsV1 ?? {}).includes('"f:replicas"') &&
+            JSON.stringify(f.fieldsV1 ?? {}).includes('"f:spec"'),
+        )
+        .map((f: Any) => `${f.manager}${f.subresource ? `/${f.subresource}` : ''}`);
+    const rss = (
+      await loop.kube.must<{ items: Any[] }>('GET', `/apis/apps/v1/namespaces/${loop.namespace}/replicasets`)
+    ).items.filter((x) =>
+      (x.metadata.ownerReferences ?? []).some((o: Any) => o.kind === 'Rollout' && o.name === service),
+    );
+    const writers = {
+      rollout: managers(after[service]?.rollout.raw),
+      replicaSets: [...new Set(rss.flatMap(managers))],
+      deployment: managers(after[service]?.dep),
+    };
+    const hpaAtMax = await loop.kube.must<Any>('GET', hpaPath);
+    // After the canary: lower load; the HPA keeps acting on the Rollout, on the new pods' metrics
+    // (the committed scale-down window holds the count for its 300 s; its condition says so).
+    await setLoad(loop.kube, []);
+    const held = await waitFor(
+      'the HPA recommends fewer pods for the Rollout after the canary',
+      async () => {
+        const x = await loop.kube.must<Any>('GET', hpaPath);
+        const able = (x.status?.conditions ?? []).find((c: Any) => c.type === 'AbleToScale');
+        const active = (x.status?.conditions ?? []).find((c: Any) => c.type === 'ScalingActive');
+        return able?.reason === 'ScaleDownStabilized' && active?.status === 'True' ? { able, active, x } : false;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    const s = await loop.argo.waitApp(loop.appName, `Synced and Healthy at ${sha}`, done(sha), 300_000);
+    await health.stop();
+    return {
+      services,
+      tags,
+      before,
+      sha,
+      t0,
+      promoted,
+      synced: Date.now() - t0,
+      app: s,
+      health,
+      results: Object.fromEntries(services.map((x, k) => [x, results[k]] as const)),
+      after,
+      later,
+      dep,
+      lastOther,
+      seen,
+      tLoad: tLoad - t0,
+      during,
+      final,
+      max,
+      hpa,
+      hpaAtMax,
+      writers,
+      held,
+    };
+  };
+  let good: ReturnType<typeof goodRelease> | undefined;
+
+  it(
+    '1. a good release goes through every step to full promotion (Argo CD: Progressing/Suspended, then Healthy)',
+    { timeout: 600_000 },
+    async () => {
+      const g = await (good ??= goodRelease());
+      fact(
+        `Case 1 (good release ${g.services.map((x) => `${x} ${g.tags[x]}`).join(', ')}, the same commit as cases 4 and 6): fully promoted ${secs(g.promoted)} after the push; Argo CD Synced and Healthy ${secs(g.synced)} after it`,
+      );
+      fact(`Case 1: Argo CD health: ${g.health}`);
+      for (const service of g.services) {
+        const r = g.results[service];
+        const a = g.after[service];
+        if (!r || !a) throw new Error(`${service}: not followed`);
+        fact(`Case 1: ${service}: ${stepsText(r.steps)}`);
+        expect(r.end.abort, `${service} aborted: ${r.end.message}`).toBe(false);
+        expect(r.end.stableHash).not.toBe(g.before[service]?.stableHash);
+        expectWeightsHeld(r.steps, service);
+        // Every step was reached: the last setWeight's pause was observed.
+        const c = loop.canary(service);
+        const lastPause =
+          c.steps
+            .map((x, i) => ('pause' in x ? i : -1))
+            .filter((i) => i >= 0)
+            .pop() ?? -1;
+        expect(r.steps.map(([i]) => i)).toContain(lastPause);
+        // All pods run the new image; the Deployment is at 0 replicas.
+        expect(a.pods.length).toBe(a.rollout.replicas);
+        expect(
+          a.pods.every((p) => p.images.some((i) => tagOf(i) === g.tags[service])),
+          JSON.stringify(a.pods.map((p) => p.images)),
+        ).toBe(true);
+        expect(a.dep.spec.replicas).toBe(0);
+        expect(a.run?.status?.phase).toBe('Successful');
+        const values = (a.run?.status?.metricResults?.[0]?.measurements ?? []).map((m: Any) => m.value);
+        fact(
+          `Case 1: ${service}: AnalysisRun ${a.run?.metadata?.name} ${a.run?.status?.phase}, measurements ${values.join(' ')}; ${a.pods.length} pods on ${g.tags[service]}, Deployment at 0 replicas`,
+        );
+      }
+      expect(g.app.health).toBe('Healthy');
+      expect(
+        g.health.healths.some((h) => h === 'Progressing' || h === 'Suspended'),
+        g.health.toString(),
+      ).toBe(true);
+      expect(g.health.healths[g.health.healths.length - 1]).toBe('Healthy');
+    },
+  );
+
+  it(
+    '4. with the HPA active, the HPA scales the Rollout during and after the canary, never the Deployment or a ReplicaSet; weights hold',
+    { timeout: 600_000 },
+    async () => {
+      const g = await (good ??= goodRelease());
+      const service = 'frontend';
+      expect(g.hpa, `${envName}: a HorizontalPodAutoscaler ${service}`).toBeDefined();
+      expect(g.hpa.spec.scaleTargetRef).toMatchObject({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Rollout',
+        name: service,
+      });
+      const r = g.results[service];
+      const before = g.before[service];
+      if (!r || !before) throw new Error(`${service}: not followed`);
+      const d = g.during.rollout;
+      fact(
+        `Case 4 (${service} ${g.tags[service]}, the release of case 1): load raised ${secs(g.tLoad)} after the push, during the canary's step ${d.stepIndex}; the HPA scaled the Rollout ` +
+          `${before.replicas} → ${d.replicas} ${secs(g.during.after)} later, still in the canary; then ${stepsText(r.steps)}; promoted at ${g.final.replicas} replicas ` +
+          `(HPA ${g.hpa.spec.minReplicas}–${g.max}). Writers of spec.replicas: Rollout ${JSON.stringify(g.writers.rollout)}, ReplicaSets ${JSON.stringify(g.writers.replicaSets)}, ` +
+          `Deployment ${JSON.stringify(g.writers.deployment)} (spec.replicas ${g.after[service]?.dep.spec.replicas}); HPA status ${JSON.stringify({ current: g.hpaAtMax.status.currentReplicas, desired: g.hpaAtMax.status.desiredReplicas })}`,
+      );
+      expect(d.currentHash, 'still in the canary').not.toBe(d.stableHash);
+      expect(r.end.abort).toBe(false);
+      // Weights held at the steps after the HPA scaled: a pause observed at more than the first count.
+      expectWeightsHeld(r.steps, service);
+      expect(
+        r.steps.some(([, x]) => x.replicas > before.replicas),
+        stepsText(r.steps),
+      ).toBe(true);
+      expect(g.final.replicas).toBe(g.max);
+      expect(g.writers.rollout).toContain('kube-controller-manager/scale');
+      expect(g.writers.replicaSets.some((m) => m.includes('/scale') || m.startsWith('kube-controller-manager'))).toBe(
+        false,
+      );
+      expect(g.writers.deployment.some((m) => m.includes('/scale'))).toBe(false);
+      expect(g.after[service]?.dep.spec.replicas).toBe(0);
+      fact(
+        `Case 4: after the canary, at low load: AbleToScale ${g.held.able.reason} ("${g.held.able.message}"), ScalingActive ${g.held.active.reason}; metrics ${JSON.stringify(g.held.x.status.currentMetrics)}`,
+      );
+      expect(g.held.able.reason).toBe('ScaleDownStabilized');
+    },
+  );
+
+  it(
+    '6. later sync waves are never blocked by a pause: a commit that changes the frontend image and a later-wave object is applied while the canary pauses',
+    { timeout: 600_000 },
+    async () => {
+      const g = await (good ??= goodRelease());
+      // The Rollouts (and the HPAs that scale them) are the last waves.
+      for (const k of committed) expect(k.wave, `${k.service}'s Rollout wave`).toBeGreaterThan(g.lastOther);
+      expect(g.later.wave).toBeGreaterThan(g.dep.wave);
+      const seen = g.seen;
+      expect(seen.rollout.currentHash, 'the canary had started').not.toBe(seen.rollout.stableHash);
+      expect(seen.rollout.phase === 'Paused' || seen.rollout.paused || seen.rollout.phase === 'Progressing').toBe(true);
+      const c = loop.canary('frontend');
+      fact(
+        `Case 6 (the release of case 1): ${g.later.object.kind} ${g.later.object.metadata?.name} (wave ${g.later.wave}; frontend Deployment wave ${g.dep.wave}, Rollouts waves ${committed.map((k) => `${k.service} ${k.wave}`).join(', ')}) ` +
+          `applied ${secs(seen.at)} after the push while the canary was at step ${seen.rollout.stepIndex} (${seen.rollout.phase}; Argo CD ${seen.health.health}); ` +
+          `the canaries were promoted ${secs(g.promoted)} after the push, Argo CD Synced and Healthy ${secs(g.synced)} after it (pauses ${c.steps.flatMap((s) => ('pause' in s ? [scaled(s.pause, scale)] : [])).join(' + ')})`,
+      );
+    },
+  );
+
+  it('5. the PDB held throughout: since the bootstrap, no service had fewer Ready pods than its PDB allows', () => {
+    expectPdbHeld('Case 5 (all cases)');
+  });
 });
 /* eslint-enable @typescript-eslint/no-explicit-any */

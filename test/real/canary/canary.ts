@@ -442,17 +442,39 @@ export class CanaryLoop {
     return String(parseDocument(readFileSync(this.envFile, 'utf8')).getIn(['services', service, 'image', 'tag']));
   }
 
-  /** Renders and commits the clone; returns the commit. */
-  release(message: string): string {
+  /** Renders and commits the clone, pushes it and asks Argo CD to refresh; returns the commit. */
+  async release(message: string): Promise<string> {
     this.argo.synth();
-    return this.argo.commit(message);
+    return this.commit(message);
   }
 
-  /** git revert HEAD in the clone, pushed; returns the revert's commit. */
-  revert(): string {
+  /** Commits the clone as it is, pushes it and asks Argo CD to refresh; returns the commit. */
+  async commit(message: string): Promise<string> {
+    const sha = this.argo.commit(message);
+    await this.refresh();
+    return sha;
+  }
+
+  /** git revert HEAD in the clone, pushed, Argo CD asked to refresh; returns the revert's commit. */
+  async revert(): Promise<string> {
     this.argo.git('revert', '--no-edit', 'HEAD');
     this.argo.git('push', '-q', 'origin', 'HEAD:main');
+    await this.refresh();
     return this.argo.git('rev-parse', 'HEAD');
+  }
+
+  /**
+   * What a git webhook does on a push (as `argocd app get --refresh`): the annotation
+   * `argocd.argoproj.io/refresh: normal` on the Application, so that Argo CD reads the new commit
+   * now instead of at its next reconciliation poll.
+   */
+  async refresh(): Promise<void> {
+    await this.kube.must(
+      'PATCH',
+      `${APPS}/${this.appName}`,
+      { metadata: { annotations: { 'argocd.argoproj.io/refresh': 'normal' } } },
+      'application/merge-patch+json',
+    );
   }
 
   async rollout(service: string): Promise<RolloutView> {
