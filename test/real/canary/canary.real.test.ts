@@ -436,6 +436,64 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
    * not touch). The frontend stays aborted: case 7's good release recovers it.
    */
   let abortedByCase2: { service: string; stableHash: string } | undefined;
+
+  /**
+   * Case 7: a good release of `service` (already pushed) operated by hand with the plugin, as the
+   * README's transcript shows: get, abort, retry, promote, promote --full. Argo CD's view of the
+   * Rollout is followed (Degraded after the abort, Healthy at the end); the Application as a whole
+   * is left to the frontend canary beside it.
+   */
+  const operateByHand = async (service: string, tag: string) => {
+    const t0 = Date.now();
+    transcript.push(`## ${envName}: a good release of ${service} (${tag}), operated by hand`, '');
+    const pausedCanary = (x: RolloutView) => x.currentHash !== x.stableHash && x.paused && !x.abort;
+    await loop.waitRollout(service, 'paused at the first step', pausedCanary, 180_000);
+    const tPaused = Date.now() - t0;
+    plugin(['get', 'rollout', service, '--no-color']);
+    plugin(['abort', service]);
+    const aborted = await loop.waitRollout(service, 'aborted', (x) => x.abort && /abort/i.test(x.message));
+    const argoAborted = await degraded(service);
+    plugin(['get', 'rollout', service, '--no-color']);
+    plugin(['retry', 'rollout', service]);
+    const again = await loop.waitRollout(service, 'retried, paused at the first step', pausedCanary, 180_000);
+    plugin(['promote', service]);
+    const next = await loop.waitRollout(
+      service,
+      'past the first pause',
+      (x) => x.stepIndex > again.stepIndex || (x.phase === 'Healthy' && x.currentHash === x.stableHash),
+    );
+    plugin(['get', 'rollout', service, '--no-color']);
+    const promotedByStep = next.phase === 'Healthy' && next.currentHash === next.stableHash;
+    if (!promotedByStep) plugin(['promote', service, '--full']);
+    const r: RolloutView = await loop.waitRollout(
+      service,
+      'fully promoted',
+      (x) => x.phase === 'Healthy' && x.currentHash === x.stableHash,
+      180_000,
+    );
+    plugin(['get', 'rollout', service, '--no-color']);
+    const argoHealthy = await waitFor(
+      `Argo CD reports the Rollout ${service} Healthy`,
+      async () => {
+        const x = await loop.appHealth();
+        return x.rollouts[service]?.status === 'Healthy' ? x : false;
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    return {
+      service,
+      tag,
+      tPaused,
+      aborted,
+      argoAborted,
+      again,
+      promotedByStep,
+      r,
+      pods: loop.servicePods(service),
+      argoHealthy,
+      took: Date.now() - t0,
+    };
+  };
   const unreadyRelease = async () => {
     phase = 'case 3 (-unready) and case 5 (PDB)';
     const service = 'frontend';
@@ -444,15 +502,16 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
     const before = await loop.rollout(service);
     const bad = trackTag(service, tag);
     loop.setImage(service, tag);
-    const other = abortedByCase2?.service;
-    const otherTag = other ? nextTag(other) : '';
-    if (other) loop.setImage(other, otherTag);
-    // Followed from before the push: its current revision now is case 2's aborted one.
-    const otherDone = other ? followSteps(other, 300_000) : undefined;
+    const other = abortedByCase2?.service ?? 'oauth2-proxy';
+    const otherTag = nextTag(other);
+    loop.setImage(other, otherTag);
     const t0 = Date.now();
     const sha = await loop.release(
       `${envName}: release ${service} ${tag} (never Ready)${other ? `, ${other} ${otherTag}` : ''}`,
     );
+    // Case 7: the other service's good release operated by hand, beside the frontend's canary.
+    const byHand = operateByHand(other, otherTag);
+    byHand.catch(() => undefined);
     const started = await loop.waitRollout(
       service,
       'a canary pod exists',
@@ -499,8 +558,8 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
       runs.find((a) => a.metadata?.labels?.['rollouts-pod-template-hash'] === started.currentHash) ??
       runs[runs.length - 1];
     const h = await degraded(service);
-    const otherResult = otherDone ? await otherDone : undefined;
-    const otherPods = other ? loop.servicePods(other) : [];
+    const otherResult = await byHand;
+    const otherPods = loop.servicePods(other);
     return {
       service,
       c,
@@ -524,7 +583,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
   let unready: ReturnType<typeof unreadyRelease> | undefined;
 
   it(
-    '3. a bad release whose pods never become Ready is aborted by progressDeadlineAbort; the next good release (case 7) recovers',
+    '3. a bad release whose pods never become Ready is aborted by progressDeadlineAbort; the next good release (case 1) recovers',
     { timeout: 600_000 },
     async () => {
       expect(loop.canary('frontend').autoAbort).toBe(true);
@@ -541,16 +600,15 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
           `Rollout: "${x.r.message}"; analysis ${x.run?.status?.phase ?? 'none'}; Argo CD ${x.h.health}: "${x.h.rollouts[x.service]?.message}"`,
       );
       // The same commit's good release of the service case 2 left aborted recovered it.
-      if (x.other) {
-        const end = x.otherResult?.end;
-        expect(end?.abort, `${x.other} aborted: ${end?.message}`).toBe(false);
-        expect(end?.stableHash).not.toBe(abortedByCase2?.stableHash);
-        expect(x.otherPods.length).toBeGreaterThan(0);
-        expect(x.otherPods.every((p) => p.images.some((i) => tagOf(i) === x.otherTag))).toBe(true);
-        fact(
-          `Case 2 (${x.other}): recovered by the next good release ${x.otherTag} (case 3's commit): ${stepsText(x.otherResult?.steps ?? [])}; Healthy, ${x.otherPods.length} pods on it`,
-        );
-      }
+      const end = x.otherResult.r;
+      expect(end.phase).toBe('Healthy');
+      expect(end.abort).toBe(false);
+      expect(end.stableHash).not.toBe(abortedByCase2?.stableHash);
+      expect(x.otherPods.length).toBeGreaterThan(0);
+      expect(x.otherPods.every((p) => p.images.some((i) => tagOf(i) === x.otherTag))).toBe(true);
+      fact(
+        `Case 2 (${x.other}): recovered by the next good release ${x.otherTag} (case 3's commit, operated by hand: case 7); Healthy, ${x.otherPods.length} pods on it`,
+      );
     },
   );
 
@@ -575,6 +633,27 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
     },
   );
 
+  it(
+    '7. operating a release by hand: get, abort, retry, promote, promote --full (transcript), during case 3',
+    { timeout: 600_000 },
+    async () => {
+      const x = (await (unready ??= unreadyRelease())).otherResult;
+      expect(x.aborted.abort).toBe(true);
+      expect(x.aborted.message).toMatch(/abort/i);
+      expect(x.argoAborted.rollouts[x.service]?.status).toBe('Degraded');
+      expect(x.again.abort).toBe(false);
+      expect(x.r.phase).toBe('Healthy');
+      expect(x.r.currentHash).toBe(x.r.stableHash);
+      expect(x.pods.length).toBe(x.r.replicas);
+      expect(x.pods.every((p) => p.images.some((i) => tagOf(i) === x.tag))).toBe(true);
+      expect(x.argoHealthy.rollouts[x.service]?.status).toBe('Healthy');
+      expect(transcript.join('\n')).toMatch(/promote/);
+      fact(
+        `Case 7 (${x.service} ${x.tag}, in case 3's commit): paused at the first step ${secs(x.tPaused)} after the push; by hand: abort ("${x.aborted.message}"; Argo CD: ${x.argoAborted.rollouts[x.service]?.status}), retry, promote${x.promotedByStep ? ' (the last pause: full promotion)' : ', promote --full'} → Healthy on ${x.tag} (${x.r.replicas} replicas), Argo CD's Rollout Healthy, ${secs(x.took)} after the push; transcript in .build/canary-${envName}-transcript.md`,
+      );
+    },
+  );
+
   /** Since the bootstrap, no service had fewer Ready pods than its PDB allows. */
   const expectPdbHeld = (label: string) => {
     for (const c of committed) {
@@ -586,54 +665,6 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
       expect(m?.ready ?? 0).toBeGreaterThanOrEqual(floor);
     }
   };
-
-  it(
-    '7. operating a release by hand: get, abort, retry, promote, promote --full (transcript); this good release recovers case 3',
-    { timeout: 600_000 },
-    async () => {
-      phase = 'case 7 (by hand)';
-      const service = 'frontend';
-      const tag = nextTag(service);
-      loop.setImage(service, tag);
-      const sha = await loop.release(
-        `${envName}: release ${service} ${tag}, operated by hand (after case 3's abort: the next good release)`,
-      );
-      transcript.push(`## ${envName}: a good release of ${service} (${tag}), operated by hand`, '');
-      const pausedCanary = (x: RolloutView) => x.currentHash !== x.stableHash && x.paused && !x.abort;
-      await loop.waitRollout(service, 'paused at the first step', pausedCanary, 180_000);
-      plugin(['get', 'rollout', service, '--no-color']);
-      plugin(['abort', service]);
-      const aborted = await loop.waitRollout(service, 'aborted', (x) => x.abort && /abort/i.test(x.message));
-      await waitFor('Argo CD: Degraded', async () => (await loop.appHealth()).health === 'Degraded', {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-      });
-      plugin(['get', 'rollout', service, '--no-color']);
-      plugin(['retry', 'rollout', service]);
-      const again = await loop.waitRollout(service, 'retried, paused at the first step', pausedCanary, 180_000);
-      plugin(['promote', service]);
-      const next = await loop.waitRollout(
-        service,
-        'past the first pause',
-        (x) => x.stepIndex > again.stepIndex || (x.phase === 'Healthy' && x.currentHash === x.stableHash),
-      );
-      plugin(['get', 'rollout', service, '--no-color']);
-      const promotedByStep = next.phase === 'Healthy' && next.currentHash === next.stableHash;
-      if (!promotedByStep) plugin(['promote', service, '--full']);
-      const r: RolloutView = await loop.waitRollout(
-        service,
-        'fully promoted',
-        (x) => x.phase === 'Healthy' && x.currentHash === x.stableHash,
-        180_000,
-      );
-      plugin(['get', 'rollout', service, '--no-color']);
-      await loop.argo.waitApp(loop.appName, `Synced and Healthy at ${sha}`, done(sha), 300_000);
-      expect(loop.servicePods(service).every((p) => p.images.some((i) => tagOf(i) === tag))).toBe(true);
-      fact(
-        `Case 7: by hand: abort ("${aborted.message}"), retry, promote${promotedByStep ? ' (the last pause: full promotion)' : ', promote --full'} → Healthy on ${tag} (${r.replicas} replicas); transcript in .build/canary-${envName}-transcript.md`,
-      );
-    },
-  );
 
   /**
    * The good release that carries cases 1, 4 and 6 (each asserts on what it records): one commit
@@ -689,12 +720,10 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
       { timeoutMs: 180_000, intervalMs: 250 },
     );
     // Case 4: load at the frontend's first pause (3 × its requests on every pod: above every target).
-    await loop.waitRollout(
-      service,
-      'paused at the first step',
-      (x) => x.currentHash !== x.stableHash && x.paused,
-      180_000,
-    );
+    // This release's canary (not the aborted one of case 3 that it replaces), paused at its first step.
+    const fromHash = before[service]?.currentHash;
+    const thisCanary = (x: RolloutView) => x.currentHash !== x.stableHash && x.currentHash !== fromHash && !x.abort;
+    await loop.waitRollout(service, 'paused at the first step', (x) => thisCanary(x) && x.paused, 180_000);
     const tLoad = Date.now();
     await setLoad(loop.kube, [
       { namespace: loop.namespace, labels: { 'app.kubernetes.io/name': service }, cpu: 3, memory: 3 },
@@ -702,7 +731,7 @@ describe.concurrent.each(ENVS.map((e, i) => [e, i] as const))('Canary releases: 
     const scaledUp = await loop.waitRollout(
       service,
       `scaled by the HPA above ${before[service]?.replicas}`,
-      (x) => x.replicas > (before[service]?.replicas ?? 0),
+      (x) => thisCanary(x) && x.replicas > (before[service]?.replicas ?? 0),
       180_000,
     );
     const during = { rollout: scaledUp, after: Date.now() - tLoad };
