@@ -21,6 +21,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Manifest } from '../../../src/model/objects';
+import type { CanaryStep } from '../../../charts/common/canary';
 import { committedObjects } from '../../../tools/harness/twin/twin';
 import { freePorts } from '../../../tools/harness/ports';
 import { waitFor } from '../../../tools/harness/process';
@@ -77,7 +78,7 @@ export interface CommittedCanary {
   readonly template: Manifest;
   readonly templateFile: string;
   readonly wave: number;
-  readonly steps: readonly ({ setWeight: number } | { pause: string })[];
+  readonly steps: readonly CanaryStep[];
   readonly weights: readonly number[];
   readonly maxErrorRatio: number;
   readonly interval: string;
